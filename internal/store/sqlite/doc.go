@@ -1,0 +1,10 @@
+// Package sqlite is the embedded SQLite backend of the store contract, on
+// the pure-Go modernc.org/sqlite driver so Gatehouse builds with CGO_ENABLED=0.
+//
+// The database runs in WAL mode with foreign keys on, a busy timeout and
+// synchronous=FULL (a commit that returned is on disk, even after a power
+// cut). Writes go through a single connection whose transactions start with
+// BEGIN IMMEDIATE, so writers queue instead of failing with SQLITE_BUSY on
+// upgrade; reads use a separate read-only pool that WAL lets run alongside
+// the writer. Migrations are the numbered files in migrations/, embedded.
+package sqlite

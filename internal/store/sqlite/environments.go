@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins, created_at, updated_at`
+
+func scanEnvironment(row interface{ Scan(...any) error }) (*store.Environment, error) {
+	var e store.Environment
+	var cors string
+	var created, updated int64
+	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors, &created, &updated); err != nil {
+		return nil, mapErr(err)
+	}
+	if err := json.Unmarshal([]byte(cors), &e.CORSOrigins); err != nil {
+		return nil, fmt.Errorf("environment %s: cors_origins: %w", e.ID, err)
+	}
+	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
+	return &e, nil
+}
+
+func corsJSON(origins []string) string {
+	if origins == nil {
+		origins = []string{}
+	}
+	b, _ := json.Marshal(origins)
+	return string(b)
+}
+
+// CreateEnvironment inserts env.
+func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) error {
+	_, err := db.writer.ExecContext(ctx, `INSERT INTO environments (`+envColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		env.ID, env.Name, string(env.Type), env.ClientID, env.SignInEndpoint, corsJSON(env.CORSOrigins),
+		ms(env.CreatedAt), ms(env.UpdatedAt))
+	return mapErr(err)
+}
+
+// GetEnvironment returns an environment by ID.
+func (db *DB) GetEnvironment(ctx context.Context, id string) (*store.Environment, error) {
+	return scanEnvironment(db.reader.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
+}
+
+// GetEnvironmentByClientID returns the environment owning clientID.
+func (db *DB) GetEnvironmentByClientID(ctx context.Context, clientID string) (*store.Environment, error) {
+	return scanEnvironment(db.reader.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE client_id = ?`, clientID))
+}
+
+// ListEnvironments returns all environments, oldest first.
+func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+envColumns+` FROM environments ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []store.Environment
+	for rows.Next() {
+		e, err := scanEnvironment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// UpdateEnvironment applies fn to an environment atomically. The ID, client
+// ID and creation time cannot be changed.
+func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.Environment) error) (*store.Environment, error) {
+	var out *store.Environment
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		e, err := scanEnvironment(tx.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE environments SET name = ?, type = ?, sign_in_endpoint = ?, cors_origins = ?, updated_at = ? WHERE id = ?`,
+			e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins), ms(e.UpdatedAt), id)
+		if err != nil {
+			return mapErr(err)
+		}
+		out = e
+		return nil
+	})
+	return out, err
+}
