@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/secretbox"
+	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/backends"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := config.Defaults()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := cfg.Load(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	st, box, err := openStore(ctx, cfg.DatabaseURL, cfg.SecretKey, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	_ = box // sealed secrets (signing keys) arrive with the hosted flow
+	srv := server.New(server.Deps{Store: st, Logger: logger})
+	return listenAndServe(ctx, cfg.Addr, srv, logger, cfg.ShutdownTimeout, nil)
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	lvl, _ := config.ParseLevel(level)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openStore opens and migrates the database and checks the master key.
+func openStore(ctx context.Context, databaseURL, secretKey string, logger *slog.Logger) (store.Store, *secretbox.Box, error) {
+	st, err := backends.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database: %w; check GATEHOUSE_DATABASE_URL and that the database is running", err)
+	}
+	start := time.Now()
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("migrate database: %w", err)
+	}
+	logger.Info("database ready", "backend", st.Backend(), "migrate_ms", time.Since(start).Milliseconds())
+	key, err := secretbox.ParseKey(secretKey)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("secret key: %w", err)
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if err := box.Verify(ctx, st); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, box, nil
+}
+
+// listenAndServe serves h on addr until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish for up to
+// timeout, and returns. ready, if set, is called with the bound address.
+func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, timeout time.Duration, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w; is another server using it? pick another with --addr", addr, err)
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	logger.Info("listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func runKeygen(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("keygen takes no arguments")
+	}
+	fmt.Fprintln(stdout, secretbox.GenerateKey())
+	return nil
+}

@@ -1,0 +1,179 @@
+// Package config holds the server's typed configuration: defaults in one
+// place, values from environment variables (GATEHOUSE_*) overridden by
+// command-line flags, and a Validate that reports every problem at once
+// with what to do about it.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/secretbox"
+)
+
+// Config is the configuration of `gatehouse serve`.
+type Config struct {
+	Addr            string        // listen address
+	DatabaseURL     string        // sqlite:///path/file.db or postgres://…
+	SecretKey       string        // master key (base64 or hex of 32 bytes); never logged
+	SecretKeyFile   string        // file holding the master key, instead of SecretKey
+	PublicURL       string        // the URL browsers and SDKs use to reach this server
+	LogLevel        string        // debug, info, warn or error
+	LogFormat       string        // json or text
+	ShutdownTimeout time.Duration // how long in-flight requests get on SIGTERM
+}
+
+// Defaults returns the default configuration.
+func Defaults() Config {
+	return Config{Addr: ":8080", LogLevel: "info", LogFormat: "json", ShutdownTimeout: 30 * time.Second}
+}
+
+// setting describes one configuration value: its flag, environment
+// variable and help, in one table so --help documents every setting.
+type setting struct {
+	flag, env, help string
+	str             *string
+	dur             *time.Duration
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{flag: "addr", env: "GATEHOUSE_ADDR", help: "address to listen on", str: &c.Addr},
+		{flag: "database-url", env: "GATEHOUSE_DATABASE_URL", help: "database: sqlite:///path/to/gatehouse.db or postgres://user@host:5432/db (required)", str: &c.DatabaseURL},
+		{flag: "", env: "GATEHOUSE_SECRET_KEY", help: "master key that encrypts secrets at rest: 32 random bytes, base64 (generate with `gatehouse keygen`); required unless the _FILE form is set", str: &c.SecretKey},
+		{flag: "secret-key-file", env: "GATEHOUSE_SECRET_KEY_FILE", help: "file holding the master key, instead of GATEHOUSE_SECRET_KEY", str: &c.SecretKeyFile},
+		{flag: "public-url", env: "GATEHOUSE_PUBLIC_URL", help: "URL browsers and SDKs use to reach this server, e.g. https://auth.example.com", str: &c.PublicURL},
+		{flag: "log-level", env: "GATEHOUSE_LOG_LEVEL", help: "log level: debug, info, warn or error", str: &c.LogLevel},
+		{flag: "log-format", env: "GATEHOUSE_LOG_FORMAT", help: "log format: json or text", str: &c.LogFormat},
+		{flag: "shutdown-timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", help: "time in-flight requests get to finish on SIGTERM, e.g. 30s", dur: &c.ShutdownTimeout},
+	}
+}
+
+// Load fills c from environment variables (read through getenv) and then
+// from flags in args. It returns parse errors; call Validate for the rest.
+func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var problems []error
+	for _, s := range c.settings() {
+		v := getenv(s.env)
+		if v == "" {
+			continue
+		}
+		if s.str != nil {
+			*s.str = v
+		} else if d, err := time.ParseDuration(v); err != nil {
+			problems = append(problems, fmt.Errorf("%s=%q is not a duration; write it like 30s or 1m", s.env, v))
+		} else {
+			*s.dur = d
+		}
+	}
+	for _, s := range c.settings() {
+		if s.flag == "" {
+			continue
+		}
+		help := fmt.Sprintf("%s (env %s)", s.help, s.env)
+		if s.str != nil {
+			fs.StringVar(s.str, s.flag, *s.str, help)
+		} else {
+			fs.DurationVar(s.dur, s.flag, *s.dur, help)
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: gatehouse serve [flags]\n\nRuns Gatehouse in production mode. Every setting is a flag or an environment variable; flags win.\n\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nEnvironment only:\n  GATEHOUSE_SECRET_KEY\n    \t%s\n", c.settings()[2].help)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return errors.Join(problems...)
+}
+
+// Validate checks the configuration and reports every problem at once,
+// each saying what to do. It reads the secret key file if one is named.
+func (c *Config) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		add("GATEHOUSE_ADDR=%q is not a listen address; use host:port, e.g. :8080 or 127.0.0.1:8080", c.Addr)
+	}
+	if c.DatabaseURL == "" {
+		add("GATEHOUSE_DATABASE_URL is not set; set it to sqlite:///var/lib/gatehouse/gatehouse.db or postgres://user@host:5432/gatehouse")
+	} else if _, _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
+		add("GATEHOUSE_DATABASE_URL: %v", err)
+	}
+	switch {
+	case c.SecretKey != "" && c.SecretKeyFile != "":
+		add("both GATEHOUSE_SECRET_KEY and GATEHOUSE_SECRET_KEY_FILE are set; keep one")
+	case c.SecretKeyFile != "":
+		b, err := os.ReadFile(c.SecretKeyFile)
+		if err != nil {
+			add("GATEHOUSE_SECRET_KEY_FILE: cannot read %s: %v", c.SecretKeyFile, errors.Unwrap(err))
+		} else if _, err := secretbox.ParseKey(string(b)); err != nil {
+			add("GATEHOUSE_SECRET_KEY_FILE %s: %v; generate one with `gatehouse keygen`", c.SecretKeyFile, err)
+		} else {
+			c.SecretKey = strings.TrimSpace(string(b))
+		}
+	case c.SecretKey == "":
+		add("GATEHOUSE_SECRET_KEY is not set; it encrypts secrets at rest. Generate one with `gatehouse keygen` (or `openssl rand -base64 32`) and keep it safe: losing it loses the encrypted data")
+	default:
+		if _, err := secretbox.ParseKey(c.SecretKey); err != nil {
+			add("GATEHOUSE_SECRET_KEY: %v; generate one with `gatehouse keygen`", err)
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			add("GATEHOUSE_PUBLIC_URL=%q must be an absolute http(s) URL like https://auth.example.com", c.PublicURL)
+		}
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		add("GATEHOUSE_LOG_LEVEL=%q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		add("GATEHOUSE_LOG_FORMAT=%q: use json or text", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("GATEHOUSE_SHUTDOWN_TIMEOUT must be positive, e.g. 30s")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the configuration has %d problem(s):\n  - %s", len(problems), strings.Join(problems, "\n  - "))
+}
+
+// ParseLevel parses a log level name.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+// ParseDatabaseURL splits a database URL into its backend ("sqlite" or
+// "postgres") and what that backend opens: a file path or the URL itself.
+func ParseDatabaseURL(raw string) (backend, target string, err error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite://"):
+		path := strings.TrimPrefix(raw, "sqlite://")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			return "", "", errors.New("sqlite URLs take no options; write sqlite:///path/to/file.db")
+		}
+		if path == "" || path == "/" {
+			return "", "", errors.New("the sqlite URL names no file; write sqlite:///path/to/file.db (three slashes for an absolute path)")
+		}
+		return "sqlite", path, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", errors.New("the postgres URL does not parse; write postgres://user:password@host:5432/dbname")
+		}
+		return "postgres", raw, nil
+	}
+	return "", "", errors.New("unknown database; the URL must start with sqlite:// or postgres://")
+}

@@ -1,0 +1,192 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/environments"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/internal/web"
+)
+
+// Deps are what the server needs.
+type Deps struct {
+	Store  store.Store
+	Hasher *password.Hasher
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Server is the root handler and the services behind it.
+type Server struct {
+	Environments *environments.Service
+	Users        *users.Service
+	handler      http.Handler
+	deps         Deps
+}
+
+// New builds the server.
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Hasher == nil {
+		d.Hasher = password.NewHasher(password.DefaultParams, 0)
+	}
+	s := &Server{
+		Environments: &environments.Service{Store: d.Store, Now: d.Now},
+		Users:        &users.Service{Store: d.Store, Hasher: d.Hasher, Now: d.Now},
+		deps:         d,
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(reg)
+
+	mux := http.NewServeMux()
+	a := &api.Handler{Environments: s.Environments, Users: s.Users, Logger: d.Logger}
+	a.Routes(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", a.NotFound)
+
+	s.handler = web.WithRequestID(s.observe(m, s.recover(mux)))
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	fail := func(reason string) {
+		w.Header().Set("Retry-After", "1")
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
+	}
+	if err := s.deps.Store.Ping(ctx); err != nil {
+		s.deps.Logger.WarnContext(ctx, "readiness: database unreachable", "err", err)
+		fail("database unreachable")
+		return
+	}
+	ms, err := s.deps.Store.Migrations(ctx)
+	if err != nil {
+		fail("cannot read migrations")
+		return
+	}
+	for _, m := range ms {
+		if !m.Applied {
+			fail(fmt.Sprintf("migration %d is not applied; run gatehouse migrate up", m.Version))
+			return
+		}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": s.deps.Store.Backend()})
+}
+
+// recover turns a panic into a 500 with a generic JSON body; the stack
+// goes to the log only.
+func (s *Server) recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.deps.Logger.ErrorContext(r.Context(), "panic serving request", "request_id", web.RequestID(r.Context()),
+					"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				web.WriteJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal server error.", "code": "server_error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe logs each request and records its metrics under the route
+// pattern that served it (never the raw path, which would hold IDs).
+func (s *Server) observe(m *metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		route := r.Pattern
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		method := r.Method
+		switch method {
+		case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		default:
+			method = "other"
+		}
+		m.requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
+		m.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
+		if route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics" {
+			return
+		}
+		s.deps.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", web.RequestID(r.Context())), slog.String("method", r.Method),
+			slog.String("route", route), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+			slog.Duration("duration", elapsed))
+	})
+}

@@ -1,0 +1,179 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/errs"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// MaxBodyBytes bounds every JSON request body.
+const MaxBodyBytes = 256 << 10
+
+// Handler is an HTTP handler that returns an error; JSON turns the error
+// into a response.
+type Handler func(w http.ResponseWriter, r *http.Request) error
+
+// JSON adapts h: an error it returns becomes a JSON error body with the
+// status its kind maps to. 5xx errors are logged once, with the request ID.
+func JSON(logger *slog.Logger, h Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			WriteError(w, r, logger, err)
+		}
+	})
+}
+
+// errorBody is the WorkOS management-API error shape.
+type errorBody struct {
+	Message string            `json:"message"`
+	Code    string            `json:"code,omitempty"`
+	Errors  []errs.FieldError `json:"errors,omitempty"`
+}
+
+// Status maps an error kind to its HTTP status code.
+func Status(k errs.Kind) int {
+	switch k {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.Unauthenticated:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.RateLimited:
+		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.Unsupported:
+		return http.StatusUnsupportedMediaType
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteError writes err as a JSON error. Only the public part of an
+// *errs.Error reaches the client; anything else is a 500 with a generic
+// message, and its detail goes to the log.
+func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	e, ok := errs.As(err)
+	if !ok {
+		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			e = &errs.Error{Kind: errs.Unavailable, Code: "service_unavailable", Message: "The service is temporarily unavailable. Retry shortly.", Err: err}
+		case errors.Is(err, context.Canceled):
+			// The client went away; nobody reads this response.
+			e = &errs.Error{Kind: errs.Unavailable, Code: "request_canceled", Message: "The request was canceled.", Err: err}
+		case errors.Is(err, context.DeadlineExceeded):
+			e = &errs.Error{Kind: errs.Unavailable, Code: "timeout", Message: "The request timed out. Retry shortly.", Err: err}
+		default:
+			e = &errs.Error{Kind: errs.Internal, Code: "server_error", Message: "Internal server error.", Err: err}
+		}
+	}
+	status := Status(e.Kind)
+	if e.Kind == errs.Invalid && len(e.Fields) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	if status >= 500 && !errors.Is(err, context.Canceled) {
+		logger.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	WriteJSON(w, status, errorBody{Message: e.Message, Code: e.Code, Errors: e.Fields})
+}
+
+// WriteJSON writes v with the given status and Content-Type: application/json.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"message":"Internal server error.","code":"server_error"}` + "\n")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// DecodeJSON reads a JSON object from the request body into v. An empty
+// body counts as {}. It refuses bodies over MaxBodyBytes, non-JSON media
+// types (so a browser form cannot post to the API), malformed JSON, trailing
+// data, and values of the wrong type, each with a clear error. Unknown
+// fields are ignored: SDKs add optional fields over time.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return errs.New(errs.Unsupported, "unsupported_media_type", "Send the request body as JSON with Content-Type: application/json.")
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errs.Newf(errs.TooLarge, "request_too_large", "The request body is larger than %d bytes.", MaxBodyBytes)
+		}
+		return &errs.Error{Kind: errs.Invalid, Code: "invalid_body", Message: "The request body could not be read.", Err: err}
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if body[0] != '{' {
+		return errs.New(errs.Invalid, "invalid_json", "The request body must be a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			field := typeErr.Field
+			if field == "" {
+				field = "body"
+			}
+			return errs.Validation(errs.FieldError{Field: field, Code: "invalid_type",
+				Message: fmt.Sprintf("%s must be %s, not a JSON %s.", field, typeName(typeErr.Type.String()), typeErr.Value)})
+		}
+		return &errs.Error{Kind: errs.Invalid, Code: "invalid_json", Message: "The request body is not valid JSON.", Err: err}
+	}
+	if dec.More() {
+		return errs.New(errs.Invalid, "invalid_json", "The request body has data after the JSON object.")
+	}
+	return nil
+}
+
+func typeName(goType string) string {
+	goType = strings.TrimPrefix(goType, "*")
+	switch {
+	case strings.Contains(goType, "string") && strings.HasPrefix(goType, "map"):
+		return "an object of strings"
+	case strings.Contains(goType, "string"):
+		return "a string"
+	case strings.Contains(goType, "bool"):
+		return "a boolean"
+	case strings.Contains(goType, "int"):
+		return "an integer"
+	}
+	return "another type"
+}
+
+// Time formats a time as the API does: ISO 8601 UTC with milliseconds.
+func Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
