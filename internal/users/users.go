@@ -183,9 +183,12 @@ func (v *validator) imported(hash, typ *string) string {
 		v.add("password_hash_type", "required", "password_hash_type is required with password_hash (bcrypt or argon2).")
 	default:
 		h, err := password.ValidateImported(*typ, *hash)
-		if errors.Is(err, password.ErrUnsupportedHashType) {
+		switch {
+		case errors.Is(err, password.ErrUnsupportedHashType) && (*typ == "bcrypt" || *typ == "argon2"):
+			v.add("password_hash", "unsupported_variant", "This "+*typ+" variant is not supported: use bcrypt $2a$/$2b$/$2y$, or argon2id/argon2i version 19 (v=19).")
+		case errors.Is(err, password.ErrUnsupportedHashType):
 			v.add("password_hash_type", "unsupported", "password_hash_type must be bcrypt or argon2.")
-		} else if err != nil {
+		case err != nil:
 			v.add("password_hash", "invalid", "password_hash is not a valid "+*typ+" hash.")
 		}
 		return h

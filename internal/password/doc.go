@@ -1,0 +1,74 @@
+// Package password hashes, verifies and vets user passwords.
+//
+// # Hashing
+//
+// New hashes use argon2id (RFC 9106), the winner of the Password Hashing
+// Competition and the algorithm the OWASP Password Storage Cheat Sheet
+// recommends first. It is memory-hard: every guess needs its own
+// DefaultParams.Memory of RAM for the whole computation, so an attacker who
+// steals the database cannot trade memory for speed on GPUs or ASICs the way
+// they can against PBKDF2 or plain salted digests.
+//
+// DefaultParams are the OWASP baseline for argon2id: m=19456 KiB (19 MiB),
+// t=2, p=1, a 16-byte random salt from crypto/rand and a 32-byte key. Hashes
+// are stored as PHC strings, which carry their own parameters:
+//
+//	$argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>
+//
+// salt and key in unpadded standard base64. The cost can therefore be raised
+// later without a migration: Verify reports needsRehash for any hash not made
+// with the Hasher's current parameters, and the caller stores a fresh hash
+// made from the password it just verified.
+//
+// # Bounded concurrency
+//
+// Memory-hard hashing turns a login storm into a memory storm: a thousand
+// simultaneous logins at 19 MiB each would need 19 GiB. A Hasher therefore
+// admits at most a fixed number of computations at once (by default
+// runtime.GOMAXPROCS(0), as more would only contend for CPU) and queues the
+// rest; a waiting caller gives up when its context ends and gets ctx.Err().
+// On a 2-core node the worst case is two computations, about 40 MiB,
+// whatever the load. Verifying a hash whose parameters are dearer than the
+// Hasher's own (an imported hash, say) occupies proportionally more slots,
+// so the bound holds for those too.
+//
+// # Verifying
+//
+// Verify accepts argon2id and argon2i PHC strings of version 19 (0x13) and
+// bcrypt hashes ($2a$, $2b$, $2y$), so that users imported from other systems can sign in and be
+// rehashed to argon2id on the way. Derived keys are compared in constant
+// time with crypto/subtle. Encoded hashes are parsed strictly and their cost
+// parameters are bounded before any memory is allocated, so a malformed or
+// hostile hash yields ErrMalformedHash rather than a panic or an
+// out-of-memory crash. Errors describe what is wrong with a hash but never
+// quote its salt or key.
+//
+// bcrypt only uses the first 72 bytes of a password; that is inherent in
+// the algorithm and one more reason to rehash such users on sign-in.
+//
+// To avoid revealing through response time whether an account exists, call
+// DummyVerify when there is no user (or no password) to check against: it
+// does the same work as a Verify against a hash of the Hasher's parameters.
+// Users still on an older or imported hash take a different time until
+// their first sign-in rehashes them.
+//
+// Passwords are hashed byte for byte as given; no Unicode normalisation is
+// applied, so that hashes imported from other systems keep verifying.
+//
+// # Imported hashes
+//
+// ValidateImported vets a hash supplied through the Users API before it is
+// stored. Besides checking the format it caps the cost parameters an
+// outsider can choose (argon2 memory 256 MiB, 16 passes, 16 lanes; bcrypt
+// cost 16), since each sign-in would otherwise let them make the server do
+// arbitrarily much work.
+//
+// # Policy
+//
+// Check applies the password policy of NIST SP 800-63B: at least MinLength
+// and at most MaxLength characters (Unicode code points), no composition
+// rules, and a refusal of well-known common passwords, matched
+// case-insensitively against an embedded list. Failures are *PolicyError
+// values whose Code is stable for API clients and whose Message can be
+// shown to the user.
+package password
