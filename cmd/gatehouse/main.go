@@ -22,14 +22,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gatehouse/gatehouse/internal/errs"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "gatehouse:", describe(err))
 		}
 		os.Exit(exitCode(err))
 	}
@@ -43,6 +45,15 @@ func exitCode(err error) int {
 }
 
 var errUsage = errors.New("usage")
+
+// describe returns what to tell the operator about err: the public message
+// of a domain error (which already says what to do), else the whole chain.
+func describe(err error) string {
+	if e, ok := errs.As(err); ok && e.Kind != errs.Internal {
+		return e.Message
+	}
+	return err.Error()
+}
 
 const usage = `Gatehouse: self-hosted authentication, WorkOS-compatible.
 

@@ -76,7 +76,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	fail := func(reason string) {
 		w.Header().Set("Retry-After", "1")
-		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "message": reason})
 	}
 	if err := s.deps.Store.Ping(ctx); err != nil {
 		s.deps.Logger.WarnContext(ctx, "readiness: database unreachable", "err", err)

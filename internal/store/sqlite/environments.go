@@ -78,8 +78,14 @@ func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.E
 		if err != nil {
 			return err
 		}
+		orig := *e
 		if err := fn(e); err != nil {
 			return err
+		}
+		e.ID, e.ClientID, e.CreatedAt = orig.ID, orig.ClientID, orig.CreatedAt
+		e.UpdatedAt = store.Truncate(e.UpdatedAt)
+		if e.CORSOrigins == nil {
+			e.CORSOrigins = []string{}
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE environments SET name = ?, type = ?, sign_in_endpoint = ?, cors_origins = ?, updated_at = ? WHERE id = ?`,
 			e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins), ms(e.UpdatedAt), id)

@@ -127,10 +127,19 @@ func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.U
 		if err != nil {
 			return err
 		}
+		created := u.CreatedAt
 		if err := fn(u); err != nil {
 			return err
 		}
-		u.ID, u.EnvironmentID = id, envID
+		u.ID, u.EnvironmentID, u.CreatedAt = id, envID, created
+		u.UpdatedAt = store.Truncate(u.UpdatedAt)
+		if u.LastSignInAt != nil {
+			t := store.Truncate(*u.LastSignInAt)
+			u.LastSignInAt = &t
+		}
+		if u.Metadata == nil {
+			u.Metadata = map[string]string{}
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET email = ?, email_verified = ?, first_name = ?, last_name = ?, name = ?,
 			profile_picture_url = ?, locale = ?, external_id = ?, metadata = ?, password_hash = ?, last_sign_in_at = ?, updated_at = ?
 			WHERE environment_id = ? AND id = ?`,

@@ -350,6 +350,18 @@ func testUserCRUD(t *testing.T, s store.Store) {
 	}
 	_, err = s.UpdateUser(ctx, e.ID, "user_missing", func(*store.User) error { return nil })
 	wantErr(t, err, store.ErrNotFound, "UpdateUser(missing)")
+	// fn cannot move a user or rewrite its history.
+	upd, err = s.UpdateUser(ctx, e.ID, u.ID, func(u *store.User) error {
+		u.ID, u.EnvironmentID, u.CreatedAt = "user_other", "environment_other", time.Unix(0, 0)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetUser(ctx, e.ID, u.ID)
+	if diff := cmp.Diff(upd, got); diff != "" || !got.CreatedAt.Equal(u.CreatedAt) {
+		t.Errorf("identity fields changed by fn (-returned +stored):\n%s", diff)
+	}
 
 	if err := s.DeleteUser(ctx, e.ID, u.ID); err != nil {
 		t.Fatal(err)
@@ -424,8 +436,9 @@ func testUserTimes(t *testing.T, s store.Store) {
 	// A non-UTC time with sub-millisecond digits comes back in UTC, truncated.
 	loc := time.FixedZone("UTC+5:30", 5*3600+1800)
 	in := time.Date(2024, 2, 29, 23, 59, 59, 123456789, loc)
-	u.CreatedAt, u.UpdatedAt = store.Truncate(in), store.Truncate(in)
-	last := store.Truncate(in.Add(time.Hour))
+	// Backends truncate on write: the raw value goes in.
+	u.CreatedAt, u.UpdatedAt = in, in
+	last := in.Add(time.Hour)
 	u.LastSignInAt = &last
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)

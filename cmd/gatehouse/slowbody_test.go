@@ -1,0 +1,5 @@
+package main
+
+import "io"
+
+func newSlowBody() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
