@@ -214,7 +214,9 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	var out, errOut syncBuffer
 	vars := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY_FILE": keyFile}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, env(vars), &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, env(vars), &out, &errOut)
+	}()
 	var addr string
 	for addr == "" {
 		for _, line := range strings.Split(errOut.String(), "\n") {

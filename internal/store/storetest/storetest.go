@@ -36,7 +36,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UserPagination", testUserPagination},
 		{"UserUpdateAtomic", testUserUpdateAtomic},
 		{"UserUpdateRollback", testUserUpdateRollback},
-		{"CascadeDelete", testEnvironmentForeignKeys},
+		{"ForeignKeys", testEnvironmentForeignKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
