@@ -1,0 +1,14 @@
+// Package e2e runs the whole browser flow end to end: it builds and starts
+// `gatehouse dev`, starts the Express quickstart in examples/express against
+// it, and drives both in headless Chromium with flow.mjs (sign up on the
+// hosted pages, transparent token refresh, sign-out, sign-in again, the
+// Gatehouse browser session, and the sign-in endpoint redirect).
+//
+// It needs the system Chromium and the pinned npm packages:
+//
+//	apt-get install -y chromium
+//	npm ci --prefix examples/express && npm ci --prefix test/e2e
+//
+// and never skips: a missing prerequisite fails with the command to fix it.
+// Screenshots of a failing step are written to testout/e2e/.
+package e2e

@@ -1,0 +1,335 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	chromiumPath = "/usr/bin/chromium"
+	// accessTokenTTL is short so the flow sees an access token expire and
+	// the app refresh it transparently.
+	accessTokenTTL = 3 * time.Second
+	startTimeout   = 60 * time.Second
+	flowTimeout    = 5 * time.Minute
+)
+
+// TestExpressQuickstart runs examples/express against `gatehouse dev` and
+// drives the whole sign-up, refresh, sign-out and sign-in flow in Chromium.
+func TestExpressQuickstart(t *testing.T) {
+	root := repoRoot(t)
+	node := requirePrerequisites(t, root)
+	tmp := t.TempDir()
+
+	bin := filepath.Join(tmp, "gatehouse")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/gatehouse: %v\n%s", err, out)
+	}
+
+	gport, aport := freePort(t), freePort(t)
+	for aport == gport {
+		aport = freePort(t)
+	}
+	dataDir := filepath.Join(tmp, "data")
+	envFile := filepath.Join(tmp, "dev.env")
+	appURL := fmt.Sprintf("http://localhost:%d", aport)
+
+	gatehouse := start(t, "gatehouse", root, cleanEnv(), bin, "dev",
+		"--addr", fmt.Sprintf("127.0.0.1:%d", gport),
+		"--data", dataDir,
+		"--app-url", appURL,
+		"--env-file", envFile,
+	)
+	vars := waitForEnvFile(t, envFile, gatehouse)
+	t.Logf("gatehouse dev is up at %s (client %s)", vars["GATEHOUSE_URL"], vars["WORKOS_CLIENT_ID"])
+
+	// The environment's settings are read per request: no restart needed.
+	update := exec.Command(bin, "environments", "update",
+		"--env", vars["WORKOS_CLIENT_ID"],
+		"--access-token-ttl", accessTokenTTL.String(),
+		"--database-url", "sqlite://"+filepath.Join(dataDir, "gatehouse.db"),
+	)
+	update.Dir = root
+	update.Env = cleanEnv()
+	out, err := update.CombinedOutput()
+	logLines(t, "admin", out)
+	if err != nil {
+		t.Fatalf("gatehouse environments update --access-token-ttl %s: %v (output above)", accessTokenTTL, err)
+	}
+
+	app := start(t, "app", filepath.Join(root, "examples", "express"),
+		cleanEnv("PORT="+strconv.Itoa(aport), "DOTENV_PATH="+envFile),
+		node, "server.js")
+	waitForHTTP(t, appURL+"/", app)
+
+	outDir := filepath.Join(root, "testout", "e2e")
+	if err := os.RemoveAll(outDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), flowTimeout)
+	defer cancel()
+	flow := exec.CommandContext(ctx, node, "flow.mjs")
+	flow.Dir = filepath.Join(root, "test", "e2e")
+	flow.Env = cleanEnv(
+		"APP_URL="+appURL,
+		"GATEHOUSE_URL="+vars["GATEHOUSE_URL"],
+		"WORKOS_CLIENT_ID="+vars["WORKOS_CLIENT_ID"],
+		"ACCESS_TOKEN_TTL_SECONDS="+strconv.Itoa(int(accessTokenTTL/time.Second)),
+		"E2E_OUT="+outDir,
+		"CHROMIUM_PATH="+chromiumPath,
+		"NO_COLOR=1",
+	)
+	w := newLineWriter(t, "flow")
+	flow.Stdout, flow.Stderr = w, w
+	// Chromium runs in flow.mjs's process group: a timeout kills it too.
+	flow.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	flow.Cancel = func() error { return syscall.Kill(-flow.Process.Pid, syscall.SIGKILL) }
+	flow.WaitDelay = 10 * time.Second
+	err = flow.Run()
+	w.Flush()
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatalf("the browser flow did not finish within %v (log above; screenshots in %s)", flowTimeout, outDir)
+		}
+		t.Fatalf("the browser flow failed: %v (log above; screenshots of the failing step in %s)", err, outDir)
+	}
+}
+
+// repoRoot is the module root (the test runs in test/e2e).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("cannot find the repository root from the test directory: %v", err)
+	}
+	return root
+}
+
+// requirePrerequisites fails (never skips) with the command that fixes a
+// missing prerequisite, and returns the node binary.
+func requirePrerequisites(t *testing.T, root string) string {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("Chromium is not installed at %s (%v): run `apt-get update && apt-get install -y chromium` (as root)", chromiumPath, err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not on PATH (%v): install Node.js 20 or later, then run `npm ci --prefix examples/express && npm ci --prefix test/e2e` from the repository root", err)
+	}
+	for _, p := range []struct{ dir, pkg string }{
+		{"examples/express", "@workos-inc/node"},
+		{"examples/express", "express"},
+		{"examples/express", "cookie-parser"},
+		{"examples/express", "csrf-csrf"},
+		{"test/e2e", "playwright-core"},
+	} {
+		if _, err := os.Stat(filepath.Join(root, p.dir, "node_modules", p.pkg, "package.json")); err != nil {
+			t.Fatalf("%s is not installed in %s/node_modules: run `npm ci --prefix %s` from the repository root", p.pkg, p.dir, p.dir)
+		}
+	}
+	return node
+}
+
+// cleanEnv is this process's environment without anything that would
+// override the dev env file or the flow's settings, plus extra.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, "WORKOS_"), strings.HasPrefix(name, "GATEHOUSE_"),
+			name == "PORT", name == "APP_URL", name == "DOTENV_PATH", name == "E2E_OUT",
+			name == "ACCESS_TOKEN_TTL_SECONDS", name == "NODE_OPTIONS":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a background subprocess whose output goes to the test log.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// start runs a long-lived subprocess in its own process group and stops it
+// (the whole group) when the test ends.
+func start(t *testing.T, name, dir string, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	w := newLineWriter(t, name)
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if !p.exited() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-p.done
+			}
+		}
+		w.Flush()
+	})
+	return p
+}
+
+// waitForEnvFile waits until gatehouse dev has written the env file.
+func waitForEnvFile(t *testing.T, path string, p *proc) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		vars := map[string]string{}
+		if b, err := os.ReadFile(path); err == nil {
+			for line := range strings.SplitSeq(string(b), "\n") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+					vars[k] = v
+				}
+			}
+		}
+		if vars["WORKOS_COOKIE_PASSWORD"] != "" && vars["GATEHOUSE_URL"] != "" && vars["WORKOS_CLIENT_ID"] != "" {
+			return vars
+		}
+		if p.exited() {
+			t.Fatalf("gatehouse dev exited before writing %s: %v (its output is above)", path, p.err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gatehouse dev did not write %s within %v", path, startTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitForHTTP waits until url answers 200.
+func waitForHTTP(t *testing.T, url string, p *proc) {
+	t.Helper()
+	client := &http.Client{
+		Timeout:       2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	deadline := time.Now().Add(startTimeout)
+	var last string
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		if p.exited() {
+			t.Fatalf("%s exited before answering %s: %v (its output is above)", p.name, url, p.err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer %s with 200 within %v; last: %s", p.name, url, startTimeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// lineWriter writes each complete line to the test log, prefixed with its
+// source.
+type lineWriter struct {
+	t      *testing.T
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func newLineWriter(t *testing.T, name string) *lineWriter {
+	return &lineWriter{t: t, prefix: "[" + name + "] "}
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, b...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		fmt.Fprintf(w.t.Output(), "%s%s\n", w.prefix, bytes.TrimRight(w.buf[:i], "\r"))
+		w.buf = w.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// Flush writes a final unterminated line.
+func (w *lineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		fmt.Fprintf(w.t.Output(), "%s%s\n", w.prefix, w.buf)
+		w.buf = nil
+	}
+}
+
+func logLines(t *testing.T, name string, out []byte) {
+	w := newLineWriter(t, name)
+	w.Write(out)
+	w.Flush()
+}
