@@ -10,12 +10,15 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins, created_at, updated_at`
+const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins,
+	access_token_ttl_ms, session_lifetime_ms, session_idle_timeout_ms, signing_algorithm, created_at, updated_at`
 
 func scanEnvironment(row pgx.Row) (*store.Environment, error) {
 	var e store.Environment
 	var cors []byte
-	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors, &e.CreatedAt, &e.UpdatedAt); err != nil {
+	var ttl, lifetime, idle int64
+	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors,
+		&ttl, &lifetime, &idle, &e.SigningAlgorithm, &e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, mapErr(err)
 	}
 	if err := json.Unmarshal(cors, &e.CORSOrigins); err != nil {
@@ -24,6 +27,7 @@ func scanEnvironment(row pgx.Row) (*store.Environment, error) {
 	if e.CORSOrigins == nil {
 		e.CORSOrigins = []string{}
 	}
+	e.AccessTokenTTL, e.SessionLifetime, e.SessionIdleTimeout = fromDurMS(ttl), fromDurMS(lifetime), fromDurMS(idle)
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
 	return &e, nil
 }
@@ -36,11 +40,14 @@ func corsJSON(origins []string) json.RawMessage {
 	return b
 }
 
-// CreateEnvironment inserts env.
+// CreateEnvironment inserts env. Zero token and session settings are stored
+// as their defaults; env itself is not changed.
 func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO environments (`+envColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		env.ID, env.Name, string(env.Type), env.ClientID, env.SignInEndpoint, corsJSON(env.CORSOrigins),
-		ts(env.CreatedAt), ts(env.UpdatedAt))
+	e := env.WithDefaults()
+	_, err := db.pool.Exec(ctx, `INSERT INTO environments (`+envColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.ID, e.Name, string(e.Type), e.ClientID, e.SignInEndpoint, corsJSON(e.CORSOrigins),
+		durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
+		ts(e.CreatedAt), ts(e.UpdatedAt))
 	return mapErr(err)
 }
 
@@ -74,7 +81,8 @@ func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error)
 
 // UpdateEnvironment applies fn to an environment atomically, holding the
 // row's lock from the read to the commit. The ID, client ID and creation
-// time cannot be changed; the environment returned is the one stored.
+// time cannot be changed; token and session settings that fn sets to zero
+// are stored as their defaults; the environment returned is the one stored.
 func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.Environment) error) (*store.Environment, error) {
 	var out *store.Environment
 	err := db.tx(ctx, func(tx pgx.Tx) error {
@@ -88,12 +96,17 @@ func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.E
 		if err := fn(e); err != nil {
 			return err
 		}
+		*e = e.WithDefaults()
 		e.ID, e.ClientID, e.CreatedAt, e.UpdatedAt = id, clientID, created, ts(e.UpdatedAt)
+		e.AccessTokenTTL, e.SessionLifetime = fromDurMS(durMS(e.AccessTokenTTL)), fromDurMS(durMS(e.SessionLifetime))
+		e.SessionIdleTimeout = fromDurMS(durMS(e.SessionIdleTimeout))
 		if e.CORSOrigins == nil {
 			e.CORSOrigins = []string{}
 		}
-		_, err = tx.Exec(ctx, `UPDATE environments SET name = $1, type = $2, sign_in_endpoint = $3, cors_origins = $4, updated_at = $5
-			WHERE id = $6`, e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins), e.UpdatedAt, id)
+		_, err = tx.Exec(ctx, `UPDATE environments SET name = $1, type = $2, sign_in_endpoint = $3, cors_origins = $4,
+			access_token_ttl_ms = $5, session_lifetime_ms = $6, session_idle_timeout_ms = $7, signing_algorithm = $8, updated_at = $9
+			WHERE id = $10`, e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins),
+			durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm, e.UpdatedAt, id)
 		if err != nil {
 			return mapErr(err)
 		}

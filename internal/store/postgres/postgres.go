@@ -198,6 +198,27 @@ func utcPtr(t *time.Time) *time.Time {
 	return &v
 }
 
+// Durations are stored as whole milliseconds.
+func durMS(d time.Duration) int64 { return d.Milliseconds() }
+
+func fromDurMS(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// bytesOrNil stores an empty byte slice as NULL.
+func bytesOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// textOrNil stores an empty string as NULL.
+func textOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 type migration struct {
 	version int
 	name    string

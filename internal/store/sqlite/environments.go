@@ -9,18 +9,21 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins, created_at, updated_at`
+const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins,
+	access_token_ttl_ms, session_lifetime_ms, session_idle_timeout_ms, signing_algorithm, created_at, updated_at`
 
 func scanEnvironment(row interface{ Scan(...any) error }) (*store.Environment, error) {
 	var e store.Environment
 	var cors string
-	var created, updated int64
-	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors, &created, &updated); err != nil {
+	var created, updated, ttl, lifetime, idle int64
+	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors,
+		&ttl, &lifetime, &idle, &e.SigningAlgorithm, &created, &updated); err != nil {
 		return nil, mapErr(err)
 	}
 	if err := json.Unmarshal([]byte(cors), &e.CORSOrigins); err != nil {
 		return nil, fmt.Errorf("environment %s: cors_origins: %w", e.ID, err)
 	}
+	e.AccessTokenTTL, e.SessionLifetime, e.SessionIdleTimeout = fromDurMS(ttl), fromDurMS(lifetime), fromDurMS(idle)
 	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
 	return &e, nil
 }
@@ -33,11 +36,14 @@ func corsJSON(origins []string) string {
 	return string(b)
 }
 
-// CreateEnvironment inserts env.
+// CreateEnvironment inserts env. Zero token and session settings are stored
+// as their defaults; env itself is not changed.
 func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO environments (`+envColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		env.ID, env.Name, string(env.Type), env.ClientID, env.SignInEndpoint, corsJSON(env.CORSOrigins),
-		ms(env.CreatedAt), ms(env.UpdatedAt))
+	e := env.WithDefaults()
+	_, err := db.writer.ExecContext(ctx, `INSERT INTO environments (`+envColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Name, string(e.Type), e.ClientID, e.SignInEndpoint, corsJSON(e.CORSOrigins),
+		durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
+		ms(e.CreatedAt), ms(e.UpdatedAt))
 	return mapErr(err)
 }
 
@@ -70,7 +76,8 @@ func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error)
 }
 
 // UpdateEnvironment applies fn to an environment atomically. The ID, client
-// ID and creation time cannot be changed.
+// ID and creation time cannot be changed; token and session settings that
+// fn sets to zero are stored (and returned) as their defaults.
 func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.Environment) error) (*store.Environment, error) {
 	var out *store.Environment
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -82,13 +89,19 @@ func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.E
 		if err := fn(e); err != nil {
 			return err
 		}
+		*e = e.WithDefaults()
 		e.ID, e.ClientID, e.CreatedAt = orig.ID, orig.ClientID, orig.CreatedAt
 		e.UpdatedAt = store.Truncate(e.UpdatedAt)
+		e.AccessTokenTTL, e.SessionLifetime = fromDurMS(durMS(e.AccessTokenTTL)), fromDurMS(durMS(e.SessionLifetime))
+		e.SessionIdleTimeout = fromDurMS(durMS(e.SessionIdleTimeout))
 		if e.CORSOrigins == nil {
 			e.CORSOrigins = []string{}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE environments SET name = ?, type = ?, sign_in_endpoint = ?, cors_origins = ?, updated_at = ? WHERE id = ?`,
-			e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins), ms(e.UpdatedAt), id)
+		_, err = tx.ExecContext(ctx, `UPDATE environments SET name = ?, type = ?, sign_in_endpoint = ?, cors_origins = ?,
+			access_token_ttl_ms = ?, session_lifetime_ms = ?, session_idle_timeout_ms = ?, signing_algorithm = ?, updated_at = ?
+			WHERE id = ?`,
+			e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins),
+			durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm, ms(e.UpdatedAt), id)
 		if err != nil {
 			return mapErr(err)
 		}

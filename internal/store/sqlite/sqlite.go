@@ -168,6 +168,27 @@ func fromMSPtr(v sql.NullInt64) *time.Time {
 	return &t
 }
 
+// Durations are stored as whole milliseconds.
+func durMS(d time.Duration) int64 { return d.Milliseconds() }
+
+func fromDurMS(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// blobOrNil stores an empty byte slice as NULL.
+func blobOrNil(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// textOrNil stores an empty string as NULL.
+func textOrNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 type migration struct {
 	version int
 	name    string

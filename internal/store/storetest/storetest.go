@@ -37,6 +37,20 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UserUpdateAtomic", testUserUpdateAtomic},
 		{"UserUpdateRollback", testUserUpdateRollback},
 		{"ForeignKeys", testEnvironmentForeignKeys},
+		{"EnvironmentSettings", testEnvironmentSettings},
+		{"SigningKeys", testSigningKeys},
+		{"SigningKeyFirstRace", testSigningKeyFirstRace},
+		{"AuthRequests", testAuthRequests},
+		{"AuthCodes", testAuthCodes},
+		{"AuthCodeConsumeRace", testAuthCodeConsumeRace},
+		{"Sessions", testSessions},
+		{"SessionPagination", testSessionPagination},
+		{"RefreshTokens", testRefreshTokens},
+		{"RefreshTokenRotateRace", testRefreshTokenRotateRace},
+		{"BrowserSessions", testBrowserSessions},
+		{"Throttles", testThrottles},
+		{"ThrottleConcurrent", testThrottleConcurrent},
+		{"AuthForeignKeys", testAuthForeignKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -53,7 +67,9 @@ func newEnv(t *testing.T, s store.Store, name string) *store.Environment {
 	if err := s.CreateEnvironment(t.Context(), e); err != nil {
 		t.Fatalf("CreateEnvironment: %v", err)
 	}
-	return e
+	// Zero settings are stored as the defaults.
+	stored := e.WithDefaults()
+	return &stored
 }
 
 func newUser(envID, email string) *store.User {

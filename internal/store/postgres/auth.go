@@ -1,0 +1,193 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const signingKeyColumns = `id, environment_id, algorithm, private_key, public_jwk, created_at, activates_at, expires_at`
+
+func scanSigningKey(row pgx.Row) (*store.SigningKey, error) {
+	var k store.SigningKey
+	var expires *time.Time
+	if err := row.Scan(&k.ID, &k.EnvironmentID, &k.Algorithm, &k.PrivateKey, &k.PublicJWK, &k.CreatedAt, &k.ActivatesAt, &expires); err != nil {
+		return nil, mapErr(err)
+	}
+	k.CreatedAt, k.ActivatesAt, k.ExpiresAt = k.CreatedAt.UTC(), k.ActivatesAt.UTC(), utcPtr(expires)
+	return &k, nil
+}
+
+func insertSigningKey(ctx context.Context, tx pgx.Tx, k *store.SigningKey) error {
+	_, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.ID, k.EnvironmentID, k.Algorithm, k.PrivateKey, k.PublicJWK, ts(k.CreatedAt), ts(k.ActivatesAt), tsPtr(k.ExpiresAt))
+	return mapErr(err)
+}
+
+// lockEnvironmentKeys takes the environment's row lock for the rest of tx,
+// so changes to its signing keys queue behind one another. ErrNotFound if
+// the environment does not exist.
+func lockEnvironmentKeys(ctx context.Context, tx pgx.Tx, envID string) error {
+	var one int
+	return mapErr(tx.QueryRow(ctx, `SELECT 1 FROM environments WHERE id = $1 FOR NO KEY UPDATE`, envID).Scan(&one))
+}
+
+// CreateFirstSigningKey inserts k unless its environment already has a
+// signing key (expired or not), and reports whether it did. The check and
+// the insert run under the environment's row lock, so racing callers
+// queue and only the first inserts. ErrNotFound if the environment does
+// not exist.
+func (db *DB) CreateFirstSigningKey(ctx context.Context, k *store.SigningKey) (bool, error) {
+	created := false
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockEnvironmentKeys(ctx, tx, k.EnvironmentID); err != nil {
+			return err
+		}
+		// A statement after the lock sees every key committed before it.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM signing_keys WHERE environment_id = $1)`,
+			k.EnvironmentID).Scan(&exists); err != nil {
+			return mapErr(err)
+		}
+		if exists {
+			return nil
+		}
+		if err := insertSigningKey(ctx, tx, k); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+// RotateSigningKey sets ExpiresAt = retireAt on every key of next's
+// environment that has no expiry, then inserts next, in one transaction
+// under the environment's row lock, so concurrent rotations leave one
+// unexpired key. ErrNotFound if the environment does not exist.
+func (db *DB) RotateSigningKey(ctx context.Context, next *store.SigningKey, retireAt time.Time) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockEnvironmentKeys(ctx, tx, next.EnvironmentID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET expires_at = $1 WHERE environment_id = $2 AND expires_at IS NULL`,
+			ts(retireAt), next.EnvironmentID); err != nil {
+			return mapErr(err)
+		}
+		return insertSigningKey(ctx, tx, next)
+	})
+}
+
+// ListSigningKeys returns an environment's keys that have not expired at
+// now, ordered by activation time then ID.
+func (db *DB) ListSigningKeys(ctx context.Context, envID string, now time.Time) ([]store.SigningKey, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys
+		WHERE environment_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY activates_at, id`, envID, ts(now))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		k, err := scanSigningKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *k)
+	}
+	return out, mapErr(rows.Err())
+}
+
+const authRequestColumns = `id, environment_id, client_id, redirect_uri, state, code_challenge, screen_hint, login_hint,
+	created_at, expires_at`
+
+// CreateAuthRequest inserts r.
+func (db *DB) CreateAuthRequest(ctx context.Context, r *store.AuthRequest) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		r.ID, r.EnvironmentID, r.ClientID, r.RedirectURI, r.State, r.CodeChallenge, r.ScreenHint, r.LoginHint,
+		ts(r.CreatedAt), ts(r.ExpiresAt))
+	return mapErr(err)
+}
+
+// GetAuthRequest returns a request of an environment, expired or not.
+func (db *DB) GetAuthRequest(ctx context.Context, envID, id string) (*store.AuthRequest, error) {
+	var r store.AuthRequest
+	err := db.pool.QueryRow(ctx, `SELECT `+authRequestColumns+` FROM auth_requests WHERE environment_id = $1 AND id = $2`,
+		envID, id).Scan(&r.ID, &r.EnvironmentID, &r.ClientID, &r.RedirectURI, &r.State, &r.CodeChallenge, &r.ScreenHint,
+		&r.LoginHint, &r.CreatedAt, &r.ExpiresAt)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	r.CreatedAt, r.ExpiresAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC()
+	return &r, nil
+}
+
+// DeleteAuthRequest removes a request. ErrNotFound if absent.
+func (db *DB) DeleteAuthRequest(ctx context.Context, envID, id string) error {
+	return rowsAffected(db.pool.Exec(ctx, `DELETE FROM auth_requests WHERE environment_id = $1 AND id = $2`, envID, id))
+}
+
+// DeleteExpiredAuthRequests removes requests that expired before now.
+func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM auth_requests WHERE expires_at < $1`, ts(now))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+const authCodeColumns = `hash, environment_id, client_id, redirect_uri, code_challenge, user_id, session_id,
+	created_at, expires_at, used_at`
+
+func scanAuthCode(row pgx.Row) (*store.AuthCode, error) {
+	var c store.AuthCode
+	var used *time.Time
+	err := row.Scan(&c.Hash, &c.EnvironmentID, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.UserID, &c.SessionID,
+		&c.CreatedAt, &c.ExpiresAt, &used)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utcPtr(used)
+	return &c, nil
+}
+
+// CreateAuthCode inserts c. ErrConflict if its hash exists.
+func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.Hash, c.EnvironmentID, c.ClientID, c.RedirectURI, c.CodeChallenge, c.UserID, c.SessionID,
+		ts(c.CreatedAt), ts(c.ExpiresAt), tsPtr(c.UsedAt))
+	return mapErr(err)
+}
+
+// ConsumeAuthCode marks the code used at now and returns it as it was
+// before, holding the row's lock from the read to the commit, so of
+// concurrent consumers only the first succeeds. A used code is returned
+// as stored, with ErrAlreadyUsed.
+func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.AuthCode, error) {
+	var out *store.AuthCode
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		// Under READ COMMITTED a locking read that waited for another
+		// consumer returns the row as that consumer committed it.
+		c, err := scanAuthCode(tx.QueryRow(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1 FOR NO KEY UPDATE`, hash))
+		if err != nil {
+			return err
+		}
+		out = c
+		if c.UsedAt != nil {
+			return store.ErrAlreadyUsed
+		}
+		_, err = tx.Exec(ctx, `UPDATE auth_codes SET used_at = $1 WHERE hash = $2`, ts(now), hash)
+		return mapErr(err)
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {
+		return nil, err
+	}
+	return out, err
+}

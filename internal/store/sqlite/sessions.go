@@ -1,0 +1,199 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const sessionColumns = `id, environment_id, user_id, browser_session_id, client_id, auth_method, ip_address, user_agent,
+	organization_id, created_at, updated_at, last_active_at, expires_at, ended_at`
+
+func scanSession(row interface{ Scan(...any) error }) (*store.Session, error) {
+	var s store.Session
+	var created, updated, active, expires int64
+	var ended sql.NullInt64
+	err := row.Scan(&s.ID, &s.EnvironmentID, &s.UserID, &s.BrowserSessionID, &s.ClientID, &s.AuthMethod, &s.IPAddress,
+		&s.UserAgent, &s.OrganizationID, &created, &updated, &active, &expires, &ended)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	s.CreatedAt, s.UpdatedAt, s.LastActiveAt, s.ExpiresAt = fromMS(created), fromMS(updated), fromMS(active), fromMS(expires)
+	s.EndedAt = fromMSPtr(ended)
+	return &s, nil
+}
+
+// CreateSession inserts s.
+func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
+	_, err := db.writer.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.EnvironmentID, s.UserID, s.BrowserSessionID, s.ClientID, s.AuthMethod, s.IPAddress, s.UserAgent,
+		s.OrganizationID, ms(s.CreatedAt), ms(s.UpdatedAt), ms(s.LastActiveAt), ms(s.ExpiresAt), msPtr(s.EndedAt))
+	return mapErr(err)
+}
+
+// GetSession returns a session of an environment.
+func (db *DB) GetSession(ctx context.Context, envID, id string) (*store.Session, error) {
+	return scanSession(db.reader.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE environment_id = ? AND id = ?`,
+		envID, id))
+}
+
+// GetSessionByID returns a session whatever its environment.
+func (db *DB) GetSessionByID(ctx context.Context, id string) (*store.Session, error) {
+	return scanSession(db.reader.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+}
+
+// ListUserSessions returns one keyset page of a user's sessions, ended or not.
+func (db *DB) ListUserSessions(ctx context.Context, envID, userID string, p store.ListParams) (store.Page[store.Session], error) {
+	s := p.Scan()
+	q := `SELECT ` + sessionColumns + ` FROM sessions WHERE environment_id = ? AND user_id = ?`
+	args := []any{envID, userID}
+	if s.Cmp != "" {
+		q += ` AND id ` + s.Cmp + ` ?`
+		args = append(args, s.Cursor)
+	}
+	if s.Desc {
+		q += ` ORDER BY id DESC`
+	} else {
+		q += ` ORDER BY id ASC`
+	}
+	q += ` LIMIT ?`
+	args = append(args, s.Limit)
+	rows, err := db.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return store.Page[store.Session]{}, mapErr(err)
+	}
+	defer rows.Close()
+	var sessions []store.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return store.Page[store.Session]{}, err
+		}
+		sessions = append(sessions, *s)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page[store.Session]{}, mapErr(err)
+	}
+	return store.MakePage(sessions, func(s store.Session) string { return s.ID }, p), nil
+}
+
+// TouchSession records activity at the given time: LastActiveAt and
+// UpdatedAt move forward to it, never back. ErrNotFound if absent.
+func (db *DB) TouchSession(ctx context.Context, envID, id string, at time.Time) error {
+	res, err := db.writer.ExecContext(ctx, `UPDATE sessions SET last_active_at = max(last_active_at, ?1), updated_at = max(updated_at, ?1)
+		WHERE environment_id = ?2 AND id = ?3`, ms(at), envID, id)
+	return rowsAffected(res, err)
+}
+
+// EndSession marks a session ended, keeping the first end time (and the
+// UpdatedAt it set). ErrNotFound if absent.
+func (db *DB) EndSession(ctx context.Context, envID, id string, at time.Time) error {
+	res, err := db.writer.ExecContext(ctx, `UPDATE sessions SET ended_at = coalesce(ended_at, ?1),
+		updated_at = CASE WHEN ended_at IS NULL THEN ?1 ELSE updated_at END WHERE environment_id = ?2 AND id = ?3`,
+		ms(at), envID, id)
+	return rowsAffected(res, err)
+}
+
+const refreshTokenColumns = `hash, environment_id, session_id, created_at, used_at, successor_hash, successor_sealed`
+
+func scanRefreshToken(row interface{ Scan(...any) error }) (*store.RefreshToken, error) {
+	var t store.RefreshToken
+	var created int64
+	var used sql.NullInt64
+	var sealed sql.NullString
+	if err := row.Scan(&t.Hash, &t.EnvironmentID, &t.SessionID, &created, &used, &t.SuccessorHash, &sealed); err != nil {
+		return nil, mapErr(err)
+	}
+	t.CreatedAt, t.UsedAt, t.SuccessorSealed = fromMS(created), fromMSPtr(used), sealed.String
+	if len(t.SuccessorHash) == 0 {
+		t.SuccessorHash = nil
+	}
+	return &t, nil
+}
+
+func insertRefreshToken(ctx context.Context, e interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, t *store.RefreshToken) error {
+	_, err := e.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.EnvironmentID, t.SessionID, ms(t.CreatedAt), msPtr(t.UsedAt), blobOrNil(t.SuccessorHash), textOrNil(t.SuccessorSealed))
+	return mapErr(err)
+}
+
+// CreateRefreshToken inserts t. ErrConflict if its hash exists.
+func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	return insertRefreshToken(ctx, db.writer, t)
+}
+
+// RotateRefreshToken marks the token used at now, records next as its
+// successor and inserts next (in the token's environment and session,
+// whatever next says; next itself is not changed), in one write
+// transaction, and returns the token as it was before. A used token is
+// returned as stored (successor included), with ErrAlreadyUsed, and
+// nothing is inserted.
+func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *store.RefreshToken, nextSealed string) (*store.RefreshToken, error) {
+	var out *store.RefreshToken
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		t, err := scanRefreshToken(tx.QueryRowContext(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
+		if err != nil {
+			return err
+		}
+		out = t
+		if t.UsedAt != nil {
+			return store.ErrAlreadyUsed
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ?`,
+			ms(now), blobOrNil(next.Hash), textOrNil(nextSealed), hash); err != nil {
+			return mapErr(err)
+		}
+		succ := *next
+		succ.EnvironmentID, succ.SessionID = t.EnvironmentID, t.SessionID
+		return insertRefreshToken(ctx, tx, &succ)
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {
+		return nil, err
+	}
+	return out, err
+}
+
+const browserSessionColumns = `id, hash, environment_id, user_id, created_at, last_seen_at, expires_at, ended_at`
+
+// CreateBrowserSession inserts b. ErrConflict if its ID or hash exists.
+func (db *DB) CreateBrowserSession(ctx context.Context, b *store.BrowserSession) error {
+	_, err := db.writer.ExecContext(ctx, `INSERT INTO browser_sessions (`+browserSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.ID, b.Hash, b.EnvironmentID, b.UserID, ms(b.CreatedAt), ms(b.LastSeenAt), ms(b.ExpiresAt), msPtr(b.EndedAt))
+	return mapErr(err)
+}
+
+// GetBrowserSessionByHash returns the browser session whose cookie token
+// hashes to hash, ended or expired or not.
+func (db *DB) GetBrowserSessionByHash(ctx context.Context, hash []byte) (*store.BrowserSession, error) {
+	var b store.BrowserSession
+	var created, seen, expires int64
+	var ended sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT `+browserSessionColumns+` FROM browser_sessions WHERE hash = ?`, hash).
+		Scan(&b.ID, &b.Hash, &b.EnvironmentID, &b.UserID, &created, &seen, &expires, &ended)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	b.CreatedAt, b.LastSeenAt, b.ExpiresAt, b.EndedAt = fromMS(created), fromMS(seen), fromMS(expires), fromMSPtr(ended)
+	return &b, nil
+}
+
+// TouchBrowserSession moves LastSeenAt forward to at (never back).
+// ErrNotFound if absent.
+func (db *DB) TouchBrowserSession(ctx context.Context, id string, at time.Time) error {
+	res, err := db.writer.ExecContext(ctx, `UPDATE browser_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?`, ms(at), id)
+	return rowsAffected(res, err)
+}
+
+// EndBrowserSession marks a browser session ended, keeping the first end
+// time. ErrNotFound if absent.
+func (db *DB) EndBrowserSession(ctx context.Context, envID, id string, at time.Time) error {
+	res, err := db.writer.ExecContext(ctx, `UPDATE browser_sessions SET ended_at = coalesce(ended_at, ?) WHERE environment_id = ? AND id = ?`,
+		ms(at), envID, id)
+	return rowsAffected(res, err)
+}
