@@ -78,7 +78,7 @@ func (a *adminCmd) resolve(ctx context.Context, ref string) (*store.Environment,
 }
 
 var adminUsage = map[string]string{
-	"environments":       "environments create --name NAME [--type development|production]\n  environments list",
+	"environments":       "environments create --name NAME [--type development|production]\n  environments list\n  environments show\n  environments update [--name NAME] [--access-token-ttl 5m] [--session-lifetime 720h] [--session-idle-timeout 168h] [--signing-algorithm RS256|ES256]",
 	"api-keys":           "api-keys create [--name NAME]   (the secret is shown once)\n  api-keys list\n  api-keys revoke KEY_ID",
 	"redirect-uris":      "redirect-uris add URI [--default]\n  redirect-uris list\n  redirect-uris remove URI\n  redirect-uris set-default URI",
 	"sign-out-redirects": "sign-out-redirects add URI [--default]\n  sign-out-redirects list\n  sign-out-redirects remove URI\n  sign-out-redirects set-default URI",
@@ -94,6 +94,10 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 	name := fs.String("name", "", "name (environments create, api-keys create)")
 	typ := fs.String("type", "development", "environment type: development or production (environments create)")
 	makeDefault := fs.Bool("default", false, "make the added URI the default")
+	accessTTL := fs.Duration("access-token-ttl", 0, "access-token (JWT) lifetime, e.g. 5m (environments update)")
+	sessionLifetime := fs.Duration("session-lifetime", 0, "absolute session lifetime, e.g. 720h (environments update)")
+	sessionIdle := fs.Duration("session-idle-timeout", 0, "session inactivity timeout, e.g. 168h (environments update)")
+	signingAlg := fs.String("signing-algorithm", "", "RS256 or ES256; takes effect at the next key rotation (environments update)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  gatehouse %s\n\nFlags:\n", strings.ReplaceAll(adminUsage[cmd], "\n  ", "\n  gatehouse "))
 		fs.PrintDefaults()
@@ -127,11 +131,30 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		return nil
 	}
 
+	var settings environments.SettingsInput
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			settings.Name = name
+		case "access-token-ttl":
+			settings.AccessTokenTTL = accessTTL
+		case "session-lifetime":
+			settings.SessionLifetime = sessionLifetime
+		case "session-idle-timeout":
+			settings.SessionIdleTimeout = sessionIdle
+		case "signing-algorithm":
+			settings.SigningAlgorithm = signingAlg
+		}
+	})
 	if cmd == "environments" {
 		switch verb {
 		case "create":
 			env, err := a.svc.Create(ctx, *name, store.EnvironmentType(*typ))
 			if err != nil {
+				return err
+			}
+			settings.Name = nil
+			if env, err = a.svc.UpdateSettings(ctx, env, settings); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "created environment %q (%s)\n  id         %s\n  client id  %s\n", env.Name, env.Type, env.ID, env.ClientID)
@@ -149,8 +172,6 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 			}
 			return tw.Flush()
 		}
-		fs.Usage()
-		return errUsage
 	}
 
 	env, err := a.resolve(ctx, *envRef)
@@ -158,6 +179,16 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 		return err
 	}
 	switch cmd + " " + verb {
+	case "environments show":
+		printEnvironment(stdout, env)
+		return nil
+	case "environments update":
+		env, err := a.svc.UpdateSettings(ctx, env, settings)
+		if err != nil {
+			return err
+		}
+		printEnvironment(stdout, env)
+		return nil
 	case "api-keys create":
 		secret, key, err := a.svc.CreateAPIKey(ctx, env, *name)
 		if err != nil {
@@ -286,4 +317,14 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 	}
 	fs.Usage()
 	return errUsage
+}
+
+func printEnvironment(w io.Writer, e *store.Environment) {
+	d := e.WithDefaults()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "id\t%s\nclient id\t%s\nname\t%s\ntype\t%s\n", e.ID, e.ClientID, e.Name, e.Type)
+	fmt.Fprintf(tw, "access-token lifetime\t%s\nsession lifetime\t%s\nsession idle timeout\t%s\nsigning algorithm\t%s\n",
+		d.AccessTokenTTL, d.SessionLifetime, d.SessionIdleTimeout, d.SigningAlgorithm)
+	fmt.Fprintf(tw, "sign-in endpoint\t%s\ncors origins\t%s\n", e.SignInEndpoint, strings.Join(e.CORSOrigins, " "))
+	tw.Flush()
 }

@@ -79,13 +79,18 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer st.Close()
-	srv := server.New(server.Deps{Store: st, Logger: logger})
+	ln, err := listen(*addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + displayHost(*addr, ln.Addr())
+	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: base})
 	creds, created, err := devEnvironment(ctx, st, srv.Environments, box, app.String())
 	if err != nil {
+		ln.Close()
 		return fmt.Errorf("set up the development environment: %w", err)
 	}
-	return listenAndServe(ctx, *addr, srv, logger, 5*time.Second, func(a net.Addr) {
-		base := "http://" + displayHost(*addr, a)
+	{
 		if err := writeEnvFile(*envFile, [][2]string{
 			{"GATEHOUSE_URL", base}, {"WORKOS_API_KEY", creds.APIKey},
 			{"WORKOS_CLIENT_ID", creds.ClientID}, {"WORKOS_COOKIE_PASSWORD", creds.CookiePassword},
@@ -104,7 +109,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			{"Redirect URI", app.String() + "/callback"},
 			{"Env file", *envFile},
 		})
-	})
+	}
+	return serveOn(ctx, ln, srv, logger, 5*time.Second)
 }
 
 // displayHost turns the bound address into a host:port browsers and SDKs

@@ -184,7 +184,7 @@ func TestServeWrongSecretKey(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite://" + filepath.Join(dir, "g.db")
 	ctx, cancel := context.WithCancel(t.Context())
-	vars := map[string]string{"GATEHOUSE_DATABASE_URL": db, "GATEHOUSE_SECRET_KEY": secretbox.GenerateKey(), "GATEHOUSE_ADDR": "127.0.0.1:0"}
+	vars := map[string]string{"GATEHOUSE_DATABASE_URL": db, "GATEHOUSE_SECRET_KEY": secretbox.GenerateKey(), "GATEHOUSE_ADDR": "127.0.0.1:0", "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &out, &errOut) }()
@@ -212,7 +212,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	os.WriteFile(keyFile, []byte(secretbox.GenerateKey()), 0o600)
 	ctx, cancel := context.WithCancel(t.Context())
 	var out, errOut syncBuffer
-	vars := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY_FILE": keyFile}
+	vars := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY_FILE": keyFile, "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, env(vars), &out, &errOut)

@@ -34,9 +34,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer st.Close()
-	_ = box // sealed secrets (signing keys) arrive with the hosted flow
-	srv := server.New(server.Deps{Store: st, Logger: logger})
-	return listenAndServe(ctx, cfg.Addr, srv, logger, cfg.ShutdownTimeout, nil)
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: cfg.PublicURL})
+	return serveOn(ctx, ln, srv, logger, cfg.ShutdownTimeout)
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
@@ -77,14 +80,19 @@ func openStore(ctx context.Context, databaseURL, secretKey string, logger *slog.
 	return st, box, nil
 }
 
-// listenAndServe serves h on addr until ctx is cancelled, then shuts down
-// gracefully: it stops accepting, lets in-flight requests finish for up to
-// timeout, and returns. ready, if set, is called with the bound address.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, timeout time.Duration, ready func(net.Addr)) error {
+// listen opens the listening socket.
+func listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w; is another server using it? pick another with --addr", addr, err)
+		return nil, fmt.Errorf("listen on %s: %w; is another server using it? pick another with --addr", addr, err)
 	}
+	return ln, nil
+}
+
+// serveOn serves h on ln until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish for up to
+// timeout, and returns.
+func serveOn(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, timeout time.Duration) error {
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -96,9 +104,6 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	logger.Info("listening", "addr", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr())
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -4,8 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/environments"
 	"github.com/gatehouse/gatehouse/internal/errs"
+	"github.com/gatehouse/gatehouse/internal/tokens"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
@@ -14,6 +16,8 @@ import (
 type Handler struct {
 	Environments *environments.Service
 	Users        *users.Service
+	Flow         *authflow.Service
+	Keys         *tokens.Keyring
 	Logger       *slog.Logger
 }
 
@@ -28,8 +32,21 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 		http.MethodPut:    h.authed(h.updateUser),
 		http.MethodDelete: h.authed(h.deleteUser),
 	})
-	h.route(mux, "/user_management/users/external_id/{external_id}", map[string]web.Handler{
-		http.MethodGet: h.authed(h.getUserByExternalID),
+	// users/external_id/{external_id} and users/{id}/sessions overlap as
+	// mux patterns, so one route serves both.
+	h.route(mux, "/user_management/users/{a}/{b}", map[string]web.Handler{
+		http.MethodGet: h.authed(h.userSubresource),
+	})
+	h.route(mux, "/user_management/sessions/revoke", map[string]web.Handler{
+		http.MethodPost: h.authed(h.revokeSession),
+	})
+	// Public: authenticated by the body (client_id + client_secret, or PKCE).
+	h.route(mux, "/user_management/authenticate", map[string]web.Handler{
+		http.MethodPost:    h.authenticate,
+		http.MethodOptions: h.preflight,
+	})
+	h.route(mux, "/sso/jwks/{client_id}", map[string]web.Handler{
+		http.MethodGet: h.jwks,
 	})
 }
 
@@ -55,4 +72,17 @@ func (h *Handler) route(mux *http.ServeMux, path string, methods map[string]web.
 // NotFound answers any path no route matched.
 func (h *Handler) NotFound(w http.ResponseWriter, r *http.Request) {
 	web.WriteError(w, r, h.Logger, errs.New(errs.NotFound, "not_found", "No such endpoint: "+r.Method+" "+r.URL.Path))
+}
+
+func (h *Handler) userSubresource(w http.ResponseWriter, r *http.Request) error {
+	a, b := r.PathValue("a"), r.PathValue("b")
+	switch {
+	case a == "external_id":
+		r.SetPathValue("external_id", b)
+		return h.getUserByExternalID(w, r)
+	case b == "sessions":
+		r.SetPathValue("id", a)
+		return h.listSessions(w, r)
+	}
+	return errs.New(errs.NotFound, "not_found", "No such endpoint: "+r.Method+" "+r.URL.Path)
 }

@@ -49,7 +49,7 @@ func (c *Config) settings() []setting {
 		{flag: "database-url", env: "GATEHOUSE_DATABASE_URL", help: "database: sqlite:///path/to/gatehouse.db or postgres://user@host:5432/db (required)", str: &c.DatabaseURL},
 		{flag: "", env: "GATEHOUSE_SECRET_KEY", help: "master key that encrypts secrets at rest: 32 random bytes, base64 (generate with `gatehouse keygen`); required unless the _FILE form is set", str: &c.SecretKey},
 		{flag: "secret-key-file", env: "GATEHOUSE_SECRET_KEY_FILE", help: "file holding the master key, instead of GATEHOUSE_SECRET_KEY", str: &c.SecretKeyFile},
-		{flag: "public-url", env: "GATEHOUSE_PUBLIC_URL", help: "URL browsers and SDKs use to reach this server, e.g. https://auth.example.com", str: &c.PublicURL},
+		{flag: "public-url", env: "GATEHOUSE_PUBLIC_URL", help: "URL browsers and SDKs use to reach this server, e.g. https://auth.example.com (required; it names the access tokens' issuer)", str: &c.PublicURL},
 		{flag: "log-level", env: "GATEHOUSE_LOG_LEVEL", help: "log level: debug, info, warn or error", str: &c.LogLevel},
 		{flag: "log-format", env: "GATEHOUSE_LOG_FORMAT", help: "log format: json or text", str: &c.LogFormat},
 		{flag: "shutdown-timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", help: "time in-flight requests get to finish on SIGTERM, e.g. 30s", dur: &c.ShutdownTimeout},
@@ -128,7 +128,9 @@ func (c *Config) Validate() error {
 			add("GATEHOUSE_SECRET_KEY: %v; generate one with `gatehouse keygen`", err)
 		}
 	}
-	if c.PublicURL != "" {
+	if c.PublicURL == "" {
+		add("GATEHOUSE_PUBLIC_URL is not set; set it to the URL browsers and SDKs use to reach this server, e.g. https://auth.example.com (it names the access tokens' issuer and must stay stable)")
+	} else {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			add("GATEHOUSE_PUBLIC_URL=%q must be an absolute http(s) URL like https://auth.example.com", c.PublicURL)

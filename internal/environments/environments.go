@@ -45,6 +45,7 @@ func (s *Service) Create(ctx context.Context, name string, typ store.Environment
 		ID: ids.New("environment"), Name: name, Type: typ, ClientID: ids.New("client"),
 		CORSOrigins: []string{}, CreatedAt: now, UpdatedAt: now,
 	}
+	*env = env.WithDefaults()
 	if err := s.Store.CreateEnvironment(ctx, env); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error by what the caller should do about it. Each
@@ -44,11 +45,12 @@ type FieldError struct {
 // safe to show to clients. Err holds the internal cause, which is logged but
 // never sent to a client.
 type Error struct {
-	Kind    Kind
-	Code    string
-	Message string
-	Fields  []FieldError
-	Err     error
+	Kind       Kind
+	Code       string
+	Message    string
+	Fields     []FieldError
+	RetryAfter time.Duration // for RateLimited: when to try again
+	Err        error
 }
 
 // Error returns the public message followed by the internal cause, for logs.

@@ -44,7 +44,7 @@ func benchBackends(b *testing.B, fn func(b *testing.B, st store.Store)) {
 
 func benchServer(b *testing.B, st store.Store, hasher *password.Hasher) (url, key string, client *http.Client) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := server.New(server.Deps{Store: st, Logger: logger, Hasher: hasher})
+	srv := server.New(server.Deps{Store: st, Logger: logger, Hasher: hasher, Box: newBox(b), BaseURL: "http://127.0.0.1"})
 	hs := httptest.NewServer(srv)
 	b.Cleanup(hs.Close)
 	env, err := srv.Environments.Create(b.Context(), "Bench", store.Development)

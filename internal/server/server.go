@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/authflow"
+	"github.com/gatehouse/gatehouse/internal/hosted"
+	"github.com/gatehouse/gatehouse/internal/secretbox"
+	"github.com/gatehouse/gatehouse/internal/tokens"
 	"github.com/gatehouse/gatehouse/internal/environments"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -24,15 +29,21 @@ import (
 // Deps are what the server needs.
 type Deps struct {
 	Store  store.Store
+	Box    *secretbox.Box // seals signing keys and refresh-token successors
 	Hasher *password.Hasher
 	Logger *slog.Logger
-	Now    func() time.Time
+	// BaseURL is the public URL browsers and SDKs use (no trailing slash);
+	// it names the access tokens' issuer. Cookies are Secure when it is https.
+	BaseURL string
+	Now     func() time.Time
 }
 
 // Server is the root handler and the services behind it.
 type Server struct {
 	Environments *environments.Service
 	Users        *users.Service
+	Flow         *authflow.Service
+	Keys         *tokens.Keyring
 	handler      http.Handler
 	deps         Deps
 }
@@ -45,18 +56,28 @@ func New(d Deps) *Server {
 	if d.Hasher == nil {
 		d.Hasher = password.NewHasher(password.DefaultParams, 0)
 	}
+	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
 	s := &Server{
 		Environments: &environments.Service{Store: d.Store, Now: d.Now},
 		Users:        &users.Service{Store: d.Store, Hasher: d.Hasher, Now: d.Now},
+		Keys:         &tokens.Keyring{Store: d.Store, Box: d.Box, Now: d.Now},
 		deps:         d,
 	}
+	s.Flow = &authflow.Service{Store: d.Store, Users: s.Users, Hasher: d.Hasher, Keys: s.Keys, Box: d.Box,
+		Logger: d.Logger, BaseURL: d.BaseURL, Now: d.Now}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 
 	mux := http.NewServeMux()
-	a := &api.Handler{Environments: s.Environments, Users: s.Users, Logger: d.Logger}
+	a := &api.Handler{Environments: s.Environments, Users: s.Users, Flow: s.Flow, Keys: s.Keys, Logger: d.Logger}
 	a.Routes(mux)
+	hp, err := hosted.New(hosted.Handler{Flow: s.Flow, Store: d.Store, Logger: d.Logger,
+		SecureCookies: strings.HasPrefix(d.BaseURL, "https://")})
+	if err != nil {
+		panic(fmt.Sprintf("hosted templates: %v", err)) // embedded files: a build defect, caught by every test
+	}
+	hp.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

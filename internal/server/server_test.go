@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
@@ -49,11 +50,22 @@ func backends(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	})
 }
 
+func newBox(t testing.TB) *secretbox.Box {
+	k, _ := secretbox.ParseKey(secretbox.GenerateKey())
+	b, err := secretbox.New(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func start(t *testing.T, st store.Store) *testServer {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := server.New(server.Deps{Store: st, Logger: logger, Hasher: cheapHasher})
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(nil)
+	srv := server.New(server.Deps{Store: st, Logger: logger, Hasher: cheapHasher, Box: newBox(t), BaseURL: "http://" + hs.Listener.Addr().String()})
+	hs.Config.Handler = srv
+	hs.Start()
 	t.Cleanup(hs.Close)
 	env, err := srv.Environments.Create(t.Context(), "Test", store.Development)
 	if err != nil {

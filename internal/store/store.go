@@ -24,6 +24,13 @@ type Store interface {
 	Redirects
 	Users
 	Settings
+	SigningKeys
+	AuthRequests
+	AuthCodes
+	Sessions
+	RefreshTokens
+	BrowserSessions
+	Throttles
 
 	// Migrate applies every pending migration, in order, each in its own
 	// transaction. Several nodes may call it at once; backends serialise them.
@@ -142,8 +149,38 @@ type Environment struct {
 	ClientID       string
 	SignInEndpoint string   // where a sign-in that did not start at the app is sent; "" if unset
 	CORSOrigins    []string // exact origins allowed to call the API from a browser
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Token and session settings; zero values mean the defaults below.
+	AccessTokenTTL     time.Duration // lifetime of access tokens (JWTs)
+	SessionLifetime    time.Duration // absolute lifetime of sessions
+	SessionIdleTimeout time.Duration // a session with no activity for this long ends
+	SigningAlgorithm   string        // RS256 or ES256
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Defaults for an environment's token and session settings.
+const (
+	DefaultAccessTokenTTL     = 5 * time.Minute
+	DefaultSessionLifetime    = 30 * 24 * time.Hour
+	DefaultSessionIdleTimeout = 7 * 24 * time.Hour
+	DefaultSigningAlgorithm   = "RS256"
+)
+
+// WithDefaults returns the environment with zero settings replaced by the defaults.
+func (e Environment) WithDefaults() Environment {
+	if e.AccessTokenTTL <= 0 {
+		e.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if e.SessionLifetime <= 0 {
+		e.SessionLifetime = DefaultSessionLifetime
+	}
+	if e.SessionIdleTimeout <= 0 {
+		e.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if e.SigningAlgorithm == "" {
+		e.SigningAlgorithm = DefaultSigningAlgorithm
+	}
+	return e
 }
 
 // APIKey is a secret key of one environment. The secret itself is never

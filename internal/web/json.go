@@ -93,7 +93,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", RetryAfter(e.RetryAfter))
 	}
 	WriteJSON(w, status, errorBody{Message: e.Message, Code: e.Code, Errors: e.Fields})
 }
@@ -177,3 +177,19 @@ func typeName(goType string) string {
 
 // Time formats a time as the API does: ISO 8601 UTC with milliseconds.
 func Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// RetryAfter formats a wait as whole seconds for a Retry-After header,
+// rounding up, at least 1.
+func RetryAfter(d time.Duration) string {
+	secs := int((d + time.Second - 1) / time.Second)
+	return fmt.Sprint(max(secs, 1))
+}
+
+// Unavailable reports whether err means a dependency is down, with the
+// message to show.
+func Unavailable(err error) (string, bool) {
+	if errors.Is(err, store.ErrUnavailable) {
+		return "The service is temporarily unavailable. Retry shortly.", true
+	}
+	return "", false
+}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
@@ -72,12 +73,21 @@ func requireNode(t *testing.T) string {
 // environment and API key, and runs one node:test file against it.
 func runNode(t *testing.T, node string, st store.Store, file string) {
 	t.Helper()
+	key, _ := secretbox.ParseKey(secretbox.GenerateKey())
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(nil)
 	srv := server.New(server.Deps{
-		Store:  st,
-		Hasher: password.NewHasher(cheapParams, 0),
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Store:   st,
+		Box:     box,
+		Hasher:  password.NewHasher(cheapParams, 0),
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), nil)),
+		BaseURL: "http://" + ts.Listener.Addr().String(),
 	})
-	ts := httptest.NewServer(srv)
+	ts.Config.Handler = srv
+	ts.Start()
 	t.Cleanup(ts.Close)
 	host, port, err := net.SplitHostPort(ts.Listener.Addr().String())
 	if err != nil {

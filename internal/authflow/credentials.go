@@ -1,0 +1,216 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/errs"
+	"github.com/gatehouse/gatehouse/internal/ids"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
+)
+
+// ErrInvalidCredentials is the one answer to a wrong email or password:
+// it never says which was wrong, so it reveals no accounts.
+var ErrInvalidCredentials = errs.New(errs.Unauthenticated, "invalid_credentials", "The email or password is incorrect.")
+
+// Brute-force limits. Each key gets some free failures within the window;
+// after that every further attempt waits twice as long as the last, up to
+// MaxThrottleDelay. Counters live in the database, so the limits hold
+// across nodes.
+const (
+	ThrottleWindow     = 15 * time.Minute
+	FreeEmailFailures  = 5
+	FreeIPFailures     = 50
+	MaxThrottleDelay   = 15 * time.Minute
+	firstThrottleDelay = time.Second
+)
+
+// throttleDelay is how long a key with n failures must wait after its last.
+func throttleDelay(n, free int) time.Duration {
+	if n < free {
+		return 0
+	}
+	d := firstThrottleDelay << min(n-free, 20)
+	return min(d, MaxThrottleDelay)
+}
+
+func emailKey(envID, email string) string { return "signin:email:" + envID + ":" + email }
+func ipKey(ip string) string              { return "signin:ip:" + ip }
+
+// checkThrottle returns a RateLimited error if key must still wait.
+func (s *Service) checkThrottle(ctx context.Context, key string, free int) error {
+	t, err := s.Store.GetThrottle(ctx, key)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if t.Failures == 0 || now.Sub(t.FirstAt) > ThrottleWindow {
+		return nil
+	}
+	if wait := t.LastAt.Add(throttleDelay(t.Failures, free)).Sub(now); wait > 0 {
+		return &errs.Error{Kind: errs.RateLimited, Code: "too_many_attempts", RetryAfter: wait,
+			Message: "Too many sign-in attempts. Wait a moment and try again."}
+	}
+	return nil
+}
+
+// Authenticate checks an email and password, with throttling per email and
+// per IP address. A wrong password, an unknown email and an account
+// without a password all take the same time and give ErrInvalidCredentials.
+func (s *Service) Authenticate(ctx context.Context, env *store.Environment, email, pw string, c Client) (*store.User, error) {
+	norm, nerr := users.NormalizeEmail(email)
+	if nerr != nil {
+		norm = email // still throttled and still hashed, so it costs the same
+	}
+	ek := emailKey(env.ID, norm)
+	if err := s.checkThrottle(ctx, ek, FreeEmailFailures); err != nil {
+		return nil, err
+	}
+	if c.IP != "" {
+		if err := s.checkThrottle(ctx, ipKey(c.IP), FreeIPFailures); err != nil {
+			return nil, err
+		}
+	}
+	var user *store.User
+	ok := false
+	if nerr == nil {
+		u, err := s.Store.GetUserByEmail(ctx, env.ID, norm)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			user = u
+		}
+	}
+	if user != nil && user.PasswordHash != "" {
+		var rehash bool
+		var err error
+		ok, rehash, err = s.Hasher.Verify(ctx, user.PasswordHash, pw)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			s.Logger.WarnContext(ctx, "stored password hash unusable", "user_id", user.ID, "err", err)
+			ok = false
+		}
+		if ok && rehash {
+			s.rehash(ctx, env, user, pw)
+		}
+	} else {
+		s.Hasher.DummyVerify(ctx, pw)
+	}
+	if !ok {
+		now := s.now()
+		if _, err := s.Store.RecordFailure(ctx, ek, now, ThrottleWindow); err != nil {
+			return nil, err
+		}
+		if c.IP != "" {
+			if _, err := s.Store.RecordFailure(ctx, ipKey(c.IP), now, ThrottleWindow); err != nil {
+				return nil, err
+			}
+		}
+		return nil, ErrInvalidCredentials
+	}
+	if err := s.Store.ClearThrottle(ctx, ek); err != nil {
+		return nil, err
+	}
+	return user, nil
+}
+
+// rehash upgrades an imported or outdated hash after a successful sign-in.
+// Failure is logged, not fatal: the old hash still works.
+func (s *Service) rehash(ctx context.Context, env *store.Environment, user *store.User, pw string) {
+	h, err := s.Hasher.Hash(ctx, pw)
+	if err == nil {
+		_, err = s.Store.UpdateUser(ctx, env.ID, user.ID, func(u *store.User) error {
+			if u.PasswordHash == user.PasswordHash {
+				u.PasswordHash = h
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		s.Logger.WarnContext(ctx, "password rehash failed", "user_id", user.ID, "err", err)
+	}
+}
+
+// SignUpInput is what the hosted sign-up form collects.
+type SignUpInput struct {
+	Email     string
+	Password  string
+	FirstName string
+	LastName  string
+}
+
+// SignUp creates a user with a password. Field errors come back as an
+// errs.Validation error naming each field.
+func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpInput) (*store.User, error) {
+	pw := in.Password
+	ci := users.CreateInput{Email: in.Email, Password: &pw}
+	if in.FirstName != "" {
+		ci.FirstName = &in.FirstName
+	}
+	if in.LastName != "" {
+		ci.LastName = &in.LastName
+	}
+	u, err := s.Users.Create(ctx, env.ID, ci)
+	if e, ok := errs.As(err); ok && e.Kind == errs.Conflict {
+		return nil, errs.Validation(errs.FieldError{Field: "email", Code: "email_unavailable",
+			Message: "An account with this email may already exist. Sign in instead, or use another email."})
+	}
+	return u, err
+}
+
+// BrowserSessionToken is the secret in Gatehouse's browser-session cookie.
+type BrowserSessionToken = string
+
+// StartBrowserSession starts Gatehouse's own session with a browser after a
+// sign-in and returns the cookie token.
+func (s *Service) StartBrowserSession(ctx context.Context, env *store.Environment, user *store.User) (BrowserSessionToken, *store.BrowserSession, error) {
+	tok, hash := newSecret()
+	now := s.now()
+	e := env.WithDefaults()
+	b := &store.BrowserSession{
+		ID: ids.New("bsession"), Hash: hash, EnvironmentID: env.ID, UserID: user.ID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(e.SessionLifetime),
+	}
+	if err := s.Store.CreateBrowserSession(ctx, b); err != nil {
+		return "", nil, err
+	}
+	return tok, b, nil
+}
+
+// BrowserSession returns the live browser session a cookie token names, and
+// its user, or nil if there is none (unknown, ended, expired, idle too long,
+// another environment, or the user is gone). It records the activity.
+func (s *Service) BrowserSession(ctx context.Context, env *store.Environment, token string) (*store.BrowserSession, *store.User, error) {
+	if token == "" || len(token) > 100 {
+		return nil, nil, nil
+	}
+	b, err := s.Store.GetBrowserSessionByHash(ctx, Hash(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	e := env.WithDefaults()
+	if b.EnvironmentID != env.ID || b.EndedAt != nil || !now.Before(b.ExpiresAt) || now.Sub(b.LastSeenAt) >= e.SessionIdleTimeout {
+		return nil, nil, nil
+	}
+	u, err := s.Store.GetUser(ctx, env.ID, b.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.Store.TouchBrowserSession(ctx, b.ID, now); err != nil {
+		return nil, nil, err
+	}
+	return b, u, nil
+}

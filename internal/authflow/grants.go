@@ -1,0 +1,301 @@
+package authflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/ids"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tokens"
+)
+
+// TokenRequest is a POST /user_management/authenticate body.
+type TokenRequest struct {
+	GrantType      string
+	ClientID       string
+	ClientSecret   string
+	HasSecret      bool // client_secret was sent (possibly empty)
+	Code           string
+	CodeVerifier   string
+	RefreshToken   string
+	OrganizationID string
+	Email          string
+	Password       string
+	Client         Client
+}
+
+// TokenResponse is a successful authentication.
+type TokenResponse struct {
+	User                 *store.User
+	OrganizationID       string
+	AccessToken          string
+	RefreshToken         string
+	AuthenticationMethod string
+	Session              *store.Session
+}
+
+// OAuthError is an error in the OAuth shape ({"error","error_description"})
+// that /user_management/authenticate returns (workos-compat.md §5.2).
+type OAuthError struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
+
+func invalidGrant(desc string) error {
+	return &OAuthError{Status: 400, Code: "invalid_grant", Description: desc}
+}
+
+func invalidRequest(desc string) error {
+	return &OAuthError{Status: 400, Code: "invalid_request", Description: desc}
+}
+
+var verifierRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+
+// Token runs one grant of /user_management/authenticate.
+func (s *Service) Token(ctx context.Context, r TokenRequest, checkKey func(ctx context.Context, env *store.Environment, secret string) error) (*TokenResponse, error) {
+	if r.ClientID == "" {
+		return nil, invalidRequest("client_id is required.")
+	}
+	env, err := s.Store.GetEnvironmentByClientID(ctx, r.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &OAuthError{Status: 400, Code: "invalid_client", Description: "The client_id is not known."}
+	}
+	if err != nil {
+		return nil, err
+	}
+	authed := false
+	if r.ClientSecret != "" {
+		if err := checkKey(ctx, env, r.ClientSecret); err != nil {
+			return nil, &OAuthError{Status: 401, Code: "invalid_client", Description: "The client_secret is not a valid API key of this environment."}
+		}
+		authed = true
+	}
+	switch r.GrantType {
+	case "authorization_code":
+		return s.exchangeCode(ctx, env, r, authed)
+	case "refresh_token":
+		return s.refresh(ctx, env, r)
+	case "password":
+		if !authed {
+			return nil, &OAuthError{Status: 401, Code: "invalid_client", Description: "The password grant needs client_secret (an API key); call it from your server."}
+		}
+		return s.passwordGrant(ctx, env, r)
+	case "":
+		return nil, invalidRequest("grant_type is required.")
+	}
+	return nil, &OAuthError{Status: 400, Code: "unsupported_grant_type", Description: fmt.Sprintf("grant_type %q is not supported.", truncate(r.GrantType, 100))}
+}
+
+func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r TokenRequest, authed bool) (*TokenResponse, error) {
+	if r.Code == "" {
+		return nil, invalidRequest("code is required.")
+	}
+	if r.CodeVerifier != "" && !verifierRE.MatchString(r.CodeVerifier) {
+		return nil, invalidRequest("code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' or '~'.")
+	}
+	if !authed && r.CodeVerifier == "" {
+		return nil, &OAuthError{Status: 401, Code: "invalid_client", Description: "Send client_secret (an API key) or, for public clients, code_verifier."}
+	}
+	if len(r.Code) > 100 {
+		return nil, invalidGrant("The code is invalid.")
+	}
+	now := s.now()
+	code, err := s.Store.ConsumeAuthCode(ctx, Hash(r.Code), now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, invalidGrant("The code is invalid.")
+	case errors.Is(err, store.ErrAlreadyUsed):
+		// A replayed code may be stolen: end the session it started.
+		if code.EnvironmentID == env.ID {
+			if err := s.Store.EndSession(ctx, env.ID, code.SessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			s.Logger.WarnContext(ctx, "authorization code reused; session revoked", "session_id", code.SessionID)
+		}
+		return nil, invalidGrant("The code has already been used.")
+	case err != nil:
+		return nil, err
+	}
+	if code.EnvironmentID != env.ID || code.ClientID != env.ClientID {
+		return nil, invalidGrant("The code was not issued to this client.")
+	}
+	if !now.Before(code.ExpiresAt) {
+		return nil, invalidGrant("The code has expired.")
+	}
+	if code.CodeChallenge != "" {
+		if r.CodeVerifier == "" {
+			return nil, invalidGrant("The code was issued with a PKCE challenge; send code_verifier.")
+		}
+		sum := sha256.Sum256([]byte(r.CodeVerifier))
+		if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(code.CodeChallenge)) != 1 {
+			return nil, invalidGrant("The code_verifier does not match the code_challenge.")
+		}
+	} else if !authed {
+		return nil, invalidGrant("The code was issued without PKCE; exchange it with client_secret.")
+	}
+	sess, err := s.activeSession(ctx, env, code.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	user, err := s.Store.GetUser(ctx, env.ID, code.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalidGrant("The user no longer exists.")
+	} else if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, env, sess, user, nil)
+}
+
+// activeSession returns a session that is still live, or invalid_grant.
+func (s *Service) activeSession(ctx context.Context, env *store.Environment, id string) (*store.Session, error) {
+	sess, err := s.Store.GetSession(ctx, env.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalidGrant("The session has ended.")
+	} else if err != nil {
+		return nil, err
+	}
+	if SessionStatus(env, sess, s.now()) != "active" {
+		return nil, invalidGrant("The session has ended.")
+	}
+	return sess, nil
+}
+
+// SessionStatus is "active", "expired" or "revoked" (ended early).
+func SessionStatus(env *store.Environment, sess *store.Session, now time.Time) string {
+	if sess.EndedAt != nil {
+		return "revoked"
+	}
+	e := env.WithDefaults()
+	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastActiveAt) >= e.SessionIdleTimeout {
+		return "expired"
+	}
+	return "active"
+}
+
+func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRequest) (*TokenResponse, error) {
+	if r.RefreshToken == "" {
+		return nil, invalidRequest("refresh_token is required.")
+	}
+	if len(r.RefreshToken) > 100 {
+		return nil, invalidGrant("The refresh token is invalid.")
+	}
+	if r.OrganizationID != "" {
+		return nil, invalidGrant("The user is not a member of that organization.")
+	}
+	now := s.now()
+	nextTok, nextHash := newSecret()
+	sealed := s.Box.Seal([]byte(nextTok), nextHash)
+	prev, err := s.Store.RotateRefreshToken(ctx, Hash(r.RefreshToken), now,
+		&store.RefreshToken{Hash: nextHash, EnvironmentID: env.ID, CreatedAt: now}, sealed)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, invalidGrant("The refresh token is invalid.")
+	case errors.Is(err, store.ErrAlreadyUsed):
+		if prev.EnvironmentID != env.ID {
+			return nil, invalidGrant("The refresh token is invalid.")
+		}
+		if prev.UsedAt != nil && now.Sub(*prev.UsedAt) <= RefreshGrace && prev.SuccessorSealed != "" {
+			succ, err := s.Box.Open(prev.SuccessorSealed, prev.SuccessorHash)
+			if err != nil {
+				return nil, fmt.Errorf("open successor refresh token: %w", err)
+			}
+			tok := string(succ)
+			return s.continueSession(ctx, env, prev.SessionID, &tok)
+		}
+		if err := s.Store.EndSession(ctx, env.ID, prev.SessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		s.Logger.WarnContext(ctx, "refresh token reused after its grace window; session revoked", "session_id", prev.SessionID)
+		return nil, invalidGrant("The refresh token has already been used; the session has been ended.")
+	case err != nil:
+		return nil, err
+	}
+	if prev.EnvironmentID != env.ID {
+		return nil, invalidGrant("The refresh token is invalid.")
+	}
+	return s.continueSession(ctx, env, prev.SessionID, &nextTok)
+}
+
+// continueSession issues tokens for a live session after a refresh.
+func (s *Service) continueSession(ctx context.Context, env *store.Environment, sessionID string, refresh *string) (*TokenResponse, error) {
+	sess, err := s.activeSession(ctx, env, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if sess.ClientID != env.ClientID {
+		return nil, invalidGrant("The refresh token was not issued to this client.")
+	}
+	if err := s.Store.TouchSession(ctx, env.ID, sess.ID, s.now()); err != nil {
+		return nil, err
+	}
+	user, err := s.Store.GetUser(ctx, env.ID, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalidGrant("The user no longer exists.")
+	} else if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, env, sess, user, refresh)
+}
+
+func (s *Service) passwordGrant(ctx context.Context, env *store.Environment, r TokenRequest) (*TokenResponse, error) {
+	user, err := s.Authenticate(ctx, env, r.Email, r.Password, r.Client)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.startSession(ctx, env, user, env.ClientID, "", "password", r.Client)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, env, sess, user, nil)
+}
+
+// issue mints an access token and, unless refresh is given (a grace-window
+// replay that reuses the successor), a new refresh-token chain.
+func (s *Service) issue(ctx context.Context, env *store.Environment, sess *store.Session, user *store.User, refresh *string) (*TokenResponse, error) {
+	key, err := s.Keys.Signer(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	now := s.now()
+	e := env.WithDefaults()
+	access, err := tokens.Sign(key, tokens.Claims{
+		Issuer: s.Issuer(env), Subject: user.ID, SessionID: sess.ID, ID: ids.New("jti"),
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(e.AccessTokenTTL).Unix(), OrganizationID: sess.OrganizationID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rt string
+	if refresh != nil {
+		rt = *refresh
+	} else {
+		var hash []byte
+		rt, hash = newSecret()
+		if err := s.Store.CreateRefreshToken(ctx, &store.RefreshToken{Hash: hash, EnvironmentID: env.ID, SessionID: sess.ID, CreatedAt: now}); err != nil {
+			return nil, err
+		}
+	}
+	return &TokenResponse{User: user, AccessToken: access, RefreshToken: rt, OrganizationID: sess.OrganizationID,
+		AuthenticationMethod: methodName(sess.AuthMethod), Session: sess}, nil
+}
+
+// methodName maps a session's auth_method to the authentication response's
+// authentication_method.
+func methodName(m string) string {
+	switch m {
+	case "password":
+		return "Password"
+	case "magic_code":
+		return "MagicAuth"
+	}
+	return ""
+}

@@ -1,0 +1,100 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatehouse/gatehouse/internal/errs"
+	"github.com/gatehouse/gatehouse/internal/ids"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// LogoutResult says where to send a browser after logout, and which
+// environment's browser-session cookie to clear ("" if unknown).
+type LogoutResult struct {
+	RedirectURI  string
+	Environment  *store.Environment
+	BrowserEnded bool
+}
+
+// ErrNoSignOutTarget means logout has nowhere allowed to send the browser.
+var ErrNoSignOutTarget = errs.New(errs.NotFound, "no_sign_out_redirect", "You have been signed out.")
+
+// Logout ends a session and the browser session it came from, then picks
+// the redirect: returnTo if it is an allowed sign-out redirect, else the
+// default one. An unknown or already-ended session is not an error
+// (workos-compat.md §3.1): logout is idempotent.
+func (s *Service) Logout(ctx context.Context, sessionID, returnTo string) (*LogoutResult, error) {
+	if sessionID == "" {
+		return nil, errs.Validation(errs.FieldError{Field: "session_id", Code: "required", Message: "session_id is required."})
+	}
+	if !ids.Valid(sessionID, "session") {
+		return nil, ErrNoSignOutTarget
+	}
+	sess, err := s.Store.GetSessionByID(ctx, sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSignOutTarget
+	}
+	if err != nil {
+		return nil, err
+	}
+	env, err := s.Store.GetEnvironment(ctx, sess.EnvironmentID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if err := s.Store.EndSession(ctx, env.ID, sess.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	res := &LogoutResult{Environment: env}
+	if sess.BrowserSessionID != "" {
+		if err := s.Store.EndBrowserSession(ctx, env.ID, sess.BrowserSessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		res.BrowserEnded = true
+	}
+	if returnTo != "" {
+		ok, err := s.RedirectAllowed(ctx, env, store.SignOutRedirect, returnTo)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			res.RedirectURI = returnTo
+			return res, nil
+		}
+	}
+	rs, err := s.Store.ListRedirects(ctx, env.ID, store.SignOutRedirect)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.Default {
+			res.RedirectURI = r.URI
+		}
+	}
+	return res, nil
+}
+
+// EndBrowserSession ends Gatehouse's session with a browser (its cookie).
+func (s *Service) EndBrowserSession(ctx context.Context, env *store.Environment, token string) error {
+	if token == "" || len(token) > 100 {
+		return nil
+	}
+	b, err := s.Store.GetBrowserSessionByHash(ctx, Hash(token))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && b.EnvironmentID != env.ID) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.Store.EndBrowserSession(ctx, env.ID, b.ID, s.now())
+}
+
+// RevokeSession ends a session of env by ID.
+func (s *Service) RevokeSession(ctx context.Context, env *store.Environment, id string) error {
+	err := s.Store.EndSession(ctx, env.ID, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return &errs.Error{Kind: errs.NotFound, Code: "entity_not_found", Message: "Session not found: '" + truncate(id, 100) + "'.", Err: err}
+	}
+	return err
+}

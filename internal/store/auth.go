@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrAlreadyUsed means a single-use credential (an authorization code or a
+// refresh token) was presented a second time. The methods that return it
+// also return the row, so the caller can act on the reuse.
+var ErrAlreadyUsed = errors.New("store: already used")
+
+// SigningKeys stores an environment's JWT signing keys. The private key is
+// sealed with the master key before it reaches the store.
+type SigningKeys interface {
+	// CreateFirstSigningKey inserts k only if its environment has no signing
+	// key yet, atomically, and reports whether it did. Nodes racing to make
+	// an environment's first key end up with exactly one.
+	CreateFirstSigningKey(ctx context.Context, k *SigningKey) (bool, error)
+	// RotateSigningKey inserts next and, in the same transaction, sets
+	// ExpiresAt = retireAt on every key of the environment that has none.
+	RotateSigningKey(ctx context.Context, next *SigningKey, retireAt time.Time) error
+	// ListSigningKeys returns an environment's keys whose ExpiresAt is unset
+	// or after now, ordered by ActivatesAt then ID.
+	ListSigningKeys(ctx context.Context, envID string, now time.Time) ([]SigningKey, error)
+}
+
+// SigningKey is one JWT signing key. Tokens are signed with the newest key
+// whose ActivatesAt has passed; the JWKS publishes every listed key, so a
+// new key is public before it signs and an old one stays public until the
+// tokens it signed have expired.
+type SigningKey struct {
+	ID            string // the JWT "kid"
+	EnvironmentID string
+	Algorithm     string // RS256 or ES256
+	PrivateKey    string // sealed with the master key
+	PublicJWK     string // the public key as a JSON JWK
+	CreatedAt     time.Time
+	ActivatesAt   time.Time
+	ExpiresAt     *time.Time
+}
+
+// AuthRequests stores pending authorization requests: what an app asked for
+// at /user_management/authorize, kept server-side so any node can finish it.
+type AuthRequests interface {
+	// CreateAuthRequest inserts r.
+	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
+	// GetAuthRequest returns a request by ID, expired or not.
+	GetAuthRequest(ctx context.Context, envID, id string) (*AuthRequest, error)
+	// DeleteAuthRequest removes a request. ErrNotFound if absent, so of two
+	// nodes completing one request only one succeeds.
+	DeleteAuthRequest(ctx context.Context, envID, id string) error
+	// DeleteExpiredAuthRequests removes requests that expired before now and
+	// returns how many.
+	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error)
+}
+
+// AuthRequest is one pending authorization request.
+type AuthRequest struct {
+	ID            string
+	EnvironmentID string
+	ClientID      string
+	RedirectURI   string
+	State         string // echoed back byte for byte; may be empty
+	CodeChallenge string // PKCE S256 challenge, or ""
+	ScreenHint    string // "sign-in" or "sign-up"
+	LoginHint     string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// AuthCodes stores authorization codes by the SHA-256 of the code.
+type AuthCodes interface {
+	// CreateAuthCode inserts c.
+	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// ConsumeAuthCode marks the code used at now and returns it, atomically.
+	// If it was already used it returns the code and ErrAlreadyUsed; if it
+	// does not exist, ErrNotFound. Expiry is the caller's check.
+	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*AuthCode, error)
+}
+
+// AuthCode is a single-use authorization code bound to its environment,
+// client, redirect URI and PKCE challenge.
+type AuthCode struct {
+	Hash          []byte
+	EnvironmentID string
+	ClientID      string
+	RedirectURI   string
+	CodeChallenge string
+	UserID        string
+	SessionID     string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        *time.Time
+}
+
+// Sessions stores users' sessions with apps (the WorkOS Session object).
+type Sessions interface {
+	// CreateSession inserts s.
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns a session of an environment.
+	GetSession(ctx context.Context, envID, id string) (*Session, error)
+	// GetSessionByID returns a session whatever its environment. Only the
+	// public logout endpoint uses it: its URL names nothing but the session.
+	GetSessionByID(ctx context.Context, id string) (*Session, error)
+	// ListUserSessions returns a page of a user's sessions, keyset by ID.
+	ListUserSessions(ctx context.Context, envID, userID string, p ListParams) (Page[Session], error)
+	// TouchSession records activity (a refresh) at the given time.
+	TouchSession(ctx context.Context, envID, id string, at time.Time) error
+	// EndSession marks a session ended at the given time, keeping the first
+	// end time if it had ended already. ErrNotFound if absent.
+	EndSession(ctx context.Context, envID, id string, at time.Time) error
+}
+
+// Session is a user's session with an app, created at sign-in and kept
+// alive by refreshes. It is active until it ends (logout, revocation,
+// refresh-token reuse), passes ExpiresAt, or sees no activity for the
+// environment's idle timeout.
+type Session struct {
+	ID               string
+	EnvironmentID    string
+	UserID           string
+	BrowserSessionID string // Gatehouse's browser session it came from, or ""
+	ClientID         string
+	AuthMethod       string // password, magic_code, …
+	IPAddress        string
+	UserAgent        string
+	OrganizationID   string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastActiveAt     time.Time
+	ExpiresAt        time.Time
+	EndedAt          *time.Time
+}
+
+// RefreshTokens stores refresh tokens by the SHA-256 of the token. Tokens
+// rotate: each is used once and names its successor.
+type RefreshTokens interface {
+	// CreateRefreshToken inserts t.
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// RotateRefreshToken atomically marks the token with hash used at now
+	// and inserts next as its successor (next's EnvironmentID and SessionID
+	// are taken from the rotated token, whatever the caller set), recording next's hash and
+	// nextSealed (the successor token sealed with the master key, so a
+	// concurrent request within the grace window can be given the same
+	// one). It returns the token as it was before the call. If the token was
+	// used already it returns it with ErrAlreadyUsed and inserts nothing;
+	// unknown tokens give ErrNotFound.
+	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *RefreshToken, nextSealed string) (*RefreshToken, error)
+}
+
+// RefreshToken is one link of a session's refresh-token chain.
+type RefreshToken struct {
+	Hash            []byte
+	EnvironmentID   string
+	SessionID       string
+	CreatedAt       time.Time
+	UsedAt          *time.Time
+	SuccessorHash   []byte
+	SuccessorSealed string
+}
+
+// BrowserSessions stores Gatehouse's own sessions with browsers, which let
+// a second authorization skip the sign-in form.
+type BrowserSessions interface {
+	// CreateBrowserSession inserts b.
+	CreateBrowserSession(ctx context.Context, b *BrowserSession) error
+	// GetBrowserSessionByHash returns the session whose cookie token hashes
+	// to hash.
+	GetBrowserSessionByHash(ctx context.Context, hash []byte) (*BrowserSession, error)
+	// TouchBrowserSession records activity at the given time.
+	TouchBrowserSession(ctx context.Context, id string, at time.Time) error
+	// EndBrowserSession marks a browser session ended, keeping the first
+	// end time. ErrNotFound if absent.
+	EndBrowserSession(ctx context.Context, envID, id string, at time.Time) error
+}
+
+// BrowserSession is Gatehouse's session with one browser in one environment.
+type BrowserSession struct {
+	ID            string
+	Hash          []byte // SHA-256 of the cookie's token
+	EnvironmentID string
+	UserID        string
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
+	ExpiresAt     time.Time
+	EndedAt       *time.Time
+}
+
+// Throttles stores failure counters for brute-force protection, keyed by
+// strings such as "signin:email:<env>:<email>". They live in the database so
+// limits hold across nodes.
+type Throttles interface {
+	// RecordFailure adds one failure to key at now and returns the count
+	// within the window. A counter whose first failure is older than window
+	// restarts at 1.
+	RecordFailure(ctx context.Context, key string, now time.Time, window time.Duration) (Throttle, error)
+	// GetThrottle returns a key's counter; a key never seen gives a zero
+	// Throttle and no error.
+	GetThrottle(ctx context.Context, key string) (Throttle, error)
+	// ClearThrottle forgets a key's failures.
+	ClearThrottle(ctx context.Context, key string) error
+}
+
+// Throttle is a failure counter.
+type Throttle struct {
+	Failures int
+	FirstAt  time.Time
+	LastAt   time.Time
+}
