@@ -16,12 +16,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/authflow"
-	"github.com/gatehouse/gatehouse/internal/hosted"
-	"github.com/gatehouse/gatehouse/internal/secretbox"
-	"github.com/gatehouse/gatehouse/internal/tokens"
 	"github.com/gatehouse/gatehouse/internal/environments"
+	"github.com/gatehouse/gatehouse/internal/hosted"
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tokens"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/internal/web"
 )

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/secretbox"
@@ -28,6 +29,7 @@ type testServer struct {
 	Srv    *server.Server
 	Store  store.Store
 	EnvID  string
+	Env    *store.Environment
 	client *http.Client
 }
 
@@ -61,9 +63,16 @@ func newBox(t testing.TB) *secretbox.Box {
 
 func start(t *testing.T, st store.Store) *testServer {
 	t.Helper()
+	return startWith(t, st, nil)
+}
+
+// startWith starts a server whose clock is now (nil: the real clock).
+func startWith(t *testing.T, st store.Store, now func() time.Time) *testServer {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	hs := httptest.NewUnstartedServer(nil)
-	srv := server.New(server.Deps{Store: st, Logger: logger, Hasher: cheapHasher, Box: newBox(t), BaseURL: "http://" + hs.Listener.Addr().String()})
+	srv := server.New(server.Deps{Store: st, Logger: logger, Hasher: cheapHasher, Box: newBox(t),
+		BaseURL: "http://" + hs.Listener.Addr().String(), Now: now})
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)
@@ -75,7 +84,7 @@ func start(t *testing.T, st store.Store) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{URL: hs.URL, Key: key, Srv: srv, Store: st, EnvID: env.ID, client: hs.Client()}
+	return &testServer{URL: hs.URL, Key: key, Srv: srv, Store: st, EnvID: env.ID, Env: env, client: hs.Client()}
 }
 
 type response struct {

@@ -1,0 +1,722 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tokens"
+)
+
+const callback = "http://localhost:3000/callback"
+
+// fakeClock is a settable clock shared by the server's services.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// browser is an HTTP client with cookies that does not follow redirects.
+type browser struct {
+	t      *testing.T
+	ts     *testServer
+	client *http.Client
+}
+
+func newBrowser(t *testing.T, ts *testServer) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, ts: ts, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type page struct {
+	Status   int
+	Location string
+	Body     string
+	Header   http.Header
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return page{Status: res.StatusCode, Location: res.Header.Get("Location"), Body: string(body), Header: res.Header}
+}
+
+func (b *browser) get(path string) page {
+	b.t.Helper()
+	if strings.HasPrefix(path, "/") {
+		path = b.ts.URL + path
+	}
+	req, _ := http.NewRequest("GET", path, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values, headers ...string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", b.ts.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+var (
+	csrfRE    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	requestRE = regexp.MustCompile(`name="request" value="([^"]+)"`)
+	actionRE  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+)
+
+func field(t *testing.T, re *regexp.Regexp, body string) string {
+	t.Helper()
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s in page:\n%s", re, body)
+	}
+	return m[1]
+}
+
+// authorizeURL builds an authorization URL with the given extra parameters.
+func authorizeURL(ts *testServer, extra url.Values) string {
+	q := url.Values{"client_id": {ts.Env.ClientID}, "redirect_uri": {callback}, "response_type": {"code"}, "provider": {"authkit"}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	return "/user_management/authorize?" + q.Encode()
+}
+
+// registerApp gives the test environment its redirect settings.
+func registerApp(t *testing.T, ts *testServer) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := ts.Srv.Environments.AddRedirect(ctx, ts.Env, store.RedirectURI, callback, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://localhost:3000/", "http://localhost:3000/goodbye"} {
+		if _, err := ts.Srv.Environments.AddRedirect(ctx, ts.Env, store.SignOutRedirect, u, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.Srv.Environments.SetSignInEndpoint(ctx, ts.Env, "http://localhost:3000/login"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signUp runs the hosted sign-up for a new user and returns the redirect
+// back to the app.
+func (b *browser) signUp(authorize, email, password string) *url.URL {
+	b.t.Helper()
+	p := b.get(authorize)
+	if p.Status != http.StatusFound || !strings.Contains(p.Location, "/hosted/") {
+		b.t.Fatalf("authorize = %d %q\n%s", p.Status, p.Location, p.Body)
+	}
+	loc := strings.Replace(p.Location, "/sign-in", "/sign-up", 1)
+	p = b.get(loc)
+	if p.Status != 200 {
+		b.t.Fatalf("sign-up page = %d\n%s", p.Status, p.Body)
+	}
+	p = b.post(field(b.t, actionRE, p.Body), url.Values{"csrf_token": {field(b.t, csrfRE, p.Body)},
+		"request": {field(b.t, requestRE, p.Body)}, "email": {email}, "password": {password}, "first_name": {"Test"}})
+	if p.Status != http.StatusSeeOther {
+		b.t.Fatalf("sign-up submit = %d\n%s", p.Status, p.Body)
+	}
+	u, _ := url.Parse(p.Location)
+	return u
+}
+
+// signIn runs the hosted sign-in and returns the final page.
+func (b *browser) signIn(authorize, email, password string, headers ...string) page {
+	b.t.Helper()
+	p := b.get(authorize)
+	if p.Status != http.StatusFound {
+		b.t.Fatalf("authorize = %d\n%s", p.Status, p.Body)
+	}
+	if !strings.Contains(p.Location, "/hosted/") {
+		return p // signed in already through the browser session
+	}
+	p = b.get(p.Location)
+	return b.post(field(b.t, actionRE, p.Body), url.Values{"csrf_token": {field(b.t, csrfRE, p.Body)},
+		"request": {field(b.t, requestRE, p.Body)}, "email": {email}, "password": {password}}, headers...)
+}
+
+type tokenResult struct {
+	Status int
+	Body   map[string]any
+	Raw    string
+}
+
+// authenticate posts to /user_management/authenticate as an SDK does.
+func (ts *testServer) authenticate(t *testing.T, body map[string]any) tokenResult {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", ts.URL+"/user_management/authenticate", strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := tokenResult{Status: res.StatusCode, Raw: string(raw)}
+	json.Unmarshal(raw, &r.Body)
+	if res.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("authenticate Content-Type = %q", res.Header.Get("Content-Type"))
+	}
+	return r
+}
+
+func (ts *testServer) exchange(t *testing.T, code string, extra map[string]any) tokenResult {
+	body := map[string]any{"grant_type": "authorization_code", "client_id": ts.Env.ClientID, "client_secret": ts.Key, "code": code}
+	for k, v := range extra {
+		if v == nil {
+			delete(body, k)
+		} else {
+			body[k] = v
+		}
+	}
+	return ts.authenticate(t, body)
+}
+
+func (ts *testServer) refresh(t *testing.T, rt string) tokenResult {
+	return ts.authenticate(t, map[string]any{"grant_type": "refresh_token", "client_id": ts.Env.ClientID, "client_secret": ts.Key, "refresh_token": rt})
+}
+
+func wantGrantError(t *testing.T, r tokenResult, code string) {
+	t.Helper()
+	if r.Status != 400 || r.Body["error"] != code || r.Body["error_description"] == "" {
+		t.Fatalf("got %d %s, want 400 %s", r.Status, r.Raw, code)
+	}
+}
+
+func TestAuthorizeRejectsUnregisteredRedirect(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		b := newBrowser(t, ts)
+		for name, q := range map[string]url.Values{
+			"unregistered":     {"redirect_uri": {"https://evil.example.com/callback"}},
+			"prefix trick":     {"redirect_uri": {callback + ".evil.com"}},
+			"path suffix":      {"redirect_uri": {callback + "/x"}},
+			"userinfo":         {"redirect_uri": {"http://localhost:3000@evil.com/callback"}},
+			"no redirect":      {"redirect_uri": {""}},
+			"unknown client":   {"client_id": {"client_01ARYZ6S41TSV4RRFFQ69G5FAV"}},
+			"garbage client":   {"client_id": {"<script>"}, "redirect_uri": {"https://evil.example.com/"}},
+			"bad response typ": {"redirect_uri": {"https://evil.example.com/callback"}, "response_type": {"token"}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				p := b.get(authorizeURL(ts, q))
+				if p.Location != "" || p.Status != http.StatusBadRequest {
+					t.Fatalf("got %d Location %q; want a 400 error page and no redirect", p.Status, p.Location)
+				}
+				if !strings.Contains(p.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || strings.Contains(p.Body, "<script>") {
+					t.Fatalf("error page headers/body unsafe: %v\n%s", p.Header, p.Body)
+				}
+			})
+		}
+		// With a registered redirect URI, protocol errors go back OAuth-style with the state.
+		p := b.get(authorizeURL(ts, url.Values{"response_type": {"token"}, "state": {"s 1"}}))
+		u, _ := url.Parse(p.Location)
+		if p.Status != http.StatusFound || u.Query().Get("error") != "unsupported_response_type" || u.Query().Get("state") != "s 1" ||
+			!strings.HasPrefix(p.Location, callback+"?") {
+			t.Fatalf("redirectable error = %d %q", p.Status, p.Location)
+		}
+		p = b.get(authorizeURL(ts, url.Values{"code_challenge": {"abc"}, "code_challenge_method": {"plain"}}))
+		if u, _ := url.Parse(p.Location); u.Query().Get("error") != "invalid_request" {
+			t.Fatalf("plain PKCE accepted: %q", p.Location)
+		}
+	})
+}
+
+func TestStateEchoedByteForByte(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		// 2.5 KB of URL-safe and percent-encoded characters, like an iron seal plus JSON.
+		var sb strings.Builder
+		sb.WriteString(`Fe26.2**abc~2{"returnTo":"/a?b=c&d=e f","n":"ü€😀"}*-_.~!'()%2F+`)
+		for sb.Len() < 2500 {
+			sb.WriteString("0123456789abcdefABCDEF-_.~*")
+		}
+		state := sb.String()
+		b := newBrowser(t, ts)
+		back := b.signUp(authorizeURL(ts, url.Values{"state": {state}}), "state@example.com", "correct horse battery staple")
+		if got := back.Query().Get("state"); got != state {
+			t.Fatalf("state changed:\n got %q\nwant %q", got, state)
+		}
+		if back.Query().Get("code") == "" || back.Scheme+"://"+back.Host+back.Path != callback {
+			t.Fatalf("redirect = %s", back)
+		}
+		// No state sent: none returned.
+		b2 := newBrowser(t, ts)
+		back = b2.signUp(authorizeURL(ts, nil), "nostate@example.com", "correct horse battery staple")
+		if _, ok := back.Query()["state"]; ok {
+			t.Fatalf("state invented: %s", back)
+		}
+	})
+}
+
+func TestCodeSingleUseAndExpiry(t *testing.T) {
+	backends(t, func(t *testing.T, tsReal *testServer) {
+		clk := newClock()
+		ts := startWith(t, tsReal.Store, clk.Now)
+		registerApp(t, ts)
+		b := newBrowser(t, ts)
+		code := b.signUp(authorizeURL(ts, nil), "code@example.com", "correct horse battery staple").Query().Get("code")
+		r := ts.exchange(t, code, nil)
+		if r.Status != 200 {
+			t.Fatalf("exchange = %d %s", r.Status, r.Raw)
+		}
+		user := r.Body["user"].(map[string]any)
+		if user["email"] != "code@example.com" || r.Body["access_token"] == "" || r.Body["refresh_token"] == "" || r.Body["authentication_method"] != "Password" {
+			t.Fatalf("exchange body = %s", r.Raw)
+		}
+		rt := r.Body["refresh_token"].(string)
+		// Second use: invalid_grant, and the session it created is revoked.
+		wantGrantError(t, ts.exchange(t, code, nil), "invalid_grant")
+		wantGrantError(t, ts.refresh(t, rt), "invalid_grant")
+
+		// A fresh code is good for 10 minutes, not 10 minutes and a second.
+		code = b.signIn(authorizeURL(ts, nil), "code@example.com", "correct horse battery staple").Location
+		u, _ := url.Parse(code)
+		clk.Advance(10*time.Minute + time.Second)
+		wantGrantError(t, ts.exchange(t, u.Query().Get("code"), nil), "invalid_grant")
+
+		wantGrantError(t, ts.exchange(t, "not-a-code", nil), "invalid_grant")
+		// A wrong client_secret is refused before the code is looked at.
+		r = ts.exchange(t, code, map[string]any{"client_secret": "sk_test_wrong"})
+		if r.Status != 401 || r.Body["error"] != "invalid_client" {
+			t.Fatalf("wrong secret = %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+func pkce() (verifier, challenge string) {
+	verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" + "extra-entropy-0123456789"
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func TestPKCE(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		verifier, challenge := pkce()
+		q := url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+		b := newBrowser(t, ts)
+		code := func() string {
+			return b.signIn(authorizeURL(ts, q), "pkce@example.com", "correct horse battery staple").Location
+		}
+		b.signUp(authorizeURL(ts, q), "pkce@example.com", "correct horse battery staple")
+		get := func(loc string) string { u, _ := url.Parse(loc); return u.Query().Get("code") }
+
+		// Public client: verifier, no secret.
+		r := ts.exchange(t, get(code()), map[string]any{"client_secret": nil, "code_verifier": verifier})
+		if r.Status != 200 {
+			t.Fatalf("PKCE exchange = %d %s", r.Status, r.Raw)
+		}
+		// Both secret and verifier (authkit-session does this).
+		if r := ts.exchange(t, get(code()), map[string]any{"code_verifier": verifier}); r.Status != 200 {
+			t.Fatalf("secret+verifier = %d %s", r.Status, r.Raw)
+		}
+		wantGrantError(t, ts.exchange(t, get(code()), map[string]any{"client_secret": nil, "code_verifier": strings.Repeat("x", 50)}), "invalid_grant")
+		// A code with a challenge needs the verifier even with a secret.
+		wantGrantError(t, ts.exchange(t, get(code()), nil), "invalid_grant")
+		// No secret and no verifier: not even a client.
+		if r := ts.exchange(t, get(code()), map[string]any{"client_secret": nil}); r.Status != 401 || r.Body["error"] != "invalid_client" {
+			t.Fatalf("no credentials = %d %s", r.Status, r.Raw)
+		}
+		// A code without a challenge cannot be redeemed by a public client.
+		plain := b.signIn(authorizeURL(ts, nil), "pkce@example.com", "correct horse battery staple").Location
+		wantGrantError(t, ts.exchange(t, get(plain), map[string]any{"client_secret": nil, "code_verifier": verifier}), "invalid_grant")
+	})
+}
+
+// session signs a new user up and returns the exchange result.
+func session(t *testing.T, ts *testServer, email string) tokenResult {
+	t.Helper()
+	b := newBrowser(t, ts)
+	code := b.signUp(authorizeURL(ts, nil), email, "correct horse battery staple").Query().Get("code")
+	r := ts.exchange(t, code, nil)
+	if r.Status != 200 {
+		t.Fatalf("exchange = %d %s", r.Status, r.Raw)
+	}
+	return r
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	backends(t, func(t *testing.T, tsReal *testServer) {
+		clk := newClock()
+		ts := startWith(t, tsReal.Store, clk.Now)
+		registerApp(t, ts)
+		rt0 := session(t, ts, "rotate@example.com").Body["refresh_token"].(string)
+		r1 := ts.refresh(t, rt0)
+		if r1.Status != 200 {
+			t.Fatalf("refresh = %d %s", r1.Status, r1.Raw)
+		}
+		rt1 := r1.Body["refresh_token"].(string)
+		if rt1 == rt0 || r1.Body["access_token"] == "" {
+			t.Fatal("refresh did not rotate the token")
+		}
+		r2 := ts.refresh(t, rt1)
+		rt2 := r2.Body["refresh_token"].(string)
+		// Outside the grace window, reusing rt0 is theft: invalid_grant and
+		// the whole session ends, so even the newest token stops working.
+		clk.Advance(time.Minute)
+		wantGrantError(t, ts.refresh(t, rt0), "invalid_grant")
+		wantGrantError(t, ts.refresh(t, rt2), "invalid_grant")
+		wantGrantError(t, ts.refresh(t, "unknown"), "invalid_grant")
+		r := ts.authenticate(t, map[string]any{"grant_type": "refresh_token", "client_id": ts.Env.ClientID})
+		if r.Status != 401 && r.Status != 400 {
+			t.Fatalf("refresh without token or secret = %d", r.Status)
+		}
+	})
+}
+
+func TestConcurrentRefreshWithinGrace(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		rt := session(t, ts, "concurrent@example.com").Body["refresh_token"].(string)
+		const n = 6
+		results := make([]tokenResult, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { results[i] = ts.refresh(t, rt) })
+		}
+		wg.Wait()
+		next := ""
+		for _, r := range results {
+			if r.Status != 200 {
+				t.Fatalf("a concurrent refresh failed: %d %s", r.Status, r.Raw)
+			}
+			got := r.Body["refresh_token"].(string)
+			if next == "" {
+				next = got
+			} else if got != next {
+				t.Fatalf("concurrent refreshes got different successors %q and %q", next, got)
+			}
+		}
+		// The shared successor keeps working: the session survived.
+		if r := ts.refresh(t, next); r.Status != 200 {
+			t.Fatalf("refresh with the shared successor = %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+func TestLogoutReturnTo(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		b := newBrowser(t, ts)
+		sid := func() string {
+			code := b.signIn(authorizeURL(ts, nil), "logout@example.com", "correct horse battery staple").Location
+			u, _ := url.Parse(code)
+			r := ts.exchange(t, u.Query().Get("code"), nil)
+			tok, _ := tokens.Verify(r.Body["access_token"].(string), jwks(t, ts), time.Now(), "")
+			return tok.SessionID
+		}
+		b.signUp(authorizeURL(ts, nil), "logout@example.com", "correct horse battery staple")
+		s := sid()
+		for _, tc := range []struct{ returnTo, want string }{
+			{"http://localhost:3000/goodbye", "http://localhost:3000/goodbye"},
+			{"https://evil.example.com/", "http://localhost:3000/"},
+			{"http://localhost:3000/goodbye/../x", "http://localhost:3000/"},
+			{"", "http://localhost:3000/"},
+		} {
+			p := b.get("/user_management/sessions/logout?" + url.Values{"session_id": {s}, "return_to": {tc.returnTo}}.Encode())
+			if p.Status != http.StatusFound || p.Location != tc.want {
+				t.Errorf("return_to %q: %d %q, want %q", tc.returnTo, p.Status, p.Location, tc.want)
+			}
+		}
+		// The session ended, and so did the browser session: the next
+		// authorization asks for credentials.
+		p := b.get(authorizeURL(ts, nil))
+		if !strings.Contains(p.Location, "/hosted/") {
+			t.Fatalf("after logout authorize went to %q", p.Location)
+		}
+		// Unknown sessions log out fine; a missing session_id is a 422.
+		if p := b.get("/user_management/sessions/logout?session_id=session_01ARYZ6S41TSV4RRFFQ69G5FAV"); p.Status != 200 {
+			t.Errorf("unknown session logout = %d", p.Status)
+		}
+		if p := b.get("/user_management/sessions/logout"); p.Status != 422 {
+			t.Errorf("logout without session_id = %d", p.Status)
+		}
+	})
+}
+
+func jwks(t *testing.T, ts *testServer) tokens.JWKS {
+	t.Helper()
+	res, err := http.Get(ts.URL + "/sso/jwks/" + ts.Env.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("JWKS = %d %s", res.StatusCode, body)
+	}
+	set, err := tokens.ParseJWKS(body)
+	if err != nil {
+		t.Fatalf("JWKS %s: %v", body, err)
+	}
+	return set
+}
+
+func TestJWKSAndKeyRotation(t *testing.T) {
+	backends(t, func(t *testing.T, tsReal *testServer) {
+		clk := newClock()
+		ts := startWith(t, tsReal.Store, clk.Now)
+		registerApp(t, ts)
+		r := session(t, ts, "jwks@example.com")
+		access := r.Body["access_token"].(string)
+		// The JWKS has the RS256 key with every field the spec lists.
+		res, _ := http.Get(ts.URL + "/sso/jwks/" + ts.Env.ClientID)
+		var doc struct {
+			Keys []map[string]any `json:"keys"`
+		}
+		json.NewDecoder(res.Body).Decode(&doc)
+		res.Body.Close()
+		if len(doc.Keys) != 1 {
+			t.Fatalf("JWKS has %d keys", len(doc.Keys))
+		}
+		for _, f := range []string{"alg", "kty", "use", "kid", "n", "e", "x5c", "x5t#S256"} {
+			if doc.Keys[0][f] == nil {
+				t.Errorf("JWKS key lacks %s: %v", f, doc.Keys[0])
+			}
+		}
+		if doc.Keys[0]["alg"] != "RS256" || doc.Keys[0]["kty"] != "RSA" || doc.Keys[0]["use"] != "sig" {
+			t.Errorf("JWKS key = %v", doc.Keys[0])
+		}
+		claims, err := tokens.Verify(access, jwks(t, ts), clk.Now(), ts.Srv.Flow.Issuer(ts.Env))
+		if err != nil {
+			t.Fatalf("access token does not verify against the JWKS: %v", err)
+		}
+		if !strings.HasPrefix(claims.Subject, "user_") || !strings.HasPrefix(claims.SessionID, "session_") ||
+			claims.ExpiresAt-claims.IssuedAt != int64(store.DefaultAccessTokenTTL/time.Second) || claims.ID == "" {
+			t.Errorf("claims = %+v", claims)
+		}
+		if res, _ := http.Get(ts.URL + "/sso/jwks/client_unknown"); res.StatusCode != 404 {
+			t.Errorf("JWKS of an unknown client = %d", res.StatusCode)
+		}
+
+		// Rotation: the new key is published before it signs anything.
+		oldKid := claims.ID
+		_ = oldKid
+		next, err := ts.Srv.Keys.Rotate(t.Context(), ts.Env, tokens.DefaultPublishAhead)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.Srv.Keys.Invalidate(ts.Env.ID)
+		if _, ok := kids(t, ts)[next.ID]; !ok {
+			t.Fatal("the new key is not in the JWKS right after rotation")
+		}
+		rt := r.Body["refresh_token"].(string)
+		r = ts.refresh(t, rt)
+		if kid := kidOf(t, r.Body["access_token"].(string)); kid == next.ID {
+			t.Fatal("the new key signed before its publish-ahead period")
+		}
+		oldSigner := kidOf(t, r.Body["access_token"].(string))
+		// After the publish-ahead period, the new key signs; the old one stays published.
+		clk.Advance(tokens.DefaultPublishAhead + time.Second)
+		ts.Srv.Keys.Invalidate(ts.Env.ID)
+		r = ts.refresh(t, r.Body["refresh_token"].(string))
+		if kid := kidOf(t, r.Body["access_token"].(string)); kid != next.ID {
+			t.Fatalf("after activation tokens are signed by %s, want %s", kid, next.ID)
+		}
+		if _, ok := kids(t, ts)[oldSigner]; !ok {
+			t.Fatal("the old key left the JWKS while its tokens can still be valid")
+		}
+		// Once every old token has expired, the old key is gone.
+		clk.Advance(store.DefaultAccessTokenTTL + 2*time.Minute)
+		ts.Srv.Keys.Invalidate(ts.Env.ID)
+		if _, ok := kids(t, ts)[oldSigner]; ok {
+			t.Fatal("the old key is still published after its tokens expired")
+		}
+	})
+}
+
+func kids(t *testing.T, ts *testServer) map[string]bool {
+	t.Helper()
+	res, err := http.Get(ts.URL + "/sso/jwks/" + ts.Env.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var doc struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	json.NewDecoder(res.Body).Decode(&doc)
+	out := map[string]bool{}
+	for _, k := range doc.Keys {
+		out[k.Kid] = true
+	}
+	return out
+}
+
+func kidOf(t *testing.T, jwt string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(jwt, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	json.Unmarshal(raw, &hdr)
+	return hdr.Kid
+}
+
+func TestHostedFormsCSRF(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		b := newBrowser(t, ts)
+		p := b.get(b.get(authorizeURL(ts, nil)).Location)
+		csrf, req, action := field(t, csrfRE, p.Body), field(t, requestRE, p.Body), field(t, actionRE, p.Body)
+		for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"} {
+			if p.Header.Get(h) == "" {
+				t.Errorf("sign-in page lacks %s", h)
+			}
+		}
+		form := func(token string) url.Values {
+			return url.Values{"csrf_token": {token}, "request": {req}, "email": {"x@example.com"}, "password": {"whatever-password"}}
+		}
+		for name, tc := range map[string]struct {
+			form    url.Values
+			headers []string
+		}{
+			"missing token": {form(""), nil},
+			"wrong token":   {form(strings.Repeat("A", 43)), nil},
+			"cross-site":    {form(csrf), []string{"Sec-Fetch-Site", "cross-site"}},
+		} {
+			if p := b.post(action, tc.form, tc.headers...); p.Status != http.StatusForbidden {
+				t.Errorf("%s: %d, want 403", name, p.Status)
+			}
+		}
+		// Another browser (no CSRF cookie) cannot reuse this page's token.
+		other := newBrowser(t, ts)
+		if p := other.post(action, form(csrf)); p.Status != http.StatusForbidden {
+			t.Errorf("token without its cookie: %d, want 403", p.Status)
+		}
+		// The right token works (and gets the generic credentials error).
+		if p := b.post(action, form(csrf)); p.Status != http.StatusUnauthorized {
+			t.Errorf("valid form: %d, want 401", p.Status)
+		}
+	})
+}
+
+func TestGenericCredentialsErrorAndThrottle(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		session(t, ts, "known@example.com")
+		scrub := regexp.MustCompile(`value="[^"]*"|authreq_\w+`)
+		b := newBrowser(t, ts)
+		wrongPassword := b.signIn(authorizeURL(ts, nil), "known@example.com", "not the password")
+		unknownEmail := b.signIn(authorizeURL(ts, nil), "unknown@example.com", "not the password")
+		if wrongPassword.Status != 401 || unknownEmail.Status != 401 {
+			t.Fatalf("statuses %d, %d", wrongPassword.Status, unknownEmail.Status)
+		}
+		if !strings.Contains(wrongPassword.Body, "The email or password is incorrect.") {
+			t.Fatalf("no generic message:\n%s", wrongPassword.Body)
+		}
+		if scrub.ReplaceAllString(wrongPassword.Body, "") != scrub.ReplaceAllString(unknownEmail.Body, "") {
+			t.Fatalf("the pages for a wrong password and an unknown email differ:\n%s\n----\n%s", wrongPassword.Body, unknownEmail.Body)
+		}
+		// The same through the API's password grant.
+		grant := func(email, pw string) tokenResult {
+			return ts.authenticate(t, map[string]any{"grant_type": "password", "client_id": ts.Env.ClientID, "client_secret": ts.Key, "email": email, "password": pw})
+		}
+		a, c := grant("known@example.com", "nope nope nope"), grant("nobody@example.com", "nope nope nope")
+		if a.Status != 400 || a.Raw != c.Raw || a.Body["code"] != "invalid_credentials" {
+			t.Fatalf("password grant: %d %s vs %s", a.Status, a.Raw, c.Raw)
+		}
+		// Brute force: after the free failures, 429 with Retry-After.
+		var last tokenResult
+		for range 6 {
+			last = grant("target@example.com", "guess guess guess")
+		}
+		if last.Status != 429 {
+			t.Fatalf("after 6 failures: %d %s", last.Status, last.Raw)
+		}
+		// Even the right password waits while throttled, on the hosted page too.
+		p := b.signIn(authorizeURL(ts, nil), "target@example.com", "guess guess guess")
+		if p.Status != 429 || !strings.Contains(p.Body, "Too many sign-in attempts") {
+			t.Fatalf("hosted page while throttled: %d", p.Status)
+		}
+		if ok := grant("known@example.com", "correct horse battery staple"); ok.Status != 200 {
+			t.Fatalf("another account is not throttled: %d %s", ok.Status, ok.Raw)
+		}
+	})
+}
+
+func TestSessionsAPI(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		r := session(t, ts, "sessions@example.com")
+		userID := r.Body["user"].(map[string]any)["id"].(string)
+		list := ts.do(t, "GET", "/user_management/users/"+userID+"/sessions", "")
+		list.want(t, 200, "")
+		data := list.Body["data"].([]any)
+		if len(data) != 1 {
+			t.Fatalf("sessions = %s", list.Raw)
+		}
+		s := data[0].(map[string]any)
+		if s["object"] != "session" || s["status"] != "active" || s["auth_method"] != "password" || s["ip_address"] != "127.0.0.1" {
+			t.Fatalf("session = %v", s)
+		}
+		ts.do(t, "POST", "/user_management/sessions/revoke", fmt.Sprintf(`{"session_id":%q}`, s["id"])).want(t, 200, "")
+		list = ts.do(t, "GET", "/user_management/users/"+userID+"/sessions", "")
+		if st := list.Body["data"].([]any)[0].(map[string]any)["status"]; st != "revoked" {
+			t.Fatalf("after revoke status = %v", st)
+		}
+		wantGrantError(t, ts.refresh(t, r.Body["refresh_token"].(string)), "invalid_grant")
+		ts.do(t, "GET", "/user_management/users/user_missing/sessions", "").want(t, 404, "")
+		ts.do(t, "POST", "/user_management/sessions/revoke", `{}`).want(t, 422, "")
+	})
+}
+
+func TestSignInWithoutRequestGoesToApp(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		b := newBrowser(t, ts)
+		// No sign-in endpoint yet: a clear page.
+		p := b.get("/hosted/" + ts.Env.ClientID + "/sign-in")
+		if p.Status != 400 || !strings.Contains(p.Body, "sign-in endpoint") {
+			t.Fatalf("without an endpoint: %d\n%s", p.Status, p.Body)
+		}
+		registerApp(t, ts)
+		for _, path := range []string{"/sign-in", "/sign-up", "/sign-in?request=authreq_01ARYZ6S41TSV4RRFFQ69G5FAV", "/sign-in?request=junk"} {
+			p := b.get("/hosted/" + ts.Env.ClientID + path)
+			if p.Status != http.StatusFound || p.Location != "http://localhost:3000/login" {
+				t.Errorf("%s: %d %q", path, p.Status, p.Location)
+			}
+		}
+	})
+}
