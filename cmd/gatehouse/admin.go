@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/environments"
+	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backends"
+	"github.com/gatehouse/gatehouse/internal/tokens"
 )
 
 const devDatabasePath = ".gatehouse/gatehouse.db"
@@ -27,6 +31,33 @@ func adminDatabaseURL(explicit string) (string, error) {
 		return "sqlite://" + devDatabasePath, nil
 	}
 	return "", errors.New("no database: set GATEHOUSE_DATABASE_URL or --database-url (or run gatehouse dev once to create ./.gatehouse)")
+}
+
+// adminBox returns the master-key box for commands that touch sealed
+// secrets. Without an explicit key, the dev database's own key is used.
+func adminBox(key, keyFile, databaseURL string) (*secretbox.Box, error) {
+	switch {
+	case key != "":
+	case keyFile != "":
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the secret key file: %w", err)
+		}
+		key = string(b)
+	case databaseURL == "sqlite://"+devDatabasePath:
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(devDatabasePath), "secret.key"))
+		if err != nil {
+			return nil, fmt.Errorf("read the dev secret key: %w", err)
+		}
+		key = string(b)
+	default:
+		return nil, errors.New("this command needs the master key: set GATEHOUSE_SECRET_KEY or GATEHOUSE_SECRET_KEY_FILE")
+	}
+	k, err := secretbox.ParseKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	return secretbox.New(k)
 }
 
 // parseArgs parses flags that may come before, between or after the
@@ -84,6 +115,7 @@ var adminUsage = map[string]string{
 	"sign-out-redirects": "sign-out-redirects add URI [--default]\n  sign-out-redirects list\n  sign-out-redirects remove URI\n  sign-out-redirects set-default URI",
 	"sign-in-endpoint":   "sign-in-endpoint show\n  sign-in-endpoint set URL\n  sign-in-endpoint clear",
 	"cors-origins":       "cors-origins list\n  cors-origins set ORIGIN...   (replaces the list; no origins clears it)",
+	"keys":               "keys list\n  keys rotate [--publish-ahead 10m]   (needs the master key: GATEHOUSE_SECRET_KEY or _FILE)",
 }
 
 func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -98,6 +130,8 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 	sessionLifetime := fs.Duration("session-lifetime", 0, "absolute session lifetime, e.g. 720h (environments update)")
 	sessionIdle := fs.Duration("session-idle-timeout", 0, "session inactivity timeout, e.g. 168h (environments update)")
 	signingAlg := fs.String("signing-algorithm", "", "RS256 or ES256; takes effect at the next key rotation (environments update)")
+	publishAhead := fs.Duration("publish-ahead", tokens.DefaultPublishAhead, "how long a new key is published before it signs (keys rotate); SDKs cache the JWKS for 10 minutes")
+	secretKeyFile := fs.String("secret-key-file", getenv("GATEHOUSE_SECRET_KEY_FILE"), "file holding the master key (keys rotate; env GATEHOUSE_SECRET_KEY or GATEHOUSE_SECRET_KEY_FILE)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  gatehouse %s\n\nFlags:\n", strings.ReplaceAll(adminUsage[cmd], "\n  ", "\n  gatehouse "))
 		fs.PrintDefaults()
@@ -245,6 +279,37 @@ func runAdmin(ctx context.Context, cmd string, args []string, getenv func(string
 			return err
 		}
 		fmt.Fprintln(stdout, "sign-in endpoint cleared")
+		return nil
+	case "keys list":
+		keys, err := st.ListSigningKeys(ctx, env.ID, time.Now())
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tPUBLISHED UNTIL")
+		for _, k := range keys {
+			until := "-"
+			if k.ExpiresAt != nil {
+				until = k.ExpiresAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.CreatedAt.Format(time.RFC3339), k.ActivatesAt.Format(time.RFC3339), until)
+		}
+		return tw.Flush()
+	case "keys rotate":
+		box, err := adminBox(getenv("GATEHOUSE_SECRET_KEY"), *secretKeyFile, url)
+		if err != nil {
+			return err
+		}
+		if err := box.Verify(ctx, st); err != nil {
+			return err
+		}
+		ring := &tokens.Keyring{Store: st, Box: box}
+		k, err := ring.Rotate(ctx, env, *publishAhead)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new %s key %s is published now and signs from %s;\nthe previous keys stay published until the tokens they signed have expired\n",
+			k.Algorithm, k.ID, k.ActivatesAt.Format(time.RFC3339))
 		return nil
 	case "cors-origins list":
 		for _, o := range env.CORSOrigins {

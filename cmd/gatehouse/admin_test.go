@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+
+	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -140,5 +143,30 @@ func TestRevokedKeyRefusedByServer(t *testing.T) {
 	mustAdmin(t, db, "api-keys", "revoke", keyID)
 	if res := get(t, vars["GATEHOUSE_URL"]+"/user_management/users", secret); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("revoked key: %d", res.StatusCode)
+	}
+}
+
+func TestKeysRotateCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "g.db")
+	mustAdmin(t, db, "environments", "create", "--name", "Keys", "--signing-algorithm", "ES256")
+	if _, err := admin(t, db, "keys", "rotate"); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SECRET_KEY") {
+		t.Fatalf("rotate without the master key: %v", err)
+	}
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte(secretbox.GenerateKey()), 0o600)
+	out := mustAdmin(t, db, "keys", "rotate", "--secret-key-file", keyFile)
+	if !strings.Contains(out, "ES256 key") {
+		t.Fatalf("rotate:\n%s", out)
+	}
+	mustAdmin(t, db, "keys", "rotate", "--secret-key-file", keyFile, "--publish-ahead", "1m")
+	list := mustAdmin(t, db, "keys", "list")
+	if n := strings.Count(list, "ES256"); n != 2 || strings.Count(list, "Z\n") != 1 {
+		t.Fatalf("keys list:\n%s", list)
+	}
+	other := filepath.Join(dir, "other")
+	os.WriteFile(other, []byte(secretbox.GenerateKey()), 0o600)
+	if _, err := admin(t, db, "keys", "rotate", "--secret-key-file", other); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("rotate with another master key: %v", err)
 	}
 }

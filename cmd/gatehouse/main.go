@@ -75,6 +75,7 @@ Environments (work directly on the database; see --help of each):
   sign-out-redirects  add, list, remove, set-default
   sign-in-endpoint    show, set, clear
   cors-origins        list, set
+  keys                list, rotate (JWT signing keys)
 
 Run gatehouse <command> --help for the flags of a command.
 `
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "keygen":
 		return runKeygen(rest, stdout)
-	case "environments", "api-keys", "redirect-uris", "sign-out-redirects", "sign-in-endpoint", "cors-origins":
+	case "environments", "api-keys", "redirect-uris", "sign-out-redirects", "sign-in-endpoint", "cors-origins", "keys":
 		return runAdmin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
