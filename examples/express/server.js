@@ -379,7 +379,10 @@ app.post(
         // session: refresh an expired one first.
         const refreshed = await session.refresh();
         if (refreshed.authenticated) {
+          console.info('logout: refreshed the expired access token to build the logout URL');
           logoutUrl = await session.getLogoutUrl({ returnTo: SIGN_OUT_REDIRECT });
+        } else {
+          console.info(`logout: the session cannot be refreshed (${refreshed.reason}); clearing the cookie only`);
         }
       }
       if (logoutUrl) return res.redirect(logoutUrl);

@@ -178,6 +178,29 @@ try {
   page = await context.newPage();
   const { hops, pages } = track(page, 'main');
 
+  // signOut clicks the home page's "Sign out" button and checks the browser
+  // went through Gatehouse's logout endpoint and ended on the home page,
+  // signed out.
+  async function signOut() {
+    const from = hops.length;
+    const backHome = page.waitForResponse(
+      (res) => res.url() === HOME && res.request().isNavigationRequest() && res.request().method() === 'GET',
+      { timeout: NAV_TIMEOUT },
+    );
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await backHome;
+    await page.waitForLoadState('load');
+    const chain = hops.slice(from);
+    log(`  sign-out chain: ${chain.map(short).join(' -> ')}`);
+    check(
+      chain.some((u) => u.startsWith(`${GATEHOUSE_URL}/user_management/sessions/logout?session_id=`)),
+      'sign-out did not go through Gatehouse /user_management/sessions/logout',
+    );
+    check(page.url() === HOME, `ended at ${page.url()}, want ${HOME}`);
+    await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor({ timeout: 5_000 });
+    check(!(await sessionCookie(context)), 'the wos-session cookie is still set after signing out');
+  }
+
   await step('01-sign-up', async () => {
     await page.goto(HOME);
     await page.getByRole('link', { name: 'Sign in', exact: true }).click();
@@ -227,26 +250,15 @@ try {
     log(`  refreshed via ${hops.slice(from).map(short).join(' -> ')}; expires ${expiresAfter}`);
   });
 
-  await step('05-sign-out', async () => {
+  await step('05-sign-out-with-expired-token', async () => {
     await page.goto(HOME);
     await expectSignedInHome(page);
-    const from = hops.length;
-    const backHome = page.waitForResponse(
-      (res) => res.url() === HOME && res.request().isNavigationRequest() && res.request().method() === 'GET',
-      { timeout: NAV_TIMEOUT },
-    );
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await backHome;
-    await page.waitForLoadState('load');
-    const chain = hops.slice(from);
-    log(`  sign-out chain: ${chain.map(short).join(' -> ')}`);
-    check(
-      chain.some((u) => u.startsWith(`${GATEHOUSE_URL}/user_management/sessions/logout`)),
-      'sign-out did not go through Gatehouse /user_management/sessions/logout',
-    );
-    check(page.url() === HOME, `ended at ${page.url()}, want ${HOME}`);
-    await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor({ timeout: 5_000 });
-    check(!(await sessionCookie(context)), 'the wos-session cookie is still set after signing out');
+    // Node's getLogoutUrl needs a currently valid access token: let it
+    // expire so the app has to refresh before it can name the session.
+    const wait = (TTL_SECONDS + 2) * 1000;
+    log(`  waiting ${wait / 1000}s for the access token to expire before signing out`);
+    await sleep(wait);
+    await signOut();
   });
 
   await step('06-dashboard-asks-again', async () => {
@@ -298,6 +310,19 @@ try {
     );
     await page.locator('input[name=password]').waitFor({ timeout: 10_000 });
     await fresh.close();
+  });
+
+  await step('09-sign-out-again', async () => {
+    // Back in the first browser, signed in through Gatehouse's browser
+    // session (step 07b): that session signs out too, and then the
+    // credentials are asked again.
+    page = context.pages()[0];
+    await page.goto(HOME);
+    await expectSignedInHome(page);
+    await signOut();
+    await page.goto(`${APP_URL}/login`);
+    await page.waitForURL(startsWith(HOSTED_SIGN_IN));
+    await page.locator('input[name=password]').waitFor({ timeout: 10_000 });
   });
 
   log('PASS: every step passed');
