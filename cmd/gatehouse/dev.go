@@ -110,7 +110,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			{"Env file", *envFile},
 		})
 	}
-	return serveOn(ctx, ln, srv, logger, 5*time.Second)
+	return serveWithJanitor(ctx, ln, srv, st, logger, 5*time.Second)
 }
 
 // displayHost turns the bound address into a host:port browsers and SDKs

@@ -39,7 +39,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: cfg.PublicURL})
-	return serveOn(ctx, ln, srv, logger, cfg.ShutdownTimeout)
+	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout)
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
@@ -78,6 +78,21 @@ func openStore(ctx context.Context, databaseURL, secretKey string, logger *slog.
 		return nil, nil, err
 	}
 	return st, box, nil
+}
+
+// serveWithJanitor serves until ctx ends, with the background sweeper
+// running alongside; it returns once both have stopped.
+func serveWithJanitor(ctx context.Context, ln net.Listener, h http.Handler, st store.Store, logger *slog.Logger, timeout time.Duration) error {
+	jctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runJanitor(jctx, st, logger)
+	}()
+	err := serveOn(ctx, ln, h, logger, timeout)
+	stop()
+	<-done
+	return err
 }
 
 // listen opens the listening socket.
