@@ -25,13 +25,13 @@
 // # Tokens
 //
 // Sign produces header {"alg":…,"kid":…,"typ":"JWT"} with no "crit", as
-// Node's jose expects (../shared/reference/workos-compat.md §6). Verify is
-// strict: exactly three unpadded base64url segments in canonical form, alg
-// RS256 or ES256 only (never "none" or HS*), a kid naming a key of that
-// algorithm, a valid signature, then exp (now < exp, no leeway; required),
-// nbf when present and iss when an issuer is given. Failures wrap one of
-// ErrMalformed, ErrUnknownKey, ErrSignature, ErrExpired, ErrNotYetValid or
-// ErrIssuer, for errors.Is.
+// Node's jose expects (workos-compat.md §6). Verify is strict: exactly three
+// unpadded base64url segments in canonical form, alg RS256 or ES256 only
+// (never "none" or HS*), a kid naming a key of that algorithm, a valid
+// signature, then exp (now < exp, no leeway; required, although jose would
+// accept a token without one), nbf when present and iss when an issuer is
+// given. Failures wrap one of ErrMalformed, ErrUnknownKey, ErrSignature,
+// ErrExpired, ErrNotYetValid or ErrIssuer, for errors.Is.
 //
 // # Rotation
 //

@@ -15,6 +15,7 @@ import (
 // JWKS is a parsed JSON Web Key Set (RFC 7517 §5): the public keys tokens
 // are verified with.
 type JWKS struct {
+	// Keys are the usable keys, in the order the set lists them.
 	Keys []PublicKey
 }
 

@@ -39,8 +39,8 @@ var (
 const maxTokenLen = 16 << 10
 
 // Claims are the access token's claims (RFC 7519 §4, and the WorkOS claims
-// the SDKs read; ../shared/reference/workos-compat.md §6). Times are seconds
-// since the Unix epoch. Optional claims are omitted when empty.
+// the SDKs read; workos-compat.md §6). Times are seconds since the Unix
+// epoch. Optional claims are omitted when empty.
 type Claims struct {
 	Issuer    string `json:"iss"`
 	Subject   string `json:"sub"` // the user ID

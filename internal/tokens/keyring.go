@@ -31,7 +31,8 @@ const (
 // Keyring hands out each environment's signing key and JWKS, creating the
 // first key on demand and rotating keys, on top of store.SigningKeys. It
 // caches decrypted keys per environment (see the package doc) and is safe
-// for concurrent use. Store and Box must be set; Now defaults to time.Now.
+// for concurrent use and must not be copied after first use. Store and Box
+// must be set; Now defaults to time.Now.
 type Keyring struct {
 	// Store holds the keys, private halves sealed with Box.
 	Store store.SigningKeys
