@@ -103,6 +103,7 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 		s.Hasher.DummyVerify(ctx, pw)
 	}
 	if !ok {
+		s.record(ctx, env.ID, EventSignInFailed, "user", "", targetOf(user), c, map[string]string{"email": truncate(norm, 254)})
 		now := s.now()
 		if _, err := s.Store.RecordFailure(ctx, ek, now, ThrottleWindow); err != nil {
 			return nil, err
@@ -117,7 +118,15 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 	if err := s.Store.ClearThrottle(ctx, ek); err != nil {
 		return nil, err
 	}
+	s.record(ctx, env.ID, EventSignedIn, "user", user.ID, user.ID, c, map[string]string{"method": "password"})
 	return user, nil
+}
+
+func targetOf(u *store.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.ID
 }
 
 // rehash upgrades an imported or outdated hash after a successful sign-in.
@@ -147,7 +156,7 @@ type SignUpInput struct {
 
 // SignUp creates a user with a password. Field errors come back as an
 // errs.Validation error naming each field.
-func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpInput) (*store.User, error) {
+func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpInput, c Client) (*store.User, error) {
 	pw := in.Password
 	ci := users.CreateInput{Email: in.Email, Password: &pw}
 	if in.FirstName != "" {
@@ -161,7 +170,11 @@ func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpI
 		return nil, errs.Validation(errs.FieldError{Field: "email", Code: "email_unavailable",
 			Message: "An account with this email may already exist. Sign in instead, or use another email."})
 	}
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, env.ID, EventSignedUp, "user", u.ID, u.ID, c, map[string]string{"method": "password"})
+	return u, nil
 }
 
 // BrowserSessionToken is the secret in Gatehouse's browser-session cookie.

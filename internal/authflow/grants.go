@@ -120,6 +120,7 @@ func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r To
 				return nil, err
 			}
 			s.Logger.WarnContext(ctx, "authorization code reused; session revoked", "session_id", code.SessionID)
+			s.record(ctx, env.ID, EventSessionRevoke, "system", "", code.SessionID, r.Client, map[string]string{"reason": "authorization code reused"})
 		}
 		return nil, invalidGrant("The code has already been used.")
 	case err != nil:
@@ -215,6 +216,7 @@ func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRe
 			return nil, err
 		}
 		s.Logger.WarnContext(ctx, "refresh token reused after its grace window; session revoked", "session_id", prev.SessionID)
+		s.record(ctx, env.ID, EventSessionRevoke, "system", "", prev.SessionID, r.Client, map[string]string{"reason": "refresh token reused"})
 		return nil, invalidGrant("The refresh token has already been used; the session has been ended.")
 	case err != nil:
 		return nil, err

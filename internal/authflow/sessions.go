@@ -46,6 +46,9 @@ func (s *Service) Logout(ctx context.Context, sessionID, returnTo string) (*Logo
 	if err := s.Store.EndSession(ctx, env.ID, sess.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	if sess.EndedAt == nil {
+		s.record(ctx, env.ID, EventSessionEnded, "user", sess.UserID, sess.ID, Client{}, map[string]string{"reason": "logout"})
+	}
 	res := &LogoutResult{Environment: env}
 	if sess.BrowserSessionID != "" {
 		if err := s.Store.EndBrowserSession(ctx, env.ID, sess.BrowserSessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {

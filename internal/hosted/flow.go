@@ -137,7 +137,8 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, status int, env *store.Environment, req *store.AuthRequest, p page) {
-	p.Title, p.Brand = "Sign in", env.Name
+	p.Title = "Sign in"
+	p.Brand, p.LogoURL, p.BrandCSS = brandOf(env)
 	p.CSRF, p.Request = h.csrfToken(w, r), req.ID
 	p.Action = pageURL(env, "sign-in", "")
 	p.SwitchURL = pageURL(env, "sign-up", req.ID)
@@ -145,7 +146,8 @@ func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (h *Handler) renderSignUp(w http.ResponseWriter, r *http.Request, status int, env *store.Environment, req *store.AuthRequest, p page) {
-	p.Title, p.Brand = "Create your account", env.Name
+	p.Title = "Create your account"
+	p.Brand, p.LogoURL, p.BrandCSS = brandOf(env)
 	p.CSRF, p.Request = h.csrfToken(w, r), req.ID
 	p.Action = pageURL(env, "sign-up", "")
 	p.SwitchURL = pageURL(env, "sign-in", req.ID)
@@ -223,7 +225,7 @@ func (h *Handler) signUpSubmit(w http.ResponseWriter, r *http.Request) {
 		FirstName: strings.TrimSpace(r.PostFormValue("first_name")), LastName: strings.TrimSpace(r.PostFormValue("last_name")),
 	}
 	p := page{Email: strings.TrimSpace(in.Email), FirstName: in.FirstName, LastName: in.LastName, Errors: map[string]string{}}
-	user, err := h.Flow.SignUp(r.Context(), env, in)
+	user, err := h.Flow.SignUp(r.Context(), env, in, clientOf(r))
 	if e, ok := errs.As(err); ok && e.Kind == errs.Invalid {
 		for _, f := range e.Fields {
 			if _, seen := p.Errors[f.Field]; !seen {

@@ -59,6 +59,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /hosted/{client_id}/sign-up", h.signUpPage)
 	mux.HandleFunc("POST /hosted/{client_id}/sign-up", h.signUpSubmit)
 	mux.HandleFunc("GET /user_management/sessions/logout", h.logout)
+	mux.HandleFunc("GET /assets/brand/{file}", h.brandCSS)
 	static, _ := fs.Sub(staticFiles, "static")
 	files := http.StripPrefix("/assets/", http.FileServerFS(static))
 	mux.Handle("GET /assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +73,8 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 type page struct {
 	Title     string
 	Brand     string
+	LogoURL   string
+	BrandCSS  string
 	CSRF      string
 	Request   string
 	Action    string
@@ -92,13 +95,19 @@ type page struct {
 // formTarget is the origin a form on the page may end up at after its
 // redirect (the app's redirect URI); browsers apply form-action to the
 // whole redirect chain of a submission.
-func setSecurityHeaders(w http.ResponseWriter, formTarget string) {
+func setSecurityHeaders(w http.ResponseWriter, formTarget string, imgOrigins ...string) {
 	formAction := "'self'"
 	if formTarget != "" {
 		formAction += " " + formTarget
 	}
+	img := "'self' data:"
+	for _, o := range imgOrigins {
+		if o != "" {
+			img += " " + o
+		}
+	}
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action "+formAction+
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src "+img+"; form-action "+formAction+
 		"; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
@@ -115,7 +124,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		buf.Reset()
 		buf.WriteString("Internal error. Reference: " + web.RequestID(r.Context()))
 	}
-	setSecurityHeaders(w, formTarget)
+	setSecurityHeaders(w, formTarget, origin(p.LogoURL))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())

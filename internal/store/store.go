@@ -31,6 +31,8 @@ type Store interface {
 	RefreshTokens
 	BrowserSessions
 	Throttles
+	Admins
+	Events
 
 	// Migrate applies every pending migration, in order, each in its own
 	// transaction. Several nodes may call it at once; backends serialise them.
@@ -154,6 +156,7 @@ type Environment struct {
 	SessionLifetime    time.Duration // absolute lifetime of sessions
 	SessionIdleTimeout time.Duration // a session with no activity for this long ends
 	SigningAlgorithm   string        // RS256 or ES256
+	Branding           Branding
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -241,6 +244,9 @@ type User struct {
 // UserFilter narrows a user list.
 type UserFilter struct {
 	Email string // exact normalised email, or "" for all
+	// Search matches users whose email starts with it, or whose first name,
+	// last name or name starts with it (case-insensitive), or "" for all.
+	Search string
 }
 
 // Order is the direction of a list.
