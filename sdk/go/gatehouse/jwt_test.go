@@ -1,0 +1,240 @@
+package gatehouse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestVerifyJWT(t *testing.T) {
+	now := time.Now()
+	rs, ec := newRSAKey(t, "rs1"), newECKey(t, "ec1")
+	keys, err := parseJWKS(jwksJSON(rs, ec))
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("keys = %v, %v", keys, err)
+	}
+	good := map[string]any{"iss": "https://gh/user_management/client_123", "sub": "user_1", "sid": "session_1",
+		"org_id": "org_1", "role": "admin", "roles": []string{"admin"}, "permissions": []string{"p:r"},
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+	with := func(k string, v any) map[string]any {
+		c := map[string]any{}
+		for a, b := range good {
+			c[a] = b
+		}
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	check := func(token string, key *verifyKey, issuer string) error {
+		t.Helper()
+		tok, err := parseJWT(token)
+		if err != nil {
+			return err
+		}
+		return verifyJWT(tok, key, now, issuer)
+	}
+	for _, k := range []*testKey{rs, ec} {
+		t.Run(k.alg, func(t *testing.T) {
+			vk := keys[k.kid]
+			tok := k.sign(t, good)
+			if err := check(tok, vk, "https://gh/user_management/client_123"); err != nil {
+				t.Fatalf("valid token: %v", err)
+			}
+			p, _ := parseJWT(tok)
+			if p.claims.SessionID != "session_1" || p.claims.OrganizationID != "org_1" || p.claims.Roles[0] != "admin" || p.claims.expiresAt().Unix() != now.Add(time.Minute).Unix() {
+				t.Fatalf("claims = %+v", p.claims)
+			}
+			parts := strings.Split(tok, ".")
+			other, _ := json.Marshal(with("sub", "user_2"))
+			cases := map[string]struct {
+				token  string
+				issuer string
+				want   error
+			}{
+				"tampered payload": {parts[0] + "." + b64u.EncodeToString(other) + "." + parts[2], "", errBadSignature},
+				"bad signature":    {parts[0] + "." + parts[1] + "." + b64u.EncodeToString(make([]byte, len(p.sig))), "", errBadSignature},
+				"short signature":  {parts[0] + "." + parts[1] + ".AAAA", "", errBadSignature},
+				"expired":          {k.sign(t, with("exp", now.Unix())), "", errTokenExpired},
+				"not yet":          {k.sign(t, with("nbf", now.Add(time.Minute).Unix())), "", errTokenNotYet},
+				"wrong issuer":     {tok, "https://other", errTokenIssuer},
+				"alg none":         {k.signHeader(t, map[string]any{"alg": "none", "kid": k.kid}, good), "", errTokenMalformed},
+				"alg HS256":        {k.signHeader(t, map[string]any{"alg": "HS256", "kid": k.kid}, good), "", errTokenMalformed},
+				"no kid":           {k.signHeader(t, map[string]any{"alg": k.alg}, good), "", errTokenMalformed},
+				"crit":             {k.signHeader(t, map[string]any{"alg": k.alg, "kid": k.kid, "crit": []string{"exp"}}, good), "", errTokenMalformed},
+				"two segments":     {parts[0] + "." + parts[1], "", errTokenMalformed},
+				"four segments":    {tok + ".x", "", errTokenMalformed},
+				"bad base64":       {parts[0] + ".!!." + parts[2], "", errTokenMalformed},
+				"iat not a number": {k.sign(t, with("iat", "yesterday")), "", errTokenMalformed},
+			}
+			for name, tc := range cases {
+				if err := check(tc.token, vk, tc.issuer); !errors.Is(err, tc.want) {
+					t.Errorf("%s: err = %v, want %v", name, err, tc.want)
+				}
+			}
+			// A token without exp is accepted, as jose does.
+			if err := check(k.sign(t, with("exp", nil)), vk, ""); err != nil {
+				t.Errorf("no exp: %v", err)
+			}
+		})
+	}
+	// A key of the other algorithm does not verify.
+	if err := check(rs.signHeader(t, map[string]any{"alg": "RS256", "kid": "ec1"}, good), keys["ec1"], ""); !errors.Is(err, errUnknownKey) {
+		t.Errorf("RS256 token with an ES256 key: %v", err)
+	}
+	if err := check(ec.signHeader(t, map[string]any{"alg": "ES256", "kid": "rs1"}, good), keys["rs1"], ""); !errors.Is(err, errUnknownKey) {
+		t.Errorf("ES256 token with an RS256 key: %v", err)
+	}
+}
+
+func TestParseJWKS(t *testing.T) {
+	rs, ec := newRSAKey(t, "rs1"), newECKey(t, "ec1")
+	jk := func(k *testKey, set map[string]any) map[string]any {
+		j := k.jwk()
+		for a, b := range set {
+			if b == nil {
+				delete(j, a)
+			} else {
+				j[a] = b
+			}
+		}
+		return j
+	}
+	doc := map[string]any{"keys": []any{
+		jk(rs, nil), jk(ec, nil),
+		jk(rs, map[string]any{"kid": "enc", "use": "enc"}),
+		jk(rs, map[string]any{"kid": "ops", "key_ops": []string{"sign"}}),
+		jk(rs, map[string]any{"kid": "ps", "alg": "PS256"}),
+		jk(rs, map[string]any{"kid": "small", "n": b64u.EncodeToString(make([]byte, 128))}),
+		jk(ec, map[string]any{"kid": "p384", "crv": "P-384"}),
+		jk(ec, map[string]any{"kid": "offcurve", "y": b64u.EncodeToString(make([]byte, 32))}),
+		jk(rs, map[string]any{"kid": nil}),
+		jk(rs, map[string]any{"kid": "noalg", "alg": nil}),
+		map[string]any{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+		"not an object",
+	}}
+	b, _ := json.Marshal(doc)
+	keys, err := parseJWKS(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for kid := range keys {
+		got = append(got, kid)
+	}
+	if len(keys) != 3 || keys["rs1"] == nil || keys["ec1"] == nil || keys["noalg"] == nil || keys["noalg"].alg != algRS256 {
+		t.Fatalf("kept %v", got)
+	}
+	for _, bad := range []string{`{}`, `[]`, `{"keys":`, ``} {
+		if _, err := parseJWKS([]byte(bad)); err == nil {
+			t.Errorf("parseJWKS(%q) succeeded", bad)
+		}
+	}
+	dup, _ := json.Marshal(map[string]any{"keys": []any{rs.jwk(), rs.jwk()}})
+	if _, err := parseJWKS(dup); err == nil {
+		t.Error("duplicate kid accepted")
+	}
+}
+
+func newTestCache(t *testing.T, srv *jwksServer, clk *clock) *jwksCache {
+	c, err := NewClient(srv.URL, "sk", "client_123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jwksCache{url: c.JWKSURL(), client: c, ttl: DefaultJWKSCacheTTL, cooldown: DefaultJWKSCooldown, now: clk.Now}
+}
+
+func TestJWKSCacheCoalescesAndCoolsDown(t *testing.T) {
+	rs, ec := newRSAKey(t, "rs1"), newECKey(t, "ec1")
+	srv := newJWKSServer(t, rs)
+	srv.delay = 50 * time.Millisecond
+	clk := newClock()
+	c := newTestCache(t, srv, clk)
+	ctx := t.Context()
+
+	// 50 concurrent lookups on a cold cache: one fetch.
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if k, err := c.lookup(ctx, "rs1"); err != nil || k == nil {
+				t.Errorf("lookup: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches for 50 concurrent lookups, want 1", n)
+	}
+	srv.delay = 0
+	// Cached: no fetch per lookup.
+	for range 100 {
+		c.lookup(ctx, "rs1")
+	}
+	if n := srv.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches after cached lookups", n)
+	}
+	// An unknown kid fetches once, then not again within the cooldown.
+	clk.Advance(DefaultJWKSCooldown)
+	for range 20 {
+		if _, err := c.lookup(ctx, "nope"); !errors.Is(err, errUnknownKey) {
+			t.Fatalf("unknown kid: %v", err)
+		}
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches after unknown kids, want 2", n)
+	}
+	// A rotated key: found on the first lookup after the cooldown.
+	srv.setKeys(200, rs, ec)
+	if _, err := c.lookup(ctx, "ec1"); !errors.Is(err, errUnknownKey) {
+		t.Fatalf("new key within the cooldown: %v", err)
+	}
+	clk.Advance(DefaultJWKSCooldown)
+	if k, err := c.lookup(ctx, "ec1"); err != nil || k.alg != algES256 {
+		t.Fatalf("new key after the cooldown: %v", err)
+	}
+	if n := srv.fetches.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3", n)
+	}
+	// After the TTL the keys are fetched again; if that fails, the stale
+	// keys stay in use and the server is not hammered.
+	srv.setKeys(500)
+	clk.Advance(DefaultJWKSCacheTTL)
+	for range 20 {
+		if _, err := c.lookup(ctx, "rs1"); err != nil {
+			t.Fatalf("stale key refused while the JWKS is down: %v", err)
+		}
+	}
+	if n := srv.fetches.Load(); n != 4 {
+		t.Fatalf("%d fetches while failing, want 4", n)
+	}
+}
+
+func TestJWKSCacheColdFailure(t *testing.T) {
+	srv := newJWKSServer(t)
+	srv.setKeys(503)
+	clk := newClock()
+	c := newTestCache(t, srv, clk)
+	_, err := c.lookup(t.Context(), "rs1")
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 503 || !Retryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+	c.lookup(t.Context(), "rs1")
+	if n := srv.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches right after a failure, want 1", n)
+	}
+	// A cancelled caller does not wait for a slow fetch.
+	clk.Advance(time.Minute)
+	srv.delay = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := c.lookup(ctx, "rs1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled lookup: %v", err)
+	}
+}
