@@ -451,7 +451,9 @@ func TestIteratorFollowsAfter(t *testing.T) {
 		t.Fatal("a repeated cursor did not stop the iterator")
 	}
 	// Errors surface through All.
-	fail := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 404, `{"message":"no","code":"entity_not_found"}`) })
+	fail := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 404, `{"message":"no","code":"entity_not_found"}`)
+	})
 	for _, err := range fail.client.ListSessions(t.Context(), "user_x", ListParams{}).All(t.Context()) {
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("err = %v", err)

@@ -257,10 +257,10 @@ func TestPrefersJSON(t *testing.T) {
 		"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8": false,
 		"text/html;q=0.5, application/json":                               true,
 		"application/json;q=0.4, text/html;q=0.5":                         false,
-		"application/*":                                                   true,
-		"application/json;q=0":                                            false,
-		"text/*, application/json":                                        true,
-		"bogus;;;, application/json":                                      true,
+		"application/*":              true,
+		"application/json;q=0":       false,
+		"text/*, application/json":   true,
+		"bogus;;;, application/json": true,
 	} {
 		if got := prefersJSON(accept); got != want {
 			t.Errorf("prefersJSON(%q) = %v, want %v", accept, got, want)
