@@ -9,8 +9,8 @@ func (c *Client) ListSessions(ctx context.Context, userID string, p ListParams) 
 }
 
 // RevokeSession ends a session: its refresh token stops working at once,
-// and its access token at expiry. An unknown session fails with
-// ErrNotFound.
+// and its access token at expiry. Revoking is idempotent: an unknown or
+// already-ended session is not an error.
 func (c *Client) RevokeSession(ctx context.Context, sessionID string) error {
 	return c.do(ctx, "POST", "/user_management/sessions/revoke", nil, map[string]string{"session_id": sessionID}, nil)
 }
