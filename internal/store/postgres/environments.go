@@ -11,14 +11,17 @@ import (
 )
 
 const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins,
-	access_token_ttl_ms, session_lifetime_ms, session_idle_timeout_ms, signing_algorithm, created_at, updated_at`
+	access_token_ttl_ms, session_lifetime_ms, session_idle_timeout_ms, signing_algorithm,
+	brand_app_name, brand_logo_url, brand_primary_color, brand_appearance, created_at, updated_at`
 
 func scanEnvironment(row pgx.Row) (*store.Environment, error) {
 	var e store.Environment
 	var cors []byte
 	var ttl, lifetime, idle int64
 	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors,
-		&ttl, &lifetime, &idle, &e.SigningAlgorithm, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&ttl, &lifetime, &idle, &e.SigningAlgorithm,
+		&e.Branding.AppName, &e.Branding.LogoURL, &e.Branding.PrimaryColor, &e.Branding.Appearance,
+		&e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, mapErr(err)
 	}
 	if err := json.Unmarshal(cors, &e.CORSOrigins); err != nil {
@@ -44,9 +47,10 @@ func corsJSON(origins []string) json.RawMessage {
 // as their defaults; env itself is not changed.
 func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) error {
 	e := env.WithDefaults()
-	_, err := db.pool.Exec(ctx, `INSERT INTO environments (`+envColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := db.pool.Exec(ctx, `INSERT INTO environments (`+envColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		e.ID, e.Name, string(e.Type), e.ClientID, e.SignInEndpoint, corsJSON(e.CORSOrigins),
 		durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
+		e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance,
 		ts(e.CreatedAt), ts(e.UpdatedAt))
 	return mapErr(err)
 }
@@ -104,9 +108,11 @@ func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.E
 			e.CORSOrigins = []string{}
 		}
 		_, err = tx.Exec(ctx, `UPDATE environments SET name = $1, type = $2, sign_in_endpoint = $3, cors_origins = $4,
-			access_token_ttl_ms = $5, session_lifetime_ms = $6, session_idle_timeout_ms = $7, signing_algorithm = $8, updated_at = $9
-			WHERE id = $10`, e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins),
-			durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm, e.UpdatedAt, id)
+			access_token_ttl_ms = $5, session_lifetime_ms = $6, session_idle_timeout_ms = $7, signing_algorithm = $8,
+			brand_app_name = $9, brand_logo_url = $10, brand_primary_color = $11, brand_appearance = $12, updated_at = $13
+			WHERE id = $14`, e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins),
+			durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
+			e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance, e.UpdatedAt, id)
 		if err != nil {
 			return mapErr(err)
 		}

@@ -248,6 +248,12 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return out, nil
 }
 
+// migrationFixes are Go steps that finish a migration, run in its
+// transaction right after its SQL, for changes SQL alone cannot make.
+var migrationFixes = map[int]func(context.Context, pgx.Tx) error{
+	3: lowerUserNames,
+}
+
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`
 
@@ -296,6 +302,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, mapErr(err))
+			}
+			if fix := migrationFixes[m.version]; fix != nil {
+				if err := fix(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, mapErr(err))
+				}
 			}
 			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
 				m.version, m.name, store.Now())

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,16 +45,90 @@ func metaJSON(m map[string]string) json.RawMessage {
 	return b
 }
 
+// userInsertColumns are userColumns and the lowercased names search reads.
+const userInsertColumns = userColumns + `, first_name_lower, last_name_lower, name_lower`
+
+const insertUser = `INSERT INTO users (` + userInsertColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+
 func userArgs(u *store.User) []any {
 	return []any{u.ID, u.EnvironmentID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.Name,
 		u.ProfilePictureURL, u.Locale, u.ExternalID, metaJSON(u.Metadata), u.PasswordHash,
-		tsPtr(u.LastSignInAt), ts(u.CreatedAt), ts(u.UpdatedAt)}
+		tsPtr(u.LastSignInAt), ts(u.CreatedAt), ts(u.UpdatedAt),
+		searchKey(u.FirstName), searchKey(u.LastName), searchKey(u.Name)}
+}
+
+// searchKey is a name as user search compares it: lowercased by Go, the
+// same way whatever the database's locale, or NULL.
+func searchKey(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	v := strings.ToLower(*s)
+	return &v
+}
+
+// prefixEnd returns the least string greater than every string that starts
+// with prefix, in code-point order (which is bytewise order of UTF-8, the
+// "C" collation), so that "starts with prefix" is the range [prefix, end).
+// ok is false when no string bounds the range (prefix is empty or all
+// U+10FFFF). prefix must be valid UTF-8.
+func prefixEnd(prefix string) (end string, ok bool) {
+	r := []rune(prefix)
+	for len(r) > 0 {
+		last := r[len(r)-1]
+		if last < unicode.MaxRune {
+			next := last + 1
+			if next >= 0xD800 && next <= 0xDFFF { // surrogates are not characters
+				next = 0xE000
+			}
+			r[len(r)-1] = next
+			return string(r), true
+		}
+		r = r[:len(r)-1]
+	}
+	return "", false
+}
+
+// lowerUserNames finishes migration 3: it rewrites the lowercased names
+// that the database's lower() folded differently from searchKey (non-ASCII
+// letters, depending on the locale).
+func lowerUserNames(ctx context.Context, tx pgx.Tx) error {
+	rows, _ := tx.Query(ctx, `SELECT id, first_name, last_name, name, first_name_lower, last_name_lower, name_lower
+		FROM users WHERE first_name IS NOT NULL OR last_name IS NOT NULL OR name IS NOT NULL`)
+	var id string
+	var names, lowered [3]*string
+	var fix [][]any
+	_, err := pgx.ForEachRow(rows, []any{&id, &names[0], &names[1], &names[2], &lowered[0], &lowered[1], &lowered[2]}, func() error {
+		args := make([]any, 0, 4)
+		differ := false
+		for i, n := range names {
+			k := searchKey(n)
+			args = append(args, k)
+			if k != nil && (lowered[i] == nil || *k != *lowered[i]) {
+				differ = true
+			}
+		}
+		if differ {
+			fix = append(fix, append(args, id))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, args := range fix {
+		if _, err := tx.Exec(ctx, `UPDATE users SET first_name_lower = $1, last_name_lower = $2, name_lower = $3 WHERE id = $4`,
+			args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateUser inserts u.
 func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, userArgs(u)...)
+	_, err := db.pool.Exec(ctx, insertUser, userArgs(u)...)
 	return mapErr(err)
 }
 
@@ -73,25 +149,17 @@ func (db *DB) GetUserByExternalID(ctx context.Context, envID, externalID string)
 
 // ListUsers returns one keyset page of an environment's users.
 func (db *DB) ListUsers(ctx context.Context, envID string, f store.UserFilter, p store.ListParams) (store.Page[store.User], error) {
-	s := p.Scan()
-	q := `SELECT ` + userColumns + ` FROM users WHERE environment_id = $1`
-	args := []any{envID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	if strings.ContainsRune(f.Search, 0) {
+		// No stored text holds NUL (PostgreSQL refuses it), so nothing matches.
+		return store.MakePage([]store.User(nil), func(u store.User) string { return u.ID }, p), nil
 	}
-	if f.Email != "" {
-		q += ` AND email = ` + arg(f.Email)
+	q, args := listUsersQuery(envID, f, p.Scan())
+	if f.Search != "" {
+		// Plan each search for its own prefix, never with a cached generic
+		// plan: whether the prefix indexes or the ID index is the better
+		// start depends on how many users the prefix matches.
+		args = append([]any{pgx.QueryExecModeExec}, args...)
 	}
-	if s.Cmp != "" {
-		q += ` AND id ` + s.Cmp + ` ` + arg(s.Cursor)
-	}
-	if s.Desc {
-		q += ` ORDER BY id DESC`
-	} else {
-		q += ` ORDER BY id ASC`
-	}
-	q += ` LIMIT ` + arg(s.Limit)
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return store.Page[store.User]{}, mapErr(err)
@@ -109,6 +177,50 @@ func (db *DB) ListUsers(ctx context.Context, envID string, f store.UserFilter, p
 		return store.Page[store.User]{}, mapErr(err)
 	}
 	return store.MakePage(users, func(u store.User) string { return u.ID }, p), nil
+}
+
+// listUsersQuery builds ListUsers' query. Without a search it walks the
+// (environment_id, id) index from the cursor. A search is an OR of one
+// range per indexed column, [q, prefixEnd(q)) on the lowercased query in
+// the "C" collation, which PostgreSQL answers with a BitmapOr of index
+// range scans when the prefix is selective. No LIKE is involved: "%", "_"
+// and "\" in the query are ordinary characters.
+func listUsersQuery(envID string, f store.UserFilter, s store.Scan) (string, []any) {
+	q := `SELECT ` + userColumns + ` FROM users WHERE environment_id = $1`
+	args := []any{envID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Email != "" {
+		q += ` AND email = ` + arg(f.Email)
+	}
+	if f.Search != "" {
+		lo := strings.ToLower(f.Search)
+		loArg, hiArg := arg(lo), ""
+		if hi, ok := prefixEnd(lo); ok {
+			hiArg = arg(hi)
+		}
+		var terms []string
+		for _, col := range []string{`email COLLATE "C"`, "first_name_lower", "last_name_lower", "name_lower"} {
+			t := col + ` >= ` + loArg
+			if hiArg != "" {
+				t += ` AND ` + col + ` < ` + hiArg
+			}
+			terms = append(terms, "("+t+")")
+		}
+		q += ` AND (` + strings.Join(terms, " OR ") + `)`
+	}
+	if s.Cmp != "" {
+		q += ` AND id ` + s.Cmp + ` ` + arg(s.Cursor)
+	}
+	if s.Desc {
+		q += ` ORDER BY id DESC`
+	} else {
+		q += ` ORDER BY id ASC`
+	}
+	q += ` LIMIT ` + arg(s.Limit)
+	return q, args
 }
 
 // UpdateUser applies fn to a user atomically, holding the row's lock from
@@ -133,9 +245,11 @@ func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.U
 		}
 		_, err = tx.Exec(ctx, `UPDATE users SET email = $1, email_verified = $2, first_name = $3, last_name = $4, name = $5,
 			profile_picture_url = $6, locale = $7, external_id = $8, metadata = $9, password_hash = $10, last_sign_in_at = $11,
-			updated_at = $12 WHERE environment_id = $13 AND id = $14`,
+			updated_at = $12, first_name_lower = $13, last_name_lower = $14, name_lower = $15
+			WHERE environment_id = $16 AND id = $17`,
 			u.Email, u.EmailVerified, u.FirstName, u.LastName, u.Name, u.ProfilePictureURL, u.Locale, u.ExternalID,
-			metaJSON(u.Metadata), u.PasswordHash, u.LastSignInAt, u.UpdatedAt, envID, id)
+			metaJSON(u.Metadata), u.PasswordHash, u.LastSignInAt, u.UpdatedAt,
+			searchKey(u.FirstName), searchKey(u.LastName), searchKey(u.Name), envID, id)
 		if err != nil {
 			return mapErr(err)
 		}

@@ -6,5 +6,7 @@
 // cut). Writes go through a single connection whose transactions start with
 // BEGIN IMMEDIATE, so writers queue instead of failing with SQLITE_BUSY on
 // upgrade; reads use a separate read-only pool that WAL lets run alongside
-// the writer. Migrations are the numbered files in migrations/, embedded.
+// the writer. User search is a range scan per indexed column (email, and
+// lowercased copies of the names), so it needs no LIKE and no full scan.
+// Migrations are the numbered files in migrations/, embedded.
 package sqlite

@@ -218,6 +218,12 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return out, nil
 }
 
+// migrationFixes are Go steps that finish a migration, run in its
+// transaction right after its SQL, for changes SQL alone cannot make.
+var migrationFixes = map[int]func(context.Context, *sql.Tx) error{
+	3: lowerUserNames,
+}
+
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`
 
@@ -241,6 +247,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			if fix := migrationFixes[m.version]; fix != nil {
+				if err := fix(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, err)
+				}
 			}
 			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.version, m.name, time.Now().UnixMilli())

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -51,16 +54,96 @@ func metaJSON(m map[string]string) string {
 	return string(b)
 }
 
+// userInsertColumns are userColumns and the lowercased names search reads.
+const userInsertColumns = userColumns + `, first_name_lower, last_name_lower, name_lower`
+
+const insertUser = `INSERT INTO users (` + userInsertColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func userArgs(u *store.User) []any {
 	return []any{u.ID, u.EnvironmentID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.Name,
 		u.ProfilePictureURL, u.Locale, u.ExternalID, metaJSON(u.Metadata), u.PasswordHash,
-		msPtr(u.LastSignInAt), ms(u.CreatedAt), ms(u.UpdatedAt)}
+		msPtr(u.LastSignInAt), ms(u.CreatedAt), ms(u.UpdatedAt),
+		searchKey(u.FirstName), searchKey(u.LastName), searchKey(u.Name)}
+}
+
+// searchKey is a name as user search compares it: lowercased by Go, the
+// same way whatever the database's locale, or NULL.
+func searchKey(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return strings.ToLower(*s)
+}
+
+// prefixEnd returns the least string greater than every string that starts
+// with prefix, in code-point order (which is bytewise order of UTF-8), so
+// that "starts with prefix" is the range [prefix, end). ok is false when no
+// string bounds the range (prefix is empty or all U+10FFFF). prefix must be
+// valid UTF-8.
+func prefixEnd(prefix string) (end string, ok bool) {
+	r := []rune(prefix)
+	for len(r) > 0 {
+		last := r[len(r)-1]
+		if last < unicode.MaxRune {
+			next := last + 1
+			if next >= 0xD800 && next <= 0xDFFF { // surrogates are not characters
+				next = 0xE000
+			}
+			r[len(r)-1] = next
+			return string(r), true
+		}
+		r = r[:len(r)-1]
+	}
+	return "", false
+}
+
+// lowerUserNames finishes migration 3: it rewrites the lowercased names
+// that SQLite's ASCII-only lower() got wrong (non-ASCII letters) with
+// searchKey.
+func lowerUserNames(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, first_name, last_name, name, first_name_lower, last_name_lower, name_lower
+		FROM users WHERE first_name IS NOT NULL OR last_name IS NOT NULL OR name IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	var fix [][]any
+	for rows.Next() {
+		var id string
+		var names, lowered [3]sql.NullString
+		if err := rows.Scan(&id, &names[0], &names[1], &names[2], &lowered[0], &lowered[1], &lowered[2]); err != nil {
+			rows.Close()
+			return err
+		}
+		args := make([]any, 0, 4)
+		differ := false
+		for i, n := range names {
+			k := searchKey(strPtr(n))
+			args = append(args, k)
+			if k != nil && k.(string) != lowered[i].String {
+				differ = true
+			}
+		}
+		if differ {
+			fix = append(fix, append(args, id))
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, args := range fix {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET first_name_lower = ?, last_name_lower = ?, name_lower = ? WHERE id = ?`,
+			args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateUser inserts u.
 func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(u)...)
+	_, err := db.writer.ExecContext(ctx, insertUser, userArgs(u)...)
 	return mapErr(err)
 }
 
@@ -81,24 +164,7 @@ func (db *DB) GetUserByExternalID(ctx context.Context, envID, externalID string)
 
 // ListUsers returns one keyset page of an environment's users.
 func (db *DB) ListUsers(ctx context.Context, envID string, f store.UserFilter, p store.ListParams) (store.Page[store.User], error) {
-	s := p.Scan()
-	q := `SELECT ` + userColumns + ` FROM users WHERE environment_id = ?`
-	args := []any{envID}
-	if f.Email != "" {
-		q += ` AND email = ?`
-		args = append(args, f.Email)
-	}
-	if s.Cmp != "" {
-		q += ` AND id ` + s.Cmp + ` ?`
-		args = append(args, s.Cursor)
-	}
-	if s.Desc {
-		q += ` ORDER BY id DESC`
-	} else {
-		q += ` ORDER BY id ASC`
-	}
-	q += ` LIMIT ?`
-	args = append(args, s.Limit)
+	q, args := listUsersQuery(envID, f, p.Scan())
 	rows, err := db.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return store.Page[store.User]{}, mapErr(err)
@@ -116,6 +182,59 @@ func (db *DB) ListUsers(ctx context.Context, envID string, f store.UserFilter, p
 		return store.Page[store.User]{}, mapErr(err)
 	}
 	return store.MakePage(users, func(u store.User) string { return u.ID }, p), nil
+}
+
+// listUsersQuery builds ListUsers' query. Without a search it walks the
+// (environment_id, id) index from the cursor. A search is an OR of one
+// range per indexed column, [q, prefixEnd(q)) on the lowercased query, so
+// SQLite answers it with one index range scan per column (a multi-index
+// OR) and sorts only the matches by ID. No LIKE is involved: "%", "_" and
+// "\" in the query are ordinary characters.
+func listUsersQuery(envID string, f store.UserFilter, s store.Scan) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "?" + strconv.Itoa(len(args))
+	}
+	env := arg(envID)
+	var where []string
+	if f.Search == "" || f.Email != "" {
+		where = append(where, `environment_id = `+env)
+	}
+	if f.Email != "" {
+		where = append(where, `email = `+arg(f.Email))
+	}
+	if f.Search != "" {
+		// Each arm names the environment itself, and (unless an email pins
+		// the user) nothing else does: otherwise SQLite, which has no
+		// statistics unless ANALYZE ran, prefers walking the environment's
+		// ID index and filtering every one of its users.
+		lo := strings.ToLower(f.Search)
+		loArg, hiArg := arg(lo), ""
+		if hi, ok := prefixEnd(lo); ok {
+			hiArg = arg(hi)
+		}
+		var arms []string
+		for _, col := range []string{"email", "first_name_lower", "last_name_lower", "name_lower"} {
+			a := `environment_id = ` + env + ` AND ` + col + ` >= ` + loArg
+			if hiArg != "" {
+				a += ` AND ` + col + ` < ` + hiArg
+			}
+			arms = append(arms, "("+a+")")
+		}
+		where = append(where, "("+strings.Join(arms, " OR ")+")")
+	}
+	q := `SELECT ` + userColumns + ` FROM users WHERE ` + strings.Join(where, " AND ")
+	if s.Cmp != "" {
+		q += ` AND id ` + s.Cmp + ` ` + arg(s.Cursor)
+	}
+	if s.Desc {
+		q += ` ORDER BY id DESC`
+	} else {
+		q += ` ORDER BY id ASC`
+	}
+	q += ` LIMIT ` + arg(s.Limit)
+	return q, args
 }
 
 // UpdateUser applies fn to a user atomically. The ID, environment and
@@ -141,10 +260,12 @@ func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.U
 			u.Metadata = map[string]string{}
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET email = ?, email_verified = ?, first_name = ?, last_name = ?, name = ?,
-			profile_picture_url = ?, locale = ?, external_id = ?, metadata = ?, password_hash = ?, last_sign_in_at = ?, updated_at = ?
+			profile_picture_url = ?, locale = ?, external_id = ?, metadata = ?, password_hash = ?, last_sign_in_at = ?, updated_at = ?,
+			first_name_lower = ?, last_name_lower = ?, name_lower = ?
 			WHERE environment_id = ? AND id = ?`,
 			u.Email, u.EmailVerified, u.FirstName, u.LastName, u.Name, u.ProfilePictureURL, u.Locale, u.ExternalID,
-			metaJSON(u.Metadata), u.PasswordHash, msPtr(u.LastSignInAt), ms(u.UpdatedAt), envID, id)
+			metaJSON(u.Metadata), u.PasswordHash, msPtr(u.LastSignInAt), ms(u.UpdatedAt),
+			searchKey(u.FirstName), searchKey(u.LastName), searchKey(u.Name), envID, id)
 		if err != nil {
 			return mapErr(err)
 		}

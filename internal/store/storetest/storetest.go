@@ -51,6 +51,16 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Throttles", testThrottles},
 		{"ThrottleConcurrent", testThrottleConcurrent},
 		{"AuthForeignKeys", testAuthForeignKeys},
+		{"EnvironmentBranding", testEnvironmentBranding},
+		{"Admins", testAdmins},
+		{"AdminUpdateAtomic", testAdminUpdateAtomic},
+		{"AdminTokens", testAdminTokens},
+		{"AdminTokenConsumeRace", testAdminTokenConsumeRace},
+		{"AdminSessions", testAdminSessions},
+		{"Events", testEvents},
+		{"EventPagination", testEventPagination},
+		{"UserSearch", testUserSearch},
+		{"UserSearchPagination", testUserSearchPagination},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

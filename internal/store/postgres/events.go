@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const eventColumns = `id, environment_id, type, actor_type, actor_id, target_id, ip_address, data, created_at`
+
+func scanEvent(row pgx.Row) (*store.Event, error) {
+	var e store.Event
+	var envID *string
+	var data []byte
+	if err := row.Scan(&e.ID, &envID, &e.Type, &e.ActorType, &e.ActorID, &e.TargetID, &e.IPAddress, &data, &e.CreatedAt); err != nil {
+		return nil, mapErr(err)
+	}
+	if envID != nil {
+		e.EnvironmentID = *envID
+	}
+	if err := json.Unmarshal(data, &e.Data); err != nil {
+		return nil, fmt.Errorf("event %s: data: %w", e.ID, err)
+	}
+	if e.Data == nil {
+		e.Data = map[string]string{}
+	}
+	e.CreatedAt = e.CreatedAt.UTC()
+	return &e, nil
+}
+
+// RecordEvent inserts e; an empty EnvironmentID is stored as NULL (a
+// server-wide event). ErrConflict if its ID exists.
+func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),
+		ts(e.CreatedAt))
+	return mapErr(err)
+}
+
+// ListEvents returns one keyset page of an environment's events (of no
+// environment when envID is ""), of the given types only if there are any.
+func (db *DB) ListEvents(ctx context.Context, envID string, types []string, p store.ListParams) (store.Page[store.Event], error) {
+	s := p.Scan()
+	q := `SELECT ` + eventColumns + ` FROM events WHERE `
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if envID == "" {
+		q += `environment_id IS NULL`
+	} else {
+		q += `environment_id = ` + arg(envID)
+	}
+	if len(types) > 0 {
+		q += ` AND type = ANY(` + arg(types) + `)`
+	}
+	if s.Cmp != "" {
+		q += ` AND id ` + s.Cmp + ` ` + arg(s.Cursor)
+	}
+	if s.Desc {
+		q += ` ORDER BY id DESC`
+	} else {
+		q += ` ORDER BY id ASC`
+	}
+	q += ` LIMIT ` + arg(s.Limit)
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return store.Page[store.Event]{}, mapErr(err)
+	}
+	defer rows.Close()
+	var events []store.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return store.Page[store.Event]{}, err
+		}
+		events = append(events, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page[store.Event]{}, mapErr(err)
+	}
+	return store.MakePage(events, func(e store.Event) string { return e.ID }, p), nil
+}
