@@ -46,6 +46,7 @@ func (s *Service) Create(ctx context.Context, name string, typ store.Environment
 		CORSOrigins: []string{}, CreatedAt: now, UpdatedAt: now,
 	}
 	*env = env.WithDefaults()
+	env.Email = store.EmailSettings{Verification: true, MagicAuth: true, MagicSignUp: true}
 	if err := s.Store.CreateEnvironment(ctx, env); err != nil {
 		return nil, err
 	}

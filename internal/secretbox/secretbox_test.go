@@ -85,3 +85,19 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("Verify with another key = %v", err)
 	}
 }
+
+func TestMAC(t *testing.T) {
+	k1, _ := ParseKey(GenerateKey())
+	k2, _ := ParseKey(GenerateKey())
+	b1, _ := New(k1)
+	b2, _ := New(k2)
+	if string(b1.MAC("a", "123456")) != string(b1.MAC("a", "123456")) {
+		t.Fatal("MAC is not deterministic")
+	}
+	if string(b1.MAC("a", "123456")) == string(b2.MAC("a", "123456")) {
+		t.Fatal("MAC does not depend on the key")
+	}
+	if string(b1.MAC("a1", "23456")) == string(b1.MAC("a", "123456")) {
+		t.Fatal("MAC parts are not separated")
+	}
+}

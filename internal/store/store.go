@@ -33,6 +33,8 @@ type Store interface {
 	Throttles
 	Admins
 	Events
+	Outbox
+	Challenges
 
 	// Migrate applies every pending migration, in order, each in its own
 	// transaction. Several nodes may call it at once; backends serialise them.
@@ -157,8 +159,20 @@ type Environment struct {
 	SessionIdleTimeout time.Duration // a session with no activity for this long ends
 	SigningAlgorithm   string        // RS256 or ES256
 	Branding           Branding
+	Email              EmailSettings
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+}
+
+// EmailSettings are an environment's email-based features. A new
+// environment has the three switches on (environments.Service.Create sets
+// them; existing rows got true from the migration).
+type EmailSettings struct {
+	Verification  bool   // password sign-ups must verify their email before signing in
+	MagicAuth     bool   // "Email me a code" sign-in
+	MagicSignUp   bool   // a magic code to an unknown address creates the account
+	SenderName    string // "" = the app name
+	SenderAddress string // "" = the server's default sender
 }
 
 // Defaults for an environment's token and session settings.

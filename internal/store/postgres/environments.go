@@ -12,7 +12,8 @@ import (
 
 const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins,
 	access_token_ttl_ms, session_lifetime_ms, session_idle_timeout_ms, signing_algorithm,
-	brand_app_name, brand_logo_url, brand_primary_color, brand_appearance, created_at, updated_at`
+	brand_app_name, brand_logo_url, brand_primary_color, brand_appearance,
+	email_verification, magic_auth, magic_sign_up, sender_name, sender_address, created_at, updated_at`
 
 func scanEnvironment(row pgx.Row) (*store.Environment, error) {
 	var e store.Environment
@@ -21,6 +22,7 @@ func scanEnvironment(row pgx.Row) (*store.Environment, error) {
 	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors,
 		&ttl, &lifetime, &idle, &e.SigningAlgorithm,
 		&e.Branding.AppName, &e.Branding.LogoURL, &e.Branding.PrimaryColor, &e.Branding.Appearance,
+		&e.Email.Verification, &e.Email.MagicAuth, &e.Email.MagicSignUp, &e.Email.SenderName, &e.Email.SenderAddress,
 		&e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, mapErr(err)
 	}
@@ -47,10 +49,11 @@ func corsJSON(origins []string) json.RawMessage {
 // as their defaults; env itself is not changed.
 func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) error {
 	e := env.WithDefaults()
-	_, err := db.pool.Exec(ctx, `INSERT INTO environments (`+envColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+	_, err := db.pool.Exec(ctx, `INSERT INTO environments (`+envColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		e.ID, e.Name, string(e.Type), e.ClientID, e.SignInEndpoint, corsJSON(e.CORSOrigins),
 		durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
 		e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance,
+		e.Email.Verification, e.Email.MagicAuth, e.Email.MagicSignUp, e.Email.SenderName, e.Email.SenderAddress,
 		ts(e.CreatedAt), ts(e.UpdatedAt))
 	return mapErr(err)
 }
@@ -109,10 +112,12 @@ func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.E
 		}
 		_, err = tx.Exec(ctx, `UPDATE environments SET name = $1, type = $2, sign_in_endpoint = $3, cors_origins = $4,
 			access_token_ttl_ms = $5, session_lifetime_ms = $6, session_idle_timeout_ms = $7, signing_algorithm = $8,
-			brand_app_name = $9, brand_logo_url = $10, brand_primary_color = $11, brand_appearance = $12, updated_at = $13
-			WHERE id = $14`, e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins),
+			brand_app_name = $9, brand_logo_url = $10, brand_primary_color = $11, brand_appearance = $12,
+			email_verification = $13, magic_auth = $14, magic_sign_up = $15, sender_name = $16, sender_address = $17, updated_at = $18
+			WHERE id = $19`, e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins),
 			durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
-			e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance, e.UpdatedAt, id)
+			e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance,
+			e.Email.Verification, e.Email.MagicAuth, e.Email.MagicSignUp, e.Email.SenderName, e.Email.SenderAddress, e.UpdatedAt, id)
 		if err != nil {
 			return mapErr(err)
 		}

@@ -11,7 +11,8 @@ import (
 
 const envColumns = `id, name, type, client_id, sign_in_endpoint, cors_origins,
 	access_token_ttl_ms, session_lifetime_ms, session_idle_timeout_ms, signing_algorithm,
-	brand_app_name, brand_logo_url, brand_primary_color, brand_appearance, created_at, updated_at`
+	brand_app_name, brand_logo_url, brand_primary_color, brand_appearance,
+	email_verification, magic_auth, magic_sign_up, sender_name, sender_address, created_at, updated_at`
 
 func scanEnvironment(row interface{ Scan(...any) error }) (*store.Environment, error) {
 	var e store.Environment
@@ -20,6 +21,7 @@ func scanEnvironment(row interface{ Scan(...any) error }) (*store.Environment, e
 	if err := row.Scan(&e.ID, &e.Name, &e.Type, &e.ClientID, &e.SignInEndpoint, &cors,
 		&ttl, &lifetime, &idle, &e.SigningAlgorithm,
 		&e.Branding.AppName, &e.Branding.LogoURL, &e.Branding.PrimaryColor, &e.Branding.Appearance,
+		&e.Email.Verification, &e.Email.MagicAuth, &e.Email.MagicSignUp, &e.Email.SenderName, &e.Email.SenderAddress,
 		&created, &updated); err != nil {
 		return nil, mapErr(err)
 	}
@@ -43,10 +45,11 @@ func corsJSON(origins []string) string {
 // as their defaults; env itself is not changed.
 func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) error {
 	e := env.WithDefaults()
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO environments (`+envColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.writer.ExecContext(ctx, `INSERT INTO environments (`+envColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Name, string(e.Type), e.ClientID, e.SignInEndpoint, corsJSON(e.CORSOrigins),
 		durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
 		e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance,
+		e.Email.Verification, e.Email.MagicAuth, e.Email.MagicSignUp, e.Email.SenderName, e.Email.SenderAddress,
 		ms(e.CreatedAt), ms(e.UpdatedAt))
 	return mapErr(err)
 }
@@ -103,11 +106,13 @@ func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.E
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE environments SET name = ?, type = ?, sign_in_endpoint = ?, cors_origins = ?,
 			access_token_ttl_ms = ?, session_lifetime_ms = ?, session_idle_timeout_ms = ?, signing_algorithm = ?,
-			brand_app_name = ?, brand_logo_url = ?, brand_primary_color = ?, brand_appearance = ?, updated_at = ?
+			brand_app_name = ?, brand_logo_url = ?, brand_primary_color = ?, brand_appearance = ?,
+			email_verification = ?, magic_auth = ?, magic_sign_up = ?, sender_name = ?, sender_address = ?, updated_at = ?
 			WHERE id = ?`,
 			e.Name, string(e.Type), e.SignInEndpoint, corsJSON(e.CORSOrigins),
 			durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
-			e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance, ms(e.UpdatedAt), id)
+			e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance,
+			e.Email.Verification, e.Email.MagicAuth, e.Email.MagicSignUp, e.Email.SenderName, e.Email.SenderAddress, ms(e.UpdatedAt), id)
 		if err != nil {
 			return mapErr(err)
 		}

@@ -61,6 +61,14 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventPagination", testEventPagination},
 		{"UserSearch", testUserSearch},
 		{"UserSearchPagination", testUserSearchPagination},
+		{"Outbox", testOutbox},
+		{"OutboxLeaseExpiry", testOutboxLeaseExpiry},
+		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
+		{"OutboxList", testOutboxList},
+		{"Challenges", testChallenges},
+		{"LatestChallenge", testLatestChallenge},
+		{"ChallengeUpdate", testChallengeUpdate},
+		{"ChallengeUpdateAtomic", testChallengeUpdateAtomic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -159,6 +167,7 @@ func testEnvironments(t *testing.T, s store.Store) {
 		e.Name = "Renamed"
 		e.SignInEndpoint = "http://localhost:3000/login"
 		e.CORSOrigins = []string{"http://localhost:3000", "https://app.example.com"}
+		e.Email = store.EmailSettings{Verification: true, MagicSignUp: true, SenderName: "Acme", SenderAddress: "auth@acme.test"}
 		e.UpdatedAt = later
 		return nil
 	})
@@ -168,6 +177,9 @@ func testEnvironments(t *testing.T, s store.Store) {
 	got, _ = s.GetEnvironment(ctx, e.ID)
 	if diff := cmp.Diff(upd, got); diff != "" {
 		t.Errorf("after update (-returned +stored):\n%s", diff)
+	}
+	if got.Email != (store.EmailSettings{Verification: true, MagicSignUp: true, SenderName: "Acme", SenderAddress: "auth@acme.test"}) {
+		t.Errorf("email settings not stored: %+v", got.Email)
 	}
 	if got.Name != "Renamed" || len(got.CORSOrigins) != 2 || !got.UpdatedAt.Equal(later) {
 		t.Errorf("update not stored: %+v", got)
