@@ -90,6 +90,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		ln.Close()
 		return fmt.Errorf("set up the development environment: %w", err)
 	}
+	adminLink, err := devAdminLink(ctx, srv)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("set up the local admin: %w", err)
+	}
 	{
 		if err := writeEnvFile(*envFile, [][2]string{
 			{"GATEHOUSE_URL", base}, {"WORKOS_API_KEY", creds.APIKey},
@@ -108,9 +113,21 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			{"Cookie password", creds.CookiePassword},
 			{"Redirect URI", app.String() + "/callback"},
 			{"Env file", *envFile},
+			{"Admin sign-in", adminLink},
 		})
 	}
 	return serveWithJanitor(ctx, ln, srv, st, logger, 5*time.Second)
+}
+
+// devAdminLink makes sure the dev server has an admin (admin@localhost,
+// created on first start) and returns a fresh one-time sign-in link for
+// the dashboard; each start prints a new one.
+func devAdminLink(ctx context.Context, srv *server.Server) (string, error) {
+	a, _, err := srv.Admin.EnsureDevAdmin(ctx)
+	if err != nil {
+		return "", err
+	}
+	return srv.Admin.IssueSignInLink(ctx, a.ID)
 }
 
 // displayHost turns the bound address into a host:port browsers and SDKs

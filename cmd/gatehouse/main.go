@@ -4,6 +4,7 @@
 //	gatehouse serve      production server, configured by GATEHOUSE_* variables or flags
 //	gatehouse migrate    apply or list database migrations
 //	gatehouse keygen     print a new master key for GATEHOUSE_SECRET_KEY
+//	gatehouse admin      create, link, list dashboard admins
 //	gatehouse environments | api-keys | redirect-uris | sign-out-redirects |
 //	          sign-in-endpoint | cors-origins   manage environments
 //
@@ -68,6 +69,9 @@ Database:
   migrate status      list migrations and whether each is applied
   keygen              print a new master key for GATEHOUSE_SECRET_KEY
 
+Dashboard admins (work directly on the database):
+  admin               create, link, list (the dashboard is at PUBLIC_URL/admin/)
+
 Environments (work directly on the database; see --help of each):
   environments        create, list
   api-keys            create, list, revoke
@@ -97,6 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "keygen":
 		return runKeygen(rest, stdout)
+	case "admin":
+		return runAdminAccounts(ctx, rest, getenv, stdout, stderr)
 	case "environments", "api-keys", "redirect-uris", "sign-out-redirects", "sign-in-endpoint", "cors-origins", "keys":
 		return runAdmin(ctx, cmd, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":

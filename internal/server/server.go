@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/adminauth"
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/environments"
@@ -44,8 +46,11 @@ type Server struct {
 	Users        *users.Service
 	Flow         *authflow.Service
 	Keys         *tokens.Keyring
-	handler      http.Handler
-	deps         Deps
+	// Admin manages dashboard admins: gatehouse dev uses it to print a
+	// one-time sign-in link.
+	Admin   *adminauth.Service
+	handler http.Handler
+	deps    Deps
 }
 
 // New builds the server.
@@ -65,6 +70,7 @@ func New(d Deps) *Server {
 	}
 	s.Flow = &authflow.Service{Store: d.Store, Users: s.Users, Hasher: d.Hasher, Keys: s.Keys, Box: d.Box,
 		Logger: d.Logger, BaseURL: d.BaseURL, Now: d.Now}
+	s.Admin = &adminauth.Service{Store: d.Store, Hasher: d.Hasher, Box: d.Box, Logger: d.Logger, BaseURL: d.BaseURL, Now: d.Now}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
@@ -78,6 +84,12 @@ func New(d Deps) *Server {
 		panic(fmt.Sprintf("hosted templates: %v", err)) // embedded files: a build defect, caught by every test
 	}
 	hp.Routes(mux)
+	dash, err := admin.New(admin.Handler{Auth: s.Admin, Environments: s.Environments, Users: s.Users, Flow: s.Flow,
+		Store: d.Store, Logger: d.Logger, SecureCookies: strings.HasPrefix(d.BaseURL, "https://"), Now: d.Now})
+	if err != nil {
+		panic(fmt.Sprintf("admin templates: %v", err)) // embedded files: a build defect, caught by every test
+	}
+	dash.Routes(mux) // /admin/ outranks the catch-all below
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
