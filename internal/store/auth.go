@@ -111,6 +111,10 @@ type Sessions interface {
 	// EndSession marks a session ended at the given time, keeping the first
 	// end time if it had ended already. ErrNotFound if absent.
 	EndSession(ctx context.Context, envID, id string, at time.Time) error
+	// EndUserSessions ends every live session and browser session of a
+	// user (after a password reset, say) in one transaction and returns how
+	// many sessions it ended.
+	EndUserSessions(ctx context.Context, envID, userID string, at time.Time) (int, error)
 }
 
 // Session is a user's session with an app, created at sign-in and kept
