@@ -118,9 +118,14 @@ func (d SessionData) MarshalJSON() ([]byte, error) {
 // the Node SDK or authkit-session.
 func (d *SessionData) UnmarshalJSON(b []byte) error {
 	var in sessionDataJSON
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := decodeSessionJSON(b, &in); err != nil {
 		return err
 	}
+	return in.to(d)
+}
+
+// to converts the wire form into d.
+func (in *sessionDataJSON) to(d *SessionData) error {
 	*d = SessionData{OrganizationID: in.OrganizationID, AccessToken: in.AccessToken, RefreshToken: in.RefreshToken,
 		AuthenticationMethod: in.AuthenticationMethod}
 	if u := in.User; u != nil {
@@ -178,8 +183,12 @@ func unsealSession(sealed, password string, now time.Time) (*SessionData, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSession, err)
 	}
+	var in sessionDataJSON
 	var d SessionData
-	if err := json.Unmarshal(plain, &d); err != nil {
+	if err := decodeSessionJSON(plain, &in); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSession, err)
+	}
+	if err := in.to(&d); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSession, err)
 	}
 	return &d, nil
