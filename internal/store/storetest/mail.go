@@ -1,0 +1,544 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse/gatehouse/internal/ids"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+func newEmail(envID string, due time.Time) *store.Email {
+	now := store.Now()
+	return &store.Email{
+		ID: ids.New("email"), EnvironmentID: envID, FromName: "Acme", FromAddress: "noreply@acme.example",
+		To: "ada@example.com", Subject: "Your code", Text: "code 123456\n", HTML: "<p>code 123456</p>",
+		Status: "pending", NextAttemptAt: store.Truncate(due), CreatedAt: now,
+	}
+}
+
+func emailIDs(es []store.Email) []string {
+	out := []string{}
+	for _, e := range es {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func testOutbox(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	now := store.Now()
+	const lease = time.Minute
+
+	first := newEmail(env.ID, now.Add(-2*time.Second))
+	first.NextAttemptAt = rawTime(-2 * time.Second)
+	first.Text = "ünïcødé ✓ \"quoted\"\n"
+	second := newEmail(env.ID, now.Add(-time.Second))
+	later := newEmail(env.ID, now.Add(time.Hour))
+	for _, e := range []*store.Email{first, second, later} {
+		if err := s.EnqueueEmail(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.NextAttemptAt = store.Truncate(first.NextAttemptAt)
+	wantErr(t, s.EnqueueEmail(ctx, first), store.ErrConflict, "duplicate email ID")
+	got, err := s.GetEmail(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first, got); diff != "" {
+		t.Errorf("GetEmail (-want +got):\n%s", diff)
+	}
+	if got.NextAttemptAt.Location() != time.UTC || got.CreatedAt.Location() != time.UTC {
+		t.Errorf("times not in UTC: %v, %v", got.NextAttemptAt.Location(), got.CreatedAt.Location())
+	}
+	_, err = s.GetEmail(ctx, "email_missing")
+	wantErr(t, err, store.ErrNotFound, "GetEmail unknown")
+
+	// Claim: the due ones, in due order, leased to the worker.
+	claimed, err := s.ClaimEmails(ctx, now, 10, lease, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{first.ID, second.ID}, emailIDs(claimed)); diff != "" {
+		t.Fatalf("claimed (-want +got):\n%s", diff)
+	}
+	for _, e := range claimed {
+		if e.Status != "sending" || e.ClaimedBy != "w1" || e.LeaseUntil == nil || !e.LeaseUntil.Equal(now.Add(lease)) || e.Attempts != 0 {
+			t.Errorf("claimed email %+v", e)
+		}
+	}
+	if stored, _ := s.GetEmail(ctx, first.ID); stored.Status != "sending" || stored.ClaimedBy != "w1" {
+		t.Errorf("stored after claim = %+v", stored)
+	}
+	// Nothing else is due; a claim by another worker gets nothing.
+	if again, err := s.ClaimEmails(ctx, now, 10, lease, "w2"); err != nil || len(again) != 0 {
+		t.Fatalf("second claim = %v, %v", emailIDs(again), err)
+	}
+
+	// Sent: recorded once, by the claim holder only.
+	sentAt := now.Add(time.Second)
+	wantErr(t, s.MarkEmailSent(ctx, first.ID, "w2", sentAt), store.ErrNotFound, "MarkEmailSent by another worker")
+	if err := s.MarkEmailSent(ctx, first.ID, "w1", rawTime(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetEmail(ctx, first.ID)
+	if got.Status != "sent" || got.Attempts != 1 || got.SentAt == nil || got.SentAt.Location() != time.UTC ||
+		got.SentAt.Sub(sentAt).Abs() > time.Second || got.LeaseUntil != nil || got.ClaimedBy != "w1" {
+		t.Errorf("after MarkEmailSent = %+v", got)
+	}
+	wantErr(t, s.MarkEmailSent(ctx, first.ID, "w1", sentAt), store.ErrNotFound, "MarkEmailSent twice")
+	wantErr(t, s.MarkEmailFailed(ctx, first.ID, "w1", now, "x", false), store.ErrNotFound, "MarkEmailFailed after sent")
+	wantErr(t, s.ReleaseEmail(ctx, first.ID, "w1"), store.ErrNotFound, "ReleaseEmail after sent")
+	wantErr(t, s.MarkEmailSent(ctx, "email_missing", "w1", sentAt), store.ErrNotFound, "MarkEmailSent unknown")
+
+	// Failed, not final: pending again, due later, attempt counted.
+	next := now.Add(30 * time.Second)
+	wantErr(t, s.MarkEmailFailed(ctx, second.ID, "w2", next, "x", false), store.ErrNotFound, "MarkEmailFailed by another worker")
+	if err := s.MarkEmailFailed(ctx, second.ID, "w1", next, "451 4.3.0 try later", false); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetEmail(ctx, second.ID)
+	if got.Status != "pending" || got.Attempts != 1 || !got.NextAttemptAt.Equal(next) || got.LastError != "451 4.3.0 try later" ||
+		got.LeaseUntil != nil || got.SentAt != nil {
+		t.Errorf("after MarkEmailFailed = %+v", got)
+	}
+	if c, _ := s.ClaimEmails(ctx, next.Add(-time.Millisecond), 10, lease, "w1"); len(c) != 0 {
+		t.Errorf("claimed before its retry time: %v", emailIDs(c))
+	}
+	claimed, err = s.ClaimEmails(ctx, next, 10, lease, "w2")
+	if err != nil || len(claimed) != 1 || claimed[0].ID != second.ID || claimed[0].Attempts != 1 {
+		t.Fatalf("claim at the retry time = %+v, %v", claimed, err)
+	}
+
+	// Released: pending again and due at once, attempts unchanged.
+	wantErr(t, s.ReleaseEmail(ctx, second.ID, "w1"), store.ErrNotFound, "ReleaseEmail by another worker")
+	if err := s.ReleaseEmail(ctx, second.ID, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetEmail(ctx, second.ID)
+	if got.Status != "pending" || got.Attempts != 1 || got.LeaseUntil != nil || !got.NextAttemptAt.Equal(next) {
+		t.Errorf("after ReleaseEmail = %+v", got)
+	}
+	wantErr(t, s.ReleaseEmail(ctx, second.ID, "w2"), store.ErrNotFound, "ReleaseEmail twice")
+
+	// Failed, final: never claimed again.
+	claimed, _ = s.ClaimEmails(ctx, next, 10, lease, "w1")
+	if len(claimed) != 1 || claimed[0].ID != second.ID {
+		t.Fatalf("claim after release = %v", emailIDs(claimed))
+	}
+	if err := s.MarkEmailFailed(ctx, second.ID, "w1", next.Add(time.Minute), "550 5.1.1 no such user", true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetEmail(ctx, second.ID)
+	if got.Status != "failed" || got.Attempts != 2 || got.LastError != "550 5.1.1 no such user" {
+		t.Errorf("after final MarkEmailFailed = %+v", got)
+	}
+	claimed, _ = s.ClaimEmails(ctx, now.Add(48*time.Hour), 10, lease, "w1")
+	if diff := cmp.Diff([]string{later.ID}, emailIDs(claimed)); diff != "" {
+		t.Errorf("claim two days on (-want +got):\n%s", diff)
+	}
+
+	// n bounds a claim.
+	for range 5 {
+		if err := s.EnqueueEmail(ctx, newEmail(env.ID, now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := s.ClaimEmails(ctx, now, 3, lease, "w3"); err != nil || len(c) != 3 {
+		t.Errorf("claim of 3 = %d emails, %v", len(c), err)
+	}
+	if c, err := s.ClaimEmails(ctx, now, 0, lease, "w3"); err != nil || len(c) != 0 {
+		t.Errorf("claim of 0 = %d emails, %v", len(c), err)
+	}
+
+	// Server-wide mail has no environment; mail to a missing one is refused.
+	server := newEmail("", now)
+	if err := s.EnqueueEmail(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetEmail(ctx, server.ID); err != nil || got.EnvironmentID != "" {
+		t.Errorf("server-wide email = %+v, %v", got, err)
+	}
+	if err := s.EnqueueEmail(ctx, newEmail("environment_missing", now)); err == nil {
+		t.Error("queued an email in a missing environment")
+	}
+}
+
+// A claim whose lease ran out can be taken over; the first worker's claim
+// is then void.
+func testOutboxLeaseExpiry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	now := store.Now()
+	e := newEmail(env.ID, now)
+	if err := s.EnqueueEmail(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.ClaimEmails(ctx, now, 10, time.Minute, "w1"); err != nil || len(c) != 1 {
+		t.Fatalf("claim = %v, %v", c, err)
+	}
+	if c, _ := s.ClaimEmails(ctx, now.Add(time.Minute-time.Millisecond), 10, time.Minute, "w2"); len(c) != 0 {
+		t.Fatalf("claimed during the lease: %v", emailIDs(c))
+	}
+	takeover := now.Add(time.Minute)
+	c, err := s.ClaimEmails(ctx, takeover, 10, time.Minute, "w2")
+	if err != nil || len(c) != 1 || c[0].ID != e.ID || c[0].ClaimedBy != "w2" || !c[0].LeaseUntil.Equal(takeover.Add(time.Minute)) {
+		t.Fatalf("takeover claim = %+v, %v", c, err)
+	}
+	wantErr(t, s.MarkEmailSent(ctx, e.ID, "w1", takeover), store.ErrNotFound, "MarkEmailSent by the worker that lost its claim")
+	wantErr(t, s.MarkEmailFailed(ctx, e.ID, "w1", takeover, "x", false), store.ErrNotFound, "MarkEmailFailed by the worker that lost its claim")
+	wantErr(t, s.ReleaseEmail(ctx, e.ID, "w1"), store.ErrNotFound, "ReleaseEmail by the worker that lost its claim")
+	if err := s.MarkEmailSent(ctx, e.ID, "w2", takeover); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetEmail(ctx, e.ID); got.Status != "sent" || got.ClaimedBy != "w2" || got.Attempts != 1 {
+		t.Errorf("stored = %+v", got)
+	}
+}
+
+// Concurrent claimers never get the same email.
+func testOutboxConcurrentClaims(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	now := store.Now()
+	const emails, workers = 60, 8
+	for range emails {
+		if err := s.EnqueueEmail(ctx, newEmail(env.ID, now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for i := range workers {
+		worker := fmt.Sprintf("w%d", i)
+		wg.Go(func() {
+			for {
+				c, err := s.ClaimEmails(ctx, now, 3, time.Minute, worker)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if len(c) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, e := range c {
+					if prev, ok := seen[e.ID]; ok {
+						errs[i] = fmt.Errorf("%s claimed by %s and %s", e.ID, prev, worker)
+					}
+					seen[e.ID] = worker
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != emails {
+		t.Errorf("claimed %d distinct emails, want %d", len(seen), emails)
+	}
+}
+
+func testOutboxList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	other := newEnv(t, s, "Other")
+	now := store.Now()
+	var all []string
+	for range 25 {
+		e := newEmail(env.ID, now)
+		if err := s.EnqueueEmail(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, e.ID)
+	}
+	elsewhere := newEmail(other.ID, now)
+	server := newEmail("", now)
+	for _, e := range []*store.Email{elsewhere, server} {
+		if err := s.EnqueueEmail(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	desc := slices.Clone(all)
+	slices.Reverse(desc)
+
+	// Newest first by default, 10 a page, with cursors both ways.
+	p1, err := s.ListEmails(ctx, env.ID, store.ListParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(desc[:10], emailIDs(p1.Data)); diff != "" {
+		t.Errorf("page 1 (-want +got):\n%s", diff)
+	}
+	if p1.Before != "" || p1.After != desc[9] {
+		t.Errorf("page 1 cursors = %q, %q", p1.Before, p1.After)
+	}
+	p2, _ := s.ListEmails(ctx, env.ID, store.ListParams{After: p1.After})
+	if diff := cmp.Diff(desc[10:20], emailIDs(p2.Data)); diff != "" {
+		t.Errorf("page 2 (-want +got):\n%s", diff)
+	}
+	p3, _ := s.ListEmails(ctx, env.ID, store.ListParams{After: p2.After})
+	if diff := cmp.Diff(desc[20:], emailIDs(p3.Data)); diff != "" || p3.After != "" {
+		t.Errorf("page 3 (-want +got):\n%s (after %q)", diff, p3.After)
+	}
+	back, _ := s.ListEmails(ctx, env.ID, store.ListParams{Before: p3.Before})
+	if diff := cmp.Diff(desc[10:20], emailIDs(back.Data)); diff != "" {
+		t.Errorf("back from page 3 (-want +got):\n%s", diff)
+	}
+	asc, _ := s.ListEmails(ctx, env.ID, store.ListParams{Order: store.Asc, Limit: 5})
+	if diff := cmp.Diff(all[:5], emailIDs(asc.Data)); diff != "" {
+		t.Errorf("ascending (-want +got):\n%s", diff)
+	}
+	// Every field comes back.
+	if got := p1.Data[0]; got.To != "ada@example.com" || got.HTML == "" || got.Status != "pending" {
+		t.Errorf("listed email = %+v", got)
+	}
+	// Other environments stay apart; "" lists everything.
+	o, _ := s.ListEmails(ctx, other.ID, store.ListParams{})
+	if diff := cmp.Diff([]string{elsewhere.ID}, emailIDs(o.Data)); diff != "" {
+		t.Errorf("other environment (-want +got):\n%s", diff)
+	}
+	everything, _ := s.ListEmails(ctx, "", store.ListParams{Limit: 100})
+	if len(everything.Data) != 27 || everything.Data[0].ID != server.ID {
+		t.Errorf("all environments: %d emails, first %q", len(everything.Data), everything.Data[0].ID)
+	}
+	none, err := s.ListEmails(ctx, "environment_missing", store.ListParams{})
+	if err != nil || none.Data == nil || len(none.Data) != 0 {
+		t.Errorf("unknown environment = %+v, %v", none, err)
+	}
+}
+
+func newChallenge(envID, kind, email string) *store.Challenge {
+	now := store.Now()
+	return &store.Challenge{
+		ID: ids.New(kind), EnvironmentID: envID, Kind: kind, UserID: ids.New("user"), Email: email,
+		Hash: randomHash(), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), Data: map[string]string{},
+	}
+}
+
+func testChallenges(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	other := newEnv(t, s, "Other")
+
+	c := newChallenge(env.ID, store.ChallengePasswordReset, "ada@example.com")
+	c.CreatedAt, c.ExpiresAt = rawTime(0), rawTime(time.Hour)
+	c.Data = map[string]string{"auth_request": "authreq_1", "unicode": "ünï ✓"}
+	if err := s.CreateChallenge(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	c.CreatedAt, c.ExpiresAt = store.Truncate(c.CreatedAt), store.Truncate(c.ExpiresAt)
+	got, err := s.GetChallenge(ctx, env.ID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, got); diff != "" {
+		t.Errorf("GetChallenge (-want +got):\n%s", diff)
+	}
+	if got.CreatedAt.Location() != time.UTC || got.ExpiresAt.Location() != time.UTC {
+		t.Error("times not in UTC")
+	}
+	_, err = s.GetChallenge(ctx, other.ID, c.ID)
+	wantErr(t, err, store.ErrNotFound, "GetChallenge in another environment")
+	_, err = s.GetChallenge(ctx, env.ID, "password_reset_missing")
+	wantErr(t, err, store.ErrNotFound, "GetChallenge unknown")
+
+	got, err = s.GetChallengeByHash(ctx, store.ChallengePasswordReset, c.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, got); diff != "" {
+		t.Errorf("GetChallengeByHash (-want +got):\n%s", diff)
+	}
+	_, err = s.GetChallengeByHash(ctx, store.ChallengePendingAuth, c.Hash)
+	wantErr(t, err, store.ErrNotFound, "GetChallengeByHash of another kind")
+	_, err = s.GetChallengeByHash(ctx, store.ChallengePasswordReset, randomHash())
+	wantErr(t, err, store.ErrNotFound, "GetChallengeByHash unknown")
+
+	// A hash is unique within its kind only; IDs are unique.
+	dup := newChallenge(env.ID, store.ChallengePasswordReset, "bob@example.com")
+	dup.Hash = c.Hash
+	wantErr(t, s.CreateChallenge(ctx, dup), store.ErrConflict, "duplicate hash in a kind")
+	sameHash := newChallenge(env.ID, store.ChallengePendingAuth, "ada@example.com")
+	sameHash.Hash = c.Hash
+	if err := s.CreateChallenge(ctx, sameHash); err != nil {
+		t.Errorf("same hash in another kind: %v", err)
+	}
+	again := newChallenge(env.ID, store.ChallengeMagicAuth, "ada@example.com")
+	again.ID = c.ID
+	wantErr(t, s.CreateChallenge(ctx, again), store.ErrConflict, "duplicate challenge ID")
+	if err := s.CreateChallenge(ctx, newChallenge("environment_missing", store.ChallengeMagicAuth, "a@example.com")); err == nil {
+		t.Error("created a challenge in a missing environment")
+	}
+	// No user (a magic code for an address with no account) and nil Data are fine.
+	bare := newChallenge(env.ID, store.ChallengeMagicAuth, "new@example.com")
+	bare.UserID, bare.Data = "", nil
+	if err := s.CreateChallenge(ctx, bare); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetChallenge(ctx, env.ID, bare.ID); err != nil || got.UserID != "" || got.Data == nil || len(got.Data) != 0 {
+		t.Errorf("bare challenge = %+v, %v", got, err)
+	}
+}
+
+func testLatestChallenge(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	other := newEnv(t, s, "Other")
+	kind := store.ChallengeMagicAuth
+	var made []*store.Challenge
+	for range 3 {
+		c := newChallenge(env.ID, kind, "ada@example.com")
+		if err := s.CreateChallenge(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, c)
+	}
+	for _, c := range []*store.Challenge{
+		newChallenge(env.ID, kind, "bob@example.com"),
+		newChallenge(env.ID, store.ChallengeEmailVerification, "ada@example.com"),
+		newChallenge(other.ID, kind, "ada@example.com"),
+	} {
+		if err := s.CreateChallenge(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest := func() string {
+		t.Helper()
+		c, err := s.LatestChallenge(ctx, env.ID, kind, "ada@example.com")
+		if errors.Is(err, store.ErrNotFound) {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	if got := latest(); got != made[2].ID {
+		t.Errorf("latest = %s, want the newest %s", got, made[2].ID)
+	}
+	// Using the newest makes the previous unused one the latest.
+	use := func(c *store.Challenge) {
+		t.Helper()
+		if _, err := s.UpdateChallenge(ctx, env.ID, c.ID, func(c *store.Challenge) error {
+			at := store.Now()
+			c.UsedAt = &at
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use(made[2])
+	if got := latest(); got != made[1].ID {
+		t.Errorf("latest after using the newest = %s, want %s", got, made[1].ID)
+	}
+	use(made[1])
+	use(made[0])
+	if got := latest(); got != "" {
+		t.Errorf("latest with all used = %s", got)
+	}
+	_, err := s.LatestChallenge(ctx, env.ID, kind, "nobody@example.com")
+	wantErr(t, err, store.ErrNotFound, "LatestChallenge for an unknown email")
+}
+
+func testChallengeUpdate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	other := newEnv(t, s, "Other")
+	c := newChallenge(env.ID, store.ChallengeEmailVerification, "ada@example.com")
+	if err := s.CreateChallenge(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	// fn's error writes nothing and comes back as is.
+	boom := errors.New("boom")
+	_, err := s.UpdateChallenge(ctx, env.ID, c.ID, func(c *store.Challenge) error {
+		c.Attempts = 99
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("UpdateChallenge error = %v, want fn's", err)
+	}
+	if got, _ := s.GetChallenge(ctx, env.ID, c.ID); got.Attempts != 0 {
+		t.Errorf("a failed update wrote attempts = %d", got.Attempts)
+	}
+	_, err = s.UpdateChallenge(ctx, other.ID, c.ID, func(*store.Challenge) error { return nil })
+	wantErr(t, err, store.ErrNotFound, "UpdateChallenge in another environment")
+
+	// Mutable fields change; identity fields stay whatever fn does.
+	used := rawTime(time.Minute)
+	updated, err := s.UpdateChallenge(ctx, env.ID, c.ID, func(x *store.Challenge) error {
+		x.Attempts = 2
+		x.UsedAt = &used
+		x.UserID = "user_other"
+		x.ExpiresAt = rawTime(2 * time.Hour)
+		x.Data = map[string]string{"k": "v"}
+		x.ID, x.Kind, x.EnvironmentID, x.Hash, x.CreatedAt = "x", "x", other.ID, randomHash(), time.Time{}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetChallenge(ctx, env.ID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(updated, got); diff != "" {
+		t.Errorf("returned vs stored (-returned +stored):\n%s", diff)
+	}
+	if got.Attempts != 2 || got.UsedAt == nil || !got.UsedAt.Equal(store.Truncate(used)) || got.UserID != "user_other" ||
+		got.Data["k"] != "v" || got.Kind != c.Kind || !slices.Equal(got.Hash, c.Hash) || !got.CreatedAt.Equal(c.CreatedAt) ||
+		got.UsedAt.Location() != time.UTC {
+		t.Errorf("after update = %+v", got)
+	}
+}
+
+// Concurrent attempt increments are all counted.
+func testChallengeUpdateAtomic(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	c := newChallenge(env.ID, store.ChallengeMagicAuth, "ada@example.com")
+	if err := s.CreateChallenge(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make([]error, n)
+	seen := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var got *store.Challenge
+			got, errs[i] = s.UpdateChallenge(ctx, env.ID, c.ID, func(c *store.Challenge) error {
+				c.Attempts++
+				return nil
+			})
+			if got != nil {
+				seen[i] = got.Attempts
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(seen)
+	for i, v := range seen {
+		if v != i+1 {
+			t.Fatalf("attempt counts returned = %v, want 1..%d once each", seen, n)
+		}
+	}
+	if got, _ := s.GetChallenge(ctx, env.ID, c.ID); got.Attempts != n {
+		t.Errorf("attempts = %d, want %d", got.Attempts, n)
+	}
+}
