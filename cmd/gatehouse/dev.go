@@ -84,7 +84,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	base := "http://" + displayHost(*addr, ln.Addr())
-	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: base})
+	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: base, DevInbox: true})
 	creds, created, err := devEnvironment(ctx, st, srv.Environments, box, app.String())
 	if err != nil {
 		ln.Close()
@@ -112,6 +112,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			{"API key", creds.APIKey},
 			{"Cookie password", creds.CookiePassword},
 			{"Redirect URI", app.String() + "/callback"},
+			{"Dev inbox", base + "/_dev/inbox"},
 			{"Env file", *envFile},
 			{"Admin sign-in", adminLink},
 		})

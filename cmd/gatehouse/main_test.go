@@ -169,7 +169,8 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 	msg := err.Error()
 	// Every problem is reported at once, each with what to do.
-	for _, want := range []string{"GATEHOUSE_DATABASE_URL is not set", "GATEHOUSE_SECRET_KEY is not set", "gatehouse keygen", "GATEHOUSE_ADDR", "GATEHOUSE_LOG_LEVEL"} {
+	for _, want := range []string{"GATEHOUSE_DATABASE_URL is not set", "GATEHOUSE_SECRET_KEY is not set", "gatehouse keygen", "GATEHOUSE_ADDR", "GATEHOUSE_LOG_LEVEL",
+		"GATEHOUSE_SMTP_URL is not set", "GATEHOUSE_MAIL_FROM is not set", "GATEHOUSE_PUBLIC_URL is not set"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
@@ -184,7 +185,7 @@ func TestServeWrongSecretKey(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite://" + filepath.Join(dir, "g.db")
 	ctx, cancel := context.WithCancel(t.Context())
-	vars := map[string]string{"GATEHOUSE_DATABASE_URL": db, "GATEHOUSE_SECRET_KEY": secretbox.GenerateKey(), "GATEHOUSE_ADDR": "127.0.0.1:0", "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
+	vars := map[string]string{"GATEHOUSE_DATABASE_URL": db, "GATEHOUSE_SECRET_KEY": secretbox.GenerateKey(), "GATEHOUSE_ADDR": "127.0.0.1:0", "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1", "GATEHOUSE_SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "GATEHOUSE_MAIL_FROM": "auth@example.com"}
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &out, &errOut) }()
@@ -212,7 +213,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	os.WriteFile(keyFile, []byte(secretbox.GenerateKey()), 0o600)
 	ctx, cancel := context.WithCancel(t.Context())
 	var out, errOut syncBuffer
-	vars := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY_FILE": keyFile, "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
+	vars := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY_FILE": keyFile, "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1", "GATEHOUSE_SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "GATEHOUSE_MAIL_FROM": "auth@example.com"}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, env(vars), &out, &errOut)

@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -38,7 +40,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: cfg.PublicURL})
+	smtpCfg, err := mail.ParseSMTPURL(cfg.SMTPURL)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	sender, err := mail.NewSMTPSender(smtpCfg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("smtp: %w", err)
+	}
+	logger.Info("email via SMTP", "server", smtpCfg.String(), "from", cfg.MailFrom)
+	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout)
 }
 
@@ -82,16 +95,16 @@ func openStore(ctx context.Context, databaseURL, secretKey string, logger *slog.
 
 // serveWithJanitor serves until ctx ends, with the background sweeper
 // running alongside; it returns once both have stopped.
-func serveWithJanitor(ctx context.Context, ln net.Listener, h http.Handler, st store.Store, logger *slog.Logger, timeout time.Duration) error {
-	jctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runJanitor(jctx, st, logger)
-	}()
-	err := serveOn(ctx, ln, h, logger, timeout)
+func serveWithJanitor(ctx context.Context, ln net.Listener, srv *server.Server, st store.Store, logger *slog.Logger, timeout time.Duration) error {
+	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { runJanitor(jctx, st, logger) })
+	wg.Go(func() { srv.Mail.Run(jctx) })
+	err := serveOn(ctx, ln, srv, logger, timeout)
+	// The server has finished its requests; the mail worker now finishes
+	// the email it is sending, releases the rest and stops.
 	stop()
-	<-done
+	wg.Wait()
 	return err
 }
 

@@ -27,6 +27,7 @@ type authenticateRequest struct {
 	OrganizationID string  `json:"organization_id"`
 	Email          string  `json:"email"`
 	Password       string  `json:"password"`
+	PendingToken   string  `json:"pending_authentication_token"`
 	IPAddress      string  `json:"ip_address"`
 	UserAgent      string  `json:"user_agent"`
 }
@@ -57,7 +58,8 @@ func decodeAuthenticate(w http.ResponseWriter, r *http.Request) (authenticateReq
 		f := r.PostForm
 		req = authenticateRequest{GrantType: f.Get("grant_type"), ClientID: f.Get("client_id"), Code: f.Get("code"),
 			CodeVerifier: f.Get("code_verifier"), RefreshToken: f.Get("refresh_token"), OrganizationID: f.Get("organization_id"),
-			Email: f.Get("email"), Password: f.Get("password"), IPAddress: f.Get("ip_address"), UserAgent: f.Get("user_agent")}
+			Email: f.Get("email"), Password: f.Get("password"), PendingToken: f.Get("pending_authentication_token"),
+			IPAddress: f.Get("ip_address"), UserAgent: f.Get("user_agent")}
 		if f.Has("client_secret") {
 			s := f.Get("client_secret")
 			req.ClientSecret = &s
@@ -98,7 +100,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) error {
 	tr := authflow.TokenRequest{
 		GrantType: req.GrantType, ClientID: req.ClientID, Code: req.Code, CodeVerifier: req.CodeVerifier,
 		RefreshToken: req.RefreshToken, OrganizationID: req.OrganizationID, Email: req.Email, Password: req.Password,
-		Client: client,
+		PendingToken: req.PendingToken, Client: client,
 	}
 	if req.ClientSecret != nil {
 		tr.ClientSecret, tr.HasSecret = *req.ClientSecret, true
@@ -115,13 +117,17 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) error {
 	})
 	h.corsHeaders(w, r, req.ClientID)
 	var oe *authflow.OAuthError
+	var su *authflow.StepUpError
 	switch {
 	case errors.As(err, &oe):
 		oauthError(w, oe.Status, oe.Code, oe.Description)
 		return nil
+	case errors.As(err, &su):
+		stepUp(w, su)
+		return nil
 	case err != nil:
-		if e, ok := errs.As(err); ok && e.Kind == errs.Unauthenticated {
-			// Wrong email or password: 400 {code,message}, as WorkOS does.
+		if e, ok := errs.As(err); ok && (e.Kind == errs.Unauthenticated || (e.Kind == errs.Invalid && len(e.Fields) == 0)) {
+			// Wrong email or password, or a bad one-time code: 400 {code,message}, as WorkOS does.
 			web.WriteJSON(w, http.StatusBadRequest, map[string]string{"code": e.Code, "message": e.Message})
 			return nil
 		}

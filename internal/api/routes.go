@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/environments"
 	"github.com/gatehouse/gatehouse/internal/errs"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tokens"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/internal/web"
@@ -36,6 +37,35 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	// mux patterns, so one route serves both.
 	h.route(mux, "/user_management/users/{a}/{b}", map[string]web.Handler{
 		http.MethodGet: h.authed(h.userSubresource),
+	})
+	h.route(mux, "/user_management/users/{id}/email_verification/send", map[string]web.Handler{
+		http.MethodPost: h.authed(h.sendVerification),
+	})
+	h.route(mux, "/user_management/users/{id}/email_verification/confirm", map[string]web.Handler{
+		http.MethodPost: h.authed(h.confirmVerification),
+	})
+	h.route(mux, "/user_management/email_verification/{id}", map[string]web.Handler{
+		http.MethodGet: h.authed(h.getChallenge(store.ChallengeEmailVerification)),
+	})
+	h.route(mux, "/user_management/password_reset", map[string]web.Handler{
+		http.MethodPost: h.authed(h.createPasswordReset),
+	})
+	// POST …/password_reset/confirm and GET …/password_reset/{id} overlap
+	// as mux patterns, so one route serves both.
+	h.route(mux, "/user_management/password_reset/{id}", map[string]web.Handler{
+		http.MethodGet: h.authed(h.getChallenge(store.ChallengePasswordReset)),
+		http.MethodPost: h.authed(func(w http.ResponseWriter, r *http.Request) error {
+			if r.PathValue("id") != "confirm" {
+				return errs.New(errs.NotFound, "not_found", "No such endpoint: "+r.Method+" "+r.URL.Path)
+			}
+			return h.confirmPasswordReset(w, r)
+		}),
+	})
+	h.route(mux, "/user_management/magic_auth", map[string]web.Handler{
+		http.MethodPost: h.authed(h.createMagicAuth),
+	})
+	h.route(mux, "/user_management/magic_auth/{id}", map[string]web.Handler{
+		http.MethodGet: h.authed(h.getChallenge(store.ChallengeMagicAuth)),
 	})
 	h.route(mux, "/user_management/sessions/revoke", map[string]web.Handler{
 		http.MethodPost: h.authed(h.revokeSession),

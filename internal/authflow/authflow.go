@@ -36,6 +36,9 @@ type Service struct {
 	Keys   *tokens.Keyring
 	Box    *secretbox.Box
 	Logger *slog.Logger
+	// Challenges stores emailed codes and links; Mailer queues the emails.
+	Challenges store.Challenges
+	Mailer     Mailer
 	// BaseURL is the server's public URL; access tokens' issuer is
 	// BaseURL + "/user_management/" + client ID.
 	BaseURL string

@@ -27,6 +27,7 @@ type TokenRequest struct {
 	OrganizationID string
 	Email          string
 	Password       string
+	PendingToken   string
 	Client         Client
 }
 
@@ -89,6 +90,21 @@ func (s *Service) Token(ctx context.Context, r TokenRequest, checkKey func(ctx c
 			return nil, &OAuthError{Status: 401, Code: "invalid_client", Description: "The password grant needs client_secret (an API key); call it from your server."}
 		}
 		return s.passwordGrant(ctx, env, r)
+	case "urn:workos:oauth:grant-type:email-verification:code", "urn:workos:oauth:grant-type:email-verification":
+		return s.completePendingVerification(ctx, env, r.PendingToken, r.Code, r.Client)
+	case "urn:workos:oauth:grant-type:magic-auth:code", "urn:workos:oauth:grant-type:magic-auth":
+		if !authed {
+			return nil, &OAuthError{Status: 401, Code: "invalid_client", Description: "The magic-auth grant needs client_secret (an API key); call it from your server."}
+		}
+		user, err := s.CompleteMagicAuth(ctx, env, r.Email, r.Code, r.Client)
+		if err != nil {
+			return nil, err
+		}
+		sess, err := s.startSession(ctx, env, user, env.ClientID, "", "magic_code", r.Client)
+		if err != nil {
+			return nil, err
+		}
+		return s.issue(ctx, env, sess, user, nil)
 	case "":
 		return nil, invalidRequest("grant_type is required.")
 	}
@@ -252,6 +268,9 @@ func (s *Service) passwordGrant(ctx context.Context, env *store.Environment, r T
 	user, err := s.Authenticate(ctx, env, r.Email, r.Password, r.Client)
 	if err != nil {
 		return nil, err
+	}
+	if NeedsVerification(env, user) {
+		return nil, s.stepUpVerification(ctx, env, user, r.Client)
 	}
 	sess, err := s.startSession(ctx, env, user, env.ClientID, "", "password", r.Client)
 	if err != nil {

@@ -9,12 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	netmail "net/mail"
 	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 )
 
@@ -28,6 +30,8 @@ type Config struct {
 	LogLevel        string        // debug, info, warn or error
 	LogFormat       string        // json or text
 	ShutdownTimeout time.Duration // how long in-flight requests get on SIGTERM
+	SMTPURL         string        // smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; never logged
+	MailFrom        string        // default sender address of outgoing email
 }
 
 // Defaults returns the default configuration.
@@ -53,6 +57,8 @@ func (c *Config) settings() []setting {
 		{flag: "log-level", env: "GATEHOUSE_LOG_LEVEL", help: "log level: debug, info, warn or error", str: &c.LogLevel},
 		{flag: "log-format", env: "GATEHOUSE_LOG_FORMAT", help: "log format: json or text", str: &c.LogFormat},
 		{flag: "shutdown-timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", help: "time in-flight requests get to finish on SIGTERM, e.g. 30s", dur: &c.ShutdownTimeout},
+		{flag: "", env: "GATEHOUSE_SMTP_URL", help: "SMTP server for outgoing email (required): smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)", str: &c.SMTPURL},
+		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
 }
 
@@ -87,7 +93,12 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gatehouse serve [flags]\n\nRuns Gatehouse in production mode. Every setting is a flag or an environment variable; flags win.\n\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\nEnvironment only:\n  GATEHOUSE_SECRET_KEY\n    \t%s\n", c.settings()[2].help)
+		fmt.Fprintf(fs.Output(), "\nEnvironment only (secrets stay out of the process list):\n")
+		for _, st := range c.settings() {
+			if st.flag == "" {
+				fmt.Fprintf(fs.Output(), "  %s\n    \t%s\n", st.env, st.help)
+			}
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -135,6 +146,16 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			add("GATEHOUSE_PUBLIC_URL=%q must be an absolute http(s) URL like https://auth.example.com", c.PublicURL)
 		}
+	}
+	if c.SMTPURL == "" {
+		add("GATEHOUSE_SMTP_URL is not set; Gatehouse emails verification codes, magic codes and reset links. Set it to smtp://user:password@smtp.example.com:587")
+	} else if _, err := mail.ParseSMTPURL(c.SMTPURL); err != nil {
+		add("GATEHOUSE_SMTP_URL: %v", err)
+	}
+	if c.MailFrom == "" {
+		add("GATEHOUSE_MAIL_FROM is not set; set it to the address email comes from, e.g. auth@example.com")
+	} else if a, err := netmail.ParseAddress(c.MailFrom); err != nil || a.Name != "" {
+		add("GATEHOUSE_MAIL_FROM=%q is not a plain email address like auth@example.com", c.MailFrom)
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		add("GATEHOUSE_LOG_LEVEL=%q: use debug, info, warn or error", c.LogLevel)

@@ -142,6 +142,10 @@ func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 	p.CSRF, p.Request = h.csrfToken(w, r), req.ID
 	p.Action = pageURL(env, "sign-in", "")
 	p.SwitchURL = pageURL(env, "sign-up", req.ID)
+	p.ForgotURL = pageURL(env, "forgot-password", req.ID)
+	if env.Email.MagicAuth {
+		p.MagicURL = pageURL(env, "magic", req.ID)
+	}
 	h.render(w, r, status, "sign_in", p, origin(req.RedirectURI))
 }
 
@@ -201,7 +205,32 @@ func (h *Handler) signInSubmit(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.signedIn(w, r, env, req, user)
+	h.passwordSignedIn(w, r, env, req, user)
+}
+
+// passwordSignedIn finishes a password sign-in or sign-up: straight back to
+// the app, or first through email verification when the environment asks
+// for it.
+func (h *Handler) passwordSignedIn(w http.ResponseWriter, r *http.Request, env *store.Environment, req *store.AuthRequest, user *store.User) {
+	if !authflow.NeedsVerification(env, user) {
+		h.signedIn(w, r, env, req, user)
+		return
+	}
+	ch, err := h.Flow.StartEmailVerification(r.Context(), env, user, clientOf(r))
+	if e, ok := errs.As(err); ok && e.Kind == errs.RateLimited {
+		// A code went out moments ago: use it.
+		latest, lerr := h.Flow.LatestVerification(r.Context(), env, user)
+		if lerr != nil {
+			h.serverError(w, r, lerr)
+			return
+		}
+		ch, err = latest, nil
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, pageURL(env, "verify-email", req.ID)+"&verification="+url.QueryEscape(ch.ID), http.StatusSeeOther)
 }
 
 func (h *Handler) signUpPage(w http.ResponseWriter, r *http.Request) {
@@ -242,7 +271,7 @@ func (h *Handler) signUpSubmit(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.signedIn(w, r, env, req, user)
+	h.passwordSignedIn(w, r, env, req, user)
 }
 
 // signedIn starts the browser session and sends the browser back to the

@@ -41,7 +41,7 @@ type Handler struct {
 // user's request) and returns a Handler.
 func New(h Handler) (*Handler, error) {
 	h.pages = map[string]*template.Template{}
-	for _, name := range []string{"sign_in", "sign_up", "message"} {
+	for _, name := range []string{"sign_in", "sign_up", "message", "code", "email_form", "reset"} {
 		t, err := template.New(name).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -59,6 +59,16 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /hosted/{client_id}/sign-up", h.signUpPage)
 	mux.HandleFunc("POST /hosted/{client_id}/sign-up", h.signUpSubmit)
 	mux.HandleFunc("GET /user_management/sessions/logout", h.logout)
+	mux.HandleFunc("GET /hosted/{client_id}/verify-email", h.verifyPage)
+	mux.HandleFunc("POST /hosted/{client_id}/verify-email", h.verifySubmit)
+	mux.HandleFunc("GET /hosted/{client_id}/magic", h.magicPage)
+	mux.HandleFunc("POST /hosted/{client_id}/magic", h.magicSubmit)
+	mux.HandleFunc("GET /hosted/{client_id}/magic-code", h.magicCodePage)
+	mux.HandleFunc("POST /hosted/{client_id}/magic-code", h.magicCodeSubmit)
+	mux.HandleFunc("GET /hosted/{client_id}/forgot-password", h.forgotPage)
+	mux.HandleFunc("POST /hosted/{client_id}/forgot-password", h.forgotSubmit)
+	mux.HandleFunc("GET /hosted/{client_id}/reset-password", h.resetPage)
+	mux.HandleFunc("POST /hosted/{client_id}/reset-password", h.resetSubmit)
 	mux.HandleFunc("GET /assets/brand/{file}", h.brandCSS)
 	static, _ := fs.Sub(staticFiles, "static")
 	files := http.StripPrefix("/assets/", http.FileServerFS(static))
@@ -71,24 +81,30 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 
 // page is the data every template gets.
 type page struct {
-	Title     string
-	Brand     string
-	LogoURL   string
-	BrandCSS  string
-	CSRF      string
-	Request   string
-	Action    string
-	SwitchURL string
-	Email     string
-	FirstName string
-	LastName  string
-	Errors    map[string]string
-	FormError string
-	Message   string
-	Detail    string
-	LinkURL   string
-	LinkText  string
-	RequestID string
+	Title       string
+	Brand       string
+	LogoURL     string
+	BrandCSS    string
+	CSRF        string
+	Request     string
+	Action      string
+	SwitchURL   string
+	Email       string
+	FirstName   string
+	LastName    string
+	Errors      map[string]string
+	FormError   string
+	Message     string
+	Detail      string
+	Hidden      map[string]string
+	Submit      string
+	SwitchText  string
+	ResendLabel string
+	ForgotURL   string
+	MagicURL    string
+	LinkURL     string
+	LinkText    string
+	RequestID   string
 }
 
 // setSecurityHeaders sends the headers every hosted page carries.

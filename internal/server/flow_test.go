@@ -151,9 +151,50 @@ func (b *browser) signUp(authorize, email, password string) *url.URL {
 	if p.Status != http.StatusSeeOther {
 		b.t.Fatalf("sign-up submit = %d\n%s", p.Status, p.Body)
 	}
+	if strings.Contains(p.Location, "/verify-email") {
+		p = b.verifyEmail(p.Location, email)
+	}
 	u, _ := url.Parse(p.Location)
 	return u
 }
+
+var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
+
+// lastCode returns the 6-digit code in the newest email to address.
+func (ts *testServer) lastCode(t *testing.T, to string) string {
+	t.Helper()
+	page, err := ts.Store.ListEmails(t.Context(), "", store.ListParams{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Data {
+		if e.To == to {
+			if m := codeRE.FindStringSubmatch(e.Text); m != nil {
+				return m[1]
+			}
+		}
+	}
+	t.Fatalf("no email with a code to %s", to)
+	return ""
+}
+
+// verifyEmail completes the email-verification page with the emailed code.
+func (b *browser) verifyEmail(location, email string) page {
+	b.t.Helper()
+	p := b.get(location)
+	if p.Status != 200 || !strings.Contains(p.Body, "Check your email") {
+		b.t.Fatalf("verification page = %d\n%s", p.Status, p.Body)
+	}
+	form := url.Values{"csrf_token": {field(b.t, csrfRE, p.Body)}, "request": {field(b.t, requestRE, p.Body)},
+		"verification": {field(b.t, verificationRE, p.Body)}, "code": {b.ts.lastCode(b.t, email)}}
+	p = b.post(field(b.t, actionRE, p.Body), form)
+	if p.Status != http.StatusSeeOther {
+		b.t.Fatalf("verification submit = %d\n%s", p.Status, p.Body)
+	}
+	return p
+}
+
+var verificationRE = regexp.MustCompile(`name="verification" value="([^"]+)"`)
 
 // signIn runs the hosted sign-in and returns the final page.
 func (b *browser) signIn(authorize, email, password string, headers ...string) page {

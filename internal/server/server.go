@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/environments"
 	"github.com/gatehouse/gatehouse/internal/hosted"
+	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -38,6 +39,13 @@ type Deps struct {
 	// it names the access tokens' issuer. Cookies are Secure when it is https.
 	BaseURL string
 	Now     func() time.Time
+	// MailSender delivers email; nil captures it instead (development: the
+	// dev inbox shows it and the log carries the codes and links).
+	MailSender mail.Sender
+	// MailFrom is the default sender address of outgoing email.
+	MailFrom string
+	// DevInbox serves /_dev/inbox and /_dev/inbox.json (gatehouse dev only).
+	DevInbox bool
 }
 
 // Server is the root handler and the services behind it.
@@ -48,7 +56,9 @@ type Server struct {
 	Keys         *tokens.Keyring
 	// Admin manages dashboard admins: gatehouse dev uses it to print a
 	// one-time sign-in link.
-	Admin   *adminauth.Service
+	Admin *adminauth.Service
+	// Mail sends the outbox; the caller runs it (Run) beside the server.
+	Mail    *mail.Worker
 	handler http.Handler
 	deps    Deps
 }
@@ -68,8 +78,16 @@ func New(d Deps) *Server {
 		Keys:         &tokens.Keyring{Store: d.Store, Box: d.Box, Now: d.Now},
 		deps:         d,
 	}
+	if d.MailSender == nil {
+		d.MailSender = mail.CaptureSender{Logger: d.Logger}
+	}
+	if d.MailFrom == "" {
+		d.MailFrom = "no-reply@gatehouse.localhost"
+	}
+	s.Mail = mail.NewWorker(mail.WorkerConfig{Outbox: d.Store, Sender: d.MailSender, Logger: d.Logger})
 	s.Flow = &authflow.Service{Store: d.Store, Users: s.Users, Hasher: d.Hasher, Keys: s.Keys, Box: d.Box,
-		Logger: d.Logger, BaseURL: d.BaseURL, Now: d.Now}
+		Logger: d.Logger, BaseURL: d.BaseURL, Now: d.Now, Challenges: d.Store,
+		Mailer: &outboxMailer{outbox: d.Store, worker: s.Mail, from: d.MailFrom}}
 	s.Admin = &adminauth.Service{Store: d.Store, Hasher: d.Hasher, Box: d.Box, Logger: d.Logger, BaseURL: d.BaseURL, Now: d.Now}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -94,6 +112,9 @@ func New(d Deps) *Server {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if d.DevInbox {
+		devRoutes(mux, s, d.Logger)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", a.NotFound)
 

@@ -166,6 +166,14 @@ func (v *validator) metadata(m map[string]*string, existing map[string]string) m
 	return out
 }
 
+// CheckPassword applies the password policy and returns a validation error
+// naming the password field, or nil.
+func CheckPassword(pw string) error {
+	var v validator
+	v.password(pw)
+	return v.err()
+}
+
 func (v *validator) password(pw string) {
 	var pe *password.PolicyError
 	if err := password.Check(pw); errors.As(err, &pe) {

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventPagination", testEventPagination},
 		{"UserSearch", testUserSearch},
 		{"UserSearchPagination", testUserSearchPagination},
+		{"EndUserSessions", testEndUserSessions},
 		{"Outbox", testOutbox},
 		{"OutboxLeaseExpiry", testOutboxLeaseExpiry},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
