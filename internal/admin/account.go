@@ -112,6 +112,7 @@ type activityPage struct {
 	Next    string
 	Server  bool // server-wide admin events rather than one environment's
 	BaseURL string
+	Admins  map[string]string // admin ID to email, to name actors and targets
 }
 
 func (h *Handler) serverActivity(w http.ResponseWriter, r *http.Request, c *call) error {

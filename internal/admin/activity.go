@@ -78,8 +78,16 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, c *call, envI
 		}
 		return base + "?" + v.Encode()
 	}
+	admins, err := h.Store.ListAdmins(r.Context())
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, a := range admins {
+		names[a.ID] = a.Email
+	}
 	p := activityPage{Events: page.Data, Types: types, Type: typ, Prev: link("before", page.Before), Next: link("after", page.After),
-		Server: envID == "", BaseURL: base}
+		Server: envID == "", BaseURL: base, Admins: names}
 	section, title := "activity", "Activity"
 	if envID == "" {
 		section, title = "server-activity", "Admin activity"

@@ -262,7 +262,7 @@ func TestActivityPage(t *testing.T) {
 			b.post(ts.envPath("cors-origins"), url.Values{"origins": {"https://app.example.com"}}).want(t, http.StatusSeeOther)
 		}
 		b.post(ts.envPath("api-keys"), url.Values{"name": {"k"}}).want(t, http.StatusOK)
-		p := b.get(ts.envPath("activity")).want(t, http.StatusOK).contains(t, admin.EventAPIKeyCreated, "127.0.0.1")
+		p := b.get(ts.envPath("activity")).want(t, http.StatusOK).contains(t, admin.EventAPIKeyCreated, "127.0.0.1", "activity@example.com")
 		rows := regexp.MustCompile(`<tr data-event-id=`).FindAllString(p.Body, -1)
 		if len(rows) != 50 {
 			t.Fatalf("first page has %d events", len(rows))

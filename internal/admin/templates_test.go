@@ -36,7 +36,7 @@ func TestTemplatesRender(t *testing.T) {
 		"setup":           setupPage{Token: "t", Errors: map[string]string{"password": "p", "confirm_password": "c"}, FormError: "f"},
 		"account":         accountPage{HasPassword: true, TOTP: true, Section: "totp", FormError: "x", Errors: map[string]string{"current_password": "c", "new_password": "n", "totp_password": "t"}},
 		"account_totp":    totpPage{Secret: "ABC", URI: "otpauth://totp/x", Error: "e"},
-		"activity":        activityPage{Events: []store.Event{{ID: "event_1", Type: "admin.x", ActorType: "admin", ActorID: "admin_1", TargetID: "t", IPAddress: "1.2.3.4", Data: map[string]string{"a": "b"}, CreatedAt: now}}, Types: envEventTypes, Type: "admin.x", Prev: "/p", Next: "/n", BaseURL: "/admin/activity"},
+		"activity":        activityPage{Events: []store.Event{{ID: "event_1", Type: "admin.x", ActorType: "admin", ActorID: "admin_1", TargetID: "t", IPAddress: "1.2.3.4", Data: map[string]string{"a": "b"}, CreatedAt: now}}, Types: envEventTypes, Type: "admin.x", Prev: "/p", Next: "/n", BaseURL: "/admin/activity", Admins: map[string]string{"admin_1": "a@example.com"}},
 		"environments":    environmentsPage{Name: "n", Type: "production", Errors: map[string]string{"name": "x", "type": "y"}, FormError: "f"},
 		"settings":        settingsPage{Name: "n", AccessTokenTTL: "5m", SigningAlgorithm: "ES256", Errors: map[string]string{"access_token_ttl": "x"}, FormError: "f"},
 		"users":           usersPage{Query: "q", Users: []store.User{*user}, Prev: "/p", Next: "/n"},

@@ -41,6 +41,16 @@
   var fallbackName = card.getAttribute('data-env-name') || '';
   var hex = /^#[0-9a-fA-F]{6}$/;
 
+  // Black or white text, whichever contrasts more (WCAG luminance).
+  function textOn(c) {
+    function lin(h) {
+      var v = parseInt(h, 16) / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    }
+    var l = 0.2126 * lin(c.substr(1, 2)) + 0.7152 * lin(c.substr(3, 2)) + 0.0722 * lin(c.substr(5, 2));
+    return (l + 0.05) / 0.05 > 1.05 / (l + 0.05) ? '#0b0c0e' : '#ffffff';
+  }
+
   function update() {
     name.textContent = appName.value.trim() || fallbackName;
     var url = logoURL.value.trim();
@@ -52,6 +62,7 @@
     }
     var c = color.value.trim();
     card.style.setProperty('--brand', hex.test(c) ? c : '');
+    card.style.setProperty('--brand-text', hex.test(c) ? textOn(c) : '');
     if (picker && hex.test(c)) { picker.value = c.toLowerCase(); }
     var checked = form.querySelector('input[name="appearance"]:checked');
     var mode = checked ? checked.value : 'auto';
