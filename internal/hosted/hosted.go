@@ -151,8 +151,11 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, br
 	if brand == "" {
 		brand = "Gatehouse"
 	}
-	h.render(w, r, status, "message", page{Title: title, Brand: brand, Message: msg, Detail: detail,
-		RequestID: web.RequestID(r.Context())}, "")
+	p := page{Title: title, Brand: brand, Message: msg, Detail: detail}
+	if status >= 400 {
+		p.RequestID = web.RequestID(r.Context()) // a reference to quote to support
+	}
+	h.render(w, r, status, "message", p, "")
 }
 
 // serverError logs err and shows a generic error page.

@@ -63,8 +63,9 @@ type Challenges interface {
 	// GetChallengeByHash returns the challenge whose token hashes to hash
 	// (password-reset links and pending-authentication tokens).
 	GetChallengeByHash(ctx context.Context, kind string, hash []byte) (*Challenge, error)
-	// LatestChallenge returns the newest unused challenge of a kind for an
-	// email in an environment (the magic-auth grant names only the email).
+	// LatestChallenge returns the newest challenge of a kind for an email in
+	// an environment, used or not (the magic-auth grant names only the
+	// email, and a used newest code must be reported as used).
 	LatestChallenge(ctx context.Context, envID, kind, email string) (*Challenge, error)
 	// UpdateChallenge reads a challenge, calls fn and writes the result,
 	// atomically (attempt counting and single use). If fn returns an error

@@ -221,7 +221,7 @@ func (db *DB) GetChallengeByHash(ctx context.Context, kind string, hash []byte) 
 // email in an environment, expired or not. ErrNotFound if there is none.
 func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*store.Challenge, error) {
 	return scanChallenge(db.pool.QueryRow(ctx, `SELECT `+challengeColumns+` FROM challenges
-		WHERE environment_id = $1 AND kind = $2 AND email = $3 AND used_at IS NULL ORDER BY id DESC LIMIT 1`,
+		WHERE environment_id = $1 AND kind = $2 AND email = $3 ORDER BY id DESC LIMIT 1`,
 		envID, kind, email))
 }
 

@@ -215,7 +215,7 @@ func (db *DB) GetChallengeByHash(ctx context.Context, kind string, hash []byte) 
 // email in an environment, expired or not. ErrNotFound if there is none.
 func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*store.Challenge, error) {
 	return scanChallenge(db.reader.QueryRowContext(ctx, `SELECT `+challengeColumns+` FROM challenges
-		WHERE environment_id = ? AND kind = ? AND email = ? AND used_at IS NULL ORDER BY id DESC LIMIT 1`,
+		WHERE environment_id = ? AND kind = ? AND email = ? ORDER BY id DESC LIMIT 1`,
 		envID, kind, email))
 }
 

@@ -1,0 +1,203 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// passwordGrant signs in through the API.
+func (ts *testServer) passwordGrant(t *testing.T, email, pw string) tokenResult {
+	return ts.authenticate(t, map[string]any{"grant_type": "password", "client_id": ts.Env.ClientID, "client_secret": ts.Key, "email": email, "password": pw})
+}
+
+func TestEmailVerificationStepUp(t *testing.T) {
+	backends(t, func(t *testing.T, tsReal *testServer) {
+		clk := newClock()
+		ts := startWith(t, tsReal.Store, clk.Now)
+		registerApp(t, ts)
+		ts.do(t, "POST", "/user_management/users", `{"email":"step@example.com","password":"correct horse battery staple"}`).want(t, 201, "")
+		r := ts.passwordGrant(t, "step@example.com", "correct horse battery staple")
+		if r.Status != 403 || r.Body["code"] != "email_verification_required" || r.Body["pending_authentication_token"] == "" ||
+			r.Body["email"] != "step@example.com" || !strings.HasPrefix(r.Body["email_verification_id"].(string), "email_verification_") {
+			t.Fatalf("unverified password sign-in = %d %s", r.Status, r.Raw)
+		}
+		pending := r.Body["pending_authentication_token"].(string)
+		code := ts.lastCode(t, "step@example.com")
+		grant := func(code, token string) tokenResult {
+			return ts.authenticate(t, map[string]any{"grant_type": "urn:workos:oauth:grant-type:email-verification:code",
+				"client_id": ts.Env.ClientID, "client_secret": ts.Key, "code": code, "pending_authentication_token": token})
+		}
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		if r := grant(wrong, pending); r.Status != 400 || r.Body["code"] != "invalid_one_time_code" {
+			t.Fatalf("wrong code = %d %s", r.Status, r.Raw)
+		}
+		if r := grant(code, "not-a-token"); r.Status != 400 || r.Body["code"] != "invalid_pending_authentication_token" {
+			t.Fatalf("bad pending token = %d %s", r.Status, r.Raw)
+		}
+		ok := grant(code, pending)
+		if ok.Status != 200 || ok.Body["user"].(map[string]any)["email_verified"] != true || ok.Body["access_token"] == "" {
+			t.Fatalf("verification grant = %d %s", ok.Status, ok.Raw)
+		}
+		if r := grant(code, pending); r.Status != 400 {
+			t.Fatalf("pending token reused = %d %s", r.Status, r.Raw)
+		}
+		// Verified now: a password sign-in goes straight through.
+		if r := ts.passwordGrant(t, "step@example.com", "correct horse battery staple"); r.Status != 200 {
+			t.Fatalf("verified sign-in = %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+func TestOneTimeCodeRules(t *testing.T) {
+	backends(t, func(t *testing.T, tsReal *testServer) {
+		clk := newClock()
+		ts := startWith(t, tsReal.Store, clk.Now)
+		registerApp(t, ts)
+		create := func(email string) response {
+			return ts.do(t, "POST", "/user_management/magic_auth", `{"email":"`+email+`"}`)
+		}
+		grant := func(email, code string) tokenResult {
+			return ts.authenticate(t, map[string]any{"grant_type": "urn:workos:oauth:grant-type:magic-auth:code",
+				"client_id": ts.Env.ClientID, "client_secret": ts.Key, "email": email, "code": code})
+		}
+		// Expiry: a code is good for 10 minutes.
+		r := create("expiry@example.com")
+		r.want(t, 201, "")
+		if r.Body["object"] != "magic_auth" || len(r.Body["code"].(string)) != 6 {
+			t.Fatalf("magic auth = %s", r.Raw)
+		}
+		clk.Advance(10*time.Minute + time.Second)
+		if g := grant("expiry@example.com", r.Body["code"].(string)); g.Status != 400 || g.Body["code"] != "one_time_code_expired" {
+			t.Fatalf("expired code = %d %s", g.Status, g.Raw)
+		}
+		// Single use: the first use signs up the new address; the second fails.
+		r = create("once@example.com")
+		code := r.Body["code"].(string)
+		g := grant("once@example.com", code)
+		if g.Status != 200 || g.Body["authentication_method"] != "MagicAuth" || g.Body["user"].(map[string]any)["email_verified"] != true {
+			t.Fatalf("magic sign-in = %d %s", g.Status, g.Raw)
+		}
+		if g := grant("once@example.com", code); g.Status != 400 || g.Body["code"] != "one_time_code_previously_used" {
+			t.Fatalf("reused code = %d %s", g.Status, g.Raw)
+		}
+		// Attempts: five wrong guesses kill the code, even for the right one.
+		r = create("guess@example.com")
+		code = r.Body["code"].(string)
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		var last tokenResult
+		for range 5 {
+			last = grant("guess@example.com", wrong)
+		}
+		if last.Body["code"] != "one_time_code_too_many_attempts" {
+			t.Fatalf("fifth wrong guess = %s", last.Raw)
+		}
+		if g := grant("guess@example.com", code); g.Body["code"] != "one_time_code_too_many_attempts" {
+			t.Fatalf("right code after too many attempts = %d %s", g.Status, g.Raw)
+		}
+		// Rate limit: 3 emails per address per minute, then 429 with Retry-After.
+		create("limit@example.com").want(t, 201, "")
+		create("limit@example.com").want(t, 201, "")
+		create("limit@example.com").want(t, 201, "")
+		lim := create("limit@example.com")
+		lim.want(t, 429, "rate_limit_exceeded")
+		if lim.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+		clk.Advance(61 * time.Second)
+		create("limit@example.com").want(t, 201, "")
+		// The stored code is a MAC, not the code.
+		got, _ := ts.Store.GetChallenge(t.Context(), ts.EnvID, r.Body["id"].(string))
+		if strings.Contains(string(got.Hash), code) || len(got.Hash) != 32 {
+			t.Fatal("the code is not stored as a 32-byte MAC")
+		}
+	})
+}
+
+func TestPasswordResetEndsSessions(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		r := session(t, ts, "reset@example.com")
+		rt := r.Body["refresh_token"].(string)
+		b := newBrowser(t, ts)
+		// Hosted: the same answer for known and unknown addresses.
+		forgot := func(email string) page {
+			p := b.get("/hosted/" + ts.Env.ClientID + "/forgot-password")
+			return b.post(field(t, actionRE, p.Body), url.Values{"csrf_token": {field(t, csrfRE, p.Body)}, "email": {email}})
+		}
+		known, unknown := forgot("reset@example.com"), forgot("nobody@example.com")
+		if known.Status != 200 || !strings.Contains(known.Body, "If an account exists") ||
+			strings.ReplaceAll(known.Body, "reset@example.com", "X") != strings.ReplaceAll(unknown.Body, "nobody@example.com", "X") {
+			t.Fatalf("forgot-password answers differ:\n%s\n----\n%s", known.Body, unknown.Body)
+		}
+		// The emailed link sets a new password once.
+		var link string
+		emails, _ := ts.Store.ListEmails(t.Context(), "", store.ListParams{Limit: 5})
+		for _, e := range emails.Data {
+			if e.To == "reset@example.com" && strings.Contains(e.Text, "reset-password?token=") {
+				i := strings.Index(e.Text, "http")
+				link = strings.Fields(e.Text[i:])[0]
+				break
+			}
+		}
+		if link == "" {
+			t.Fatal("no reset email")
+		}
+		p := b.get(link)
+		if p.Status != 200 || !strings.Contains(p.Body, "Choose a new password") {
+			t.Fatalf("reset page = %d\n%s", p.Status, p.Body)
+		}
+		token := regexpValue(t, p.Body, "token")
+		post := func(pw string) page {
+			return b.post(field(t, actionRE, p.Body), url.Values{"csrf_token": {field(t, csrfRE, p.Body)}, "token": {token}, "password": {pw}})
+		}
+		if weak := post("password123"); weak.Status != 422 || !strings.Contains(weak.Body, "too common") {
+			t.Fatalf("weak password = %d", weak.Status)
+		}
+		done := post("a brand new passphrase")
+		if done.Status != http.StatusSeeOther || done.Location != "http://localhost:3000/login" {
+			t.Fatalf("reset = %d %q", done.Status, done.Location)
+		}
+		if again := post("yet another passphrase"); again.Status != 400 {
+			t.Fatalf("reset link reused = %d", again.Status)
+		}
+		// Every session ended; the new password works, the old one does not.
+		wantGrantError(t, ts.refresh(t, rt), "invalid_grant")
+		if r := ts.passwordGrant(t, "reset@example.com", "correct horse battery staple"); r.Status != 400 {
+			t.Fatalf("old password = %d %s", r.Status, r.Raw)
+		}
+		if r := ts.passwordGrant(t, "reset@example.com", "a brand new passphrase"); r.Status != 200 {
+			t.Fatalf("new password = %d %s", r.Status, r.Raw)
+		}
+		// API: create returns a token; confirm sets the password.
+		cr := ts.do(t, "POST", "/user_management/password_reset", `{"email":"reset@example.com"}`)
+		cr.want(t, 201, "")
+		ts.do(t, "POST", "/user_management/password_reset/confirm", `{"token":"`+cr.Body["password_reset_token"].(string)+`","new_password":"third time lucky passphrase"}`).want(t, 200, "")
+		got := ts.do(t, "GET", "/user_management/password_reset/"+cr.Body["id"].(string), "")
+		got.want(t, 200, "")
+		if _, leaked := got.Body["password_reset_token"]; leaked {
+			t.Fatal("GET password_reset returns the token")
+		}
+		ts.do(t, "POST", "/user_management/password_reset", `{"email":"nobody@example.com"}`).want(t, 404, "")
+	})
+}
+
+func regexpValue(t *testing.T, body, name string) string {
+	t.Helper()
+	i := strings.Index(body, `name="`+name+`" value="`)
+	if i < 0 {
+		t.Fatalf("no %s field", name)
+	}
+	rest := body[i+len(`name="`+name+`" value="`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
