@@ -1,8 +1,11 @@
 // Package e2e runs the whole browser flow end to end: it builds and starts
 // `gatehouse dev`, starts the Express quickstart in examples/express against
 // it, and drives both in headless Chromium with flow.mjs (sign up on the
-// hosted pages, transparent token refresh, sign-out, sign-in again, the
-// Gatehouse browser session, and the sign-in endpoint redirect).
+// hosted pages with email verification, transparent token refresh,
+// sign-out, sign-in again, the Gatehouse browser session, the sign-in
+// endpoint redirect, a forgotten password reset by emailed link, and
+// sign-in and sign-up with an emailed code). Emails are read from
+// gatehouse dev's inbox, /_dev/inbox.json.
 //
 // It needs the system Chromium and the pinned npm packages:
 //

@@ -31,7 +31,8 @@ const (
 )
 
 // TestExpressQuickstart runs examples/express against `gatehouse dev` and
-// drives the whole sign-up, refresh, sign-out and sign-in flow in Chromium.
+// drives the whole sign-up (with email verification), refresh, sign-out,
+// sign-in, password reset and emailed-code flow in Chromium.
 func TestExpressQuickstart(t *testing.T) {
 	root := repoRoot(t)
 	node := requirePrerequisites(t, root)

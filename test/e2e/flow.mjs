@@ -8,6 +8,10 @@
 //
 // Each step is logged; on failure the page is saved as $E2E_OUT/<step>.png
 // (and .html) and the script exits non-zero.
+//
+// Emails (verification codes, reset links, sign-in codes) are read from
+// gatehouse dev's inbox, GATEHOUSE_URL/_dev/inbox.json, as a person would
+// read their mailbox.
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -42,6 +46,10 @@ const user = {
   firstName: 'Ada',
   lastName: `Tester-${suffix}`,
 };
+// The password set through "Forgot password?".
+const newPassword = `Gatehouse e2e reset ${randomBytes(12).toString('base64url')} passphrase`;
+// An address with no account, which signs up with an emailed code.
+const magicEmail = `e2e-magic-${suffix}@example.com`;
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -128,11 +136,11 @@ async function sessionCookie(context) {
   return cookies.find((c) => c.name === 'wos-session')?.value;
 }
 
-async function expectSignedInHome(p) {
+async function expectSignedInHome(p, want = user.email) {
   await p.waitForURL(HOME, { timeout: NAV_TIMEOUT });
   const email = p.locator('#email');
   await email.waitFor({ timeout: 10_000 });
-  check((await email.innerText()) === user.email, `home page shows ${await email.innerText()}, want ${user.email}`);
+  check((await email.innerText()) === want, `home page shows ${await email.innerText()}, want ${want}`);
   check(await p.getByRole('button', { name: 'Sign out' }).isVisible(), 'no "Sign out" button on the home page');
 }
 
@@ -148,6 +156,64 @@ async function expectDashboard(p) {
 async function submitHostedForm(p) {
   const form = p.locator('form:has(input[name=password])');
   await form.locator('button[type=submit]').first().click();
+}
+
+// expectTitle checks a hosted page's heading.
+async function expectTitle(p, want) {
+  const h1 = p.locator('h1#page-title');
+  await h1.waitFor({ timeout: 10_000 });
+  const got = (await h1.innerText()).trim();
+  check(got === want, `the page at ${short(p.url())} is titled "${got}", want "${want}"`);
+}
+
+// ---------------------------------------------------------------------------
+// The dev inbox
+// ---------------------------------------------------------------------------
+
+// inbox returns the emails gatehouse dev captured for address, newest first.
+async function inbox(address) {
+  const res = await fetch(`${GATEHOUSE_URL}/_dev/inbox.json`, { headers: { accept: 'application/json' } });
+  const body = await res.text();
+  check(res.ok, `GET /_dev/inbox.json: ${res.status} ${body.slice(0, 200)}`);
+  const { data } = JSON.parse(body);
+  check(Array.isArray(data), `/_dev/inbox.json has no data array: ${body.slice(0, 200)}`);
+  return data.filter((e) => e.to.toLowerCase() === address.toLowerCase());
+}
+
+// seenEmails records the IDs of an address's emails before an action, so
+// newEmail can wait for the one the action sends.
+async function seenEmails(address) {
+  return new Set((await inbox(address)).map((e) => e.id));
+}
+
+// newEmail polls the dev inbox briefly for an email to address that was not
+// in seen, and returns the newest such email.
+async function newEmail(address, seen) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const fresh = (await inbox(address)).filter((e) => !seen.has(e.id));
+    if (fresh.length > 0) {
+      log(`  email to ${address}: "${fresh[0].subject}" (${fresh[0].status})`);
+      return fresh[0];
+    }
+    check(Date.now() < deadline, `no new email to ${address} in the dev inbox after 10s`);
+    await sleep(200);
+  }
+}
+
+// codeIn finds the 6-digit code, which stands alone on an indented line.
+function codeIn(mail) {
+  const m = /^[ \t]+(\d{6})[ \t]*$/m.exec(mail.text);
+  check(m, `no 6-digit code in the email "${mail.subject}":\n${mail.text}`);
+  return m[1];
+}
+
+// resetLinkIn finds the password-reset link of a reset email.
+function resetLinkIn(mail) {
+  const prefix = `${GATEHOUSE_URL}/hosted/${CLIENT_ID}/reset-password?token=`;
+  const link = mail.text.split(/\s+/).find((w) => w.startsWith(prefix));
+  check(link, `no link starting ${prefix} in the email "${mail.subject}":\n${mail.text}`);
+  return link;
 }
 
 // ---------------------------------------------------------------------------
@@ -177,6 +243,7 @@ try {
   context.setDefaultNavigationTimeout(NAV_TIMEOUT);
   page = await context.newPage();
   const { hops, pages } = track(page, 'main');
+  let seen; // an address's emails before the step that sends one
 
   // signOut clicks the home page's "Sign out" button and checks the browser
   // went through Gatehouse's logout endpoint and ended on the home page,
@@ -215,7 +282,25 @@ try {
     await page.locator('input[name=password]').fill(user.password);
     await page.locator('input[name=first_name]').fill(user.firstName);
     await page.locator('input[name=last_name]').fill(user.lastName);
+    seen = await seenEmails(user.email);
     await submitHostedForm(page);
+  });
+
+  await step('01b-verify-email', async () => {
+    // Email verification is on by default: the sign-up continues on the
+    // "Check your email" page with a code sent to the new address.
+    await page.waitForURL((u) => u.toString().startsWith(`${GATEHOUSE_URL}/hosted/${CLIENT_ID}/verify-email?`));
+    log(`  verification page: ${short(page.url())}`);
+    const url = new URL(page.url());
+    check(url.searchParams.get('request'), 'the verification page URL has no request parameter');
+    check(/^email_verification_/.test(url.searchParams.get('verification') || ''), 'the verification page URL has no email_verification_ ID');
+    await expectTitle(page, 'Check your email');
+    const lead = await page.locator('p.lead').innerText();
+    check(lead.includes(user.email), `the verification page does not name ${user.email}: "${lead}"`);
+    check(await page.getByRole('button', { name: 'Send a new code' }).isVisible(), 'no "Send a new code" button');
+    const code = codeIn(await newEmail(user.email, seen));
+    await page.locator('input[name=code]').fill(code);
+    await page.locator('button[name=action][value=verify]').click();
   });
 
   await step('02-signed-in', async () => {
@@ -323,6 +408,126 @@ try {
     await page.goto(`${APP_URL}/login`);
     await page.waitForURL(startsWith(HOSTED_SIGN_IN));
     await page.locator('input[name=password]').waitFor({ timeout: 10_000 });
+  });
+
+  // signInPage goes from the app's /login to the hosted sign-in page.
+  async function signInPage() {
+    await page.goto(`${APP_URL}/login`);
+    await page.waitForURL(startsWith(HOSTED_SIGN_IN));
+    await expectTitle(page, 'Sign in');
+  }
+
+  await step('10-forgot-password', async () => {
+    // On the hosted sign-in page from step 09.
+    const forgot = page.locator('a[href*="/forgot-password"]');
+    check((await forgot.count()) === 1, 'the hosted sign-in page has no "Forgot password?" link');
+    await forgot.click();
+    await page.waitForURL(startsWith(`${GATEHOUSE_URL}/hosted/${CLIENT_ID}/forgot-password`));
+    log(`  forgot-password page: ${short(page.url())}`);
+    await expectTitle(page, 'Reset your password');
+    await page.locator('input[name=email]').fill(user.email);
+    seen = await seenEmails(user.email);
+    await page.getByRole('button', { name: 'Send reset link' }).click();
+    await expectTitle(page, 'Check your email');
+    const text = await page.locator('p.message').innerText();
+    check(text.includes(user.email), `the confirmation does not name ${user.email}: "${text}"`);
+  });
+
+  let resetLink;
+  await step('11-reset-email', async () => {
+    const mail = await newEmail(user.email, seen);
+    resetLink = resetLinkIn(mail);
+    log(`  reset link: ${short(resetLink)}`);
+  });
+
+  await step('12-set-new-password', async () => {
+    const from = hops.length;
+    await page.goto(resetLink);
+    await expectTitle(page, 'Choose a new password');
+    const lead = await page.locator('p.lead').innerText();
+    check(lead.includes(user.email), `the reset page does not name ${user.email}: "${lead}"`);
+    await page.locator('input[name=password]').fill(newPassword);
+    await page.getByRole('button', { name: 'Set new password' }).click();
+    // A reset ends at the environment's sign-in endpoint (the app's
+    // /login), which starts a normal flow on the hosted sign-in page.
+    await page.waitForURL(startsWith(HOSTED_SIGN_IN));
+    await page.locator('input[name=password]').waitFor({ timeout: 10_000 });
+    const chain = hops.slice(from);
+    log(`  chain: ${chain.map(short).join(' -> ')}`);
+    check(chain.some((u) => u.startsWith(`${APP_URL}/login`)), `the reset did not send the browser to the app's sign-in endpoint ${APP_URL}/login`);
+    check(
+      chain.some((u) => u.startsWith(`${GATEHOUSE_URL}/user_management/authorize`)),
+      'the flow after the reset did not go through /user_management/authorize',
+    );
+  });
+
+  await step('13-old-password-refused', async () => {
+    await page.locator('input[name=email]').fill(user.email);
+    await page.locator('input[name=password]').fill(user.password);
+    await submitHostedForm(page);
+    const alert = page.locator('#form-error');
+    await alert.waitFor({ timeout: 10_000 });
+    const msg = (await alert.innerText()).trim();
+    check(msg === 'The email or password is incorrect.', `the old password got "${msg}", want the generic "The email or password is incorrect."`);
+    check(page.url().startsWith(HOSTED_SIGN_IN), `at ${page.url()} after a refused password, want the hosted sign-in page`);
+    await expectTitle(page, 'Sign in');
+  });
+
+  await step('14-sign-in-with-new-password', async () => {
+    user.password = newPassword;
+    await page.locator('input[name=email]').fill(user.email);
+    await page.locator('input[name=password]').fill(user.password);
+    await submitHostedForm(page);
+    // The reset proved the address: no verification step this time.
+    await expectSignedInHome(page);
+    await page.goto(`${APP_URL}/dashboard`);
+    await expectDashboard(page);
+  });
+
+  await step('15-magic-code-sign-in', async () => {
+    await page.goto(HOME);
+    await signOut();
+    await signInPage();
+    const magic = page.locator('a[href*="/magic"]');
+    check((await magic.count()) === 1, 'the hosted sign-in page has no "Email me a sign-in code" link');
+    check((await magic.innerText()).trim() === 'Email me a sign-in code', `the magic link reads "${await magic.innerText()}"`);
+    await magic.click();
+    await page.waitForURL(startsWith(`${GATEHOUSE_URL}/hosted/${CLIENT_ID}/magic?`));
+    await expectTitle(page, 'Sign in with a code');
+    await page.locator('input[name=email]').fill(user.email);
+    seen = await seenEmails(user.email);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    await page.waitForURL(startsWith(`${GATEHOUSE_URL}/hosted/${CLIENT_ID}/magic-code?`));
+    log(`  code page: ${short(page.url())}`);
+    await expectTitle(page, 'Check your email');
+    const code = codeIn(await newEmail(user.email, seen));
+    await page.locator('input[name=code]').fill(code);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expectSignedInHome(page);
+    const first = await page.locator('#first-name').innerText();
+    check(first === user.firstName, `home shows first name "${first}", want "${user.firstName}" (the same account)`);
+  });
+
+  await step('16-magic-code-sign-up', async () => {
+    await signOut();
+    await signInPage();
+    await page.locator('a[href*="/magic"]').click();
+    await page.waitForURL(startsWith(`${GATEHOUSE_URL}/hosted/${CLIENT_ID}/magic?`));
+    await page.locator('input[name=email]').fill(magicEmail);
+    seen = await seenEmails(magicEmail);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    await page.waitForURL(startsWith(`${GATEHOUSE_URL}/hosted/${CLIENT_ID}/magic-code?`));
+    await expectTitle(page, 'Check your email');
+    const code = codeIn(await newEmail(magicEmail, seen));
+    await page.locator('input[name=code]').fill(code);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expectSignedInHome(page, magicEmail);
+    const first = await page.locator('#first-name').innerText();
+    check(first === '', `a new account by code shows first name "${first}", want none`);
+    await page.goto(`${APP_URL}/dashboard`);
+    check(page.url() === `${APP_URL}/dashboard`, `at ${page.url()}, want ${APP_URL}/dashboard`);
+    const email = await page.locator('#email').innerText();
+    check(email === magicEmail, `dashboard shows ${email}, want ${magicEmail}`);
   });
 
   log('PASS: every step passed');
