@@ -97,11 +97,29 @@ func TestTypedErrors(t *testing.T) {
 		if ae := apiError(t, err, nil, 400); ae.Code != "invalid_credentials" || time.Since(start) < 500*time.Millisecond {
 			t.Fatalf("retried after Retry-After: %v in %v", err, time.Since(start))
 		}
-		// The right password of another account is not throttled.
+		// The right password of another account is not throttled; that
+		// account's email is not verified yet, so Gatehouse emails a code
+		// and asks for it (403 email_verification_required).
 		if _, err := client.CreateUser(ctx, gatehouse.CreateUserParams{Email: "other@example.com", Password: userPassword}); err != nil {
 			t.Fatal(err)
 		}
-		res, err := client.AuthenticateWithPassword(ctx, gatehouse.AuthenticateWithPasswordParams{Email: "other@example.com", Password: userPassword})
+		_, err = client.AuthenticateWithPassword(ctx, gatehouse.AuthenticateWithPasswordParams{Email: "other@example.com", Password: userPassword})
+		step := apiError(t, err, gatehouse.ErrEmailVerificationRequired, 403)
+		if step.PendingAuthenticationToken == "" || step.EmailVerificationID == "" || step.Email != "other@example.com" {
+			t.Fatalf("step-up error = %+v", step)
+		}
+		_, err = client.AuthenticateWithEmailVerification(ctx, gatehouse.AuthenticateWithEmailVerificationParams{
+			Code: "000000", PendingAuthenticationToken: step.PendingAuthenticationToken})
+		if ae := apiError(t, err, nil, 400); errors.Is(err, gatehouse.ErrEmailVerificationRequired) {
+			t.Fatalf("wrong code: %+v", ae)
+		}
+		res, err := client.AuthenticateWithEmailVerification(ctx, gatehouse.AuthenticateWithEmailVerificationParams{
+			Code: ts.lastCode(t, "other@example.com"), PendingAuthenticationToken: step.PendingAuthenticationToken})
+		if err != nil || res.User.Email != "other@example.com" || !res.User.EmailVerified || res.AccessToken == "" {
+			t.Fatalf("email verification grant: %+v, %v", res, err)
+		}
+		// Verified now: the password alone signs in.
+		res, err = client.AuthenticateWithPassword(ctx, gatehouse.AuthenticateWithPasswordParams{Email: "other@example.com", Password: userPassword})
 		if err != nil || res.User.Email != "other@example.com" || res.AuthenticationMethod != "Password" {
 			t.Fatalf("password grant: %+v, %v", res, err)
 		}
@@ -111,7 +129,7 @@ func TestTypedErrors(t *testing.T) {
 			t.Fatalf("revoke unknown session: %v", err)
 		}
 		ss := listSessions(t, client, res.User.ID)
-		if len(ss) != 1 {
+		if len(ss) != 2 {
 			t.Fatalf("sessions = %+v", ss)
 		}
 		for id := range ss {

@@ -150,14 +150,36 @@ func (ts *testServer) client(t *testing.T, cnt *counter, opts ...gatehouse.Optio
 // browser is an HTTP client with cookies that does not follow redirects.
 type browser struct {
 	t      *testing.T
+	ts     *testServer
 	client *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t *testing.T, ts *testServer) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &browser{t: t, ts: ts, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
+}
+
+var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
+
+// lastCode returns the 6-digit code of the newest email to an address (the
+// server captures email in its outbox in tests).
+func (ts *testServer) lastCode(t *testing.T, to string) string {
+	t.Helper()
+	page, err := ts.Store.ListEmails(t.Context(), "", store.ListParams{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Data {
+		if e.To == to {
+			if m := codeRE.FindStringSubmatch(e.Text); m != nil {
+				return m[1]
+			}
+		}
+	}
+	t.Fatalf("no email with a code to %s", to)
+	return ""
 }
 
 type page struct {
@@ -192,6 +214,8 @@ var (
 	csrfRE    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 	requestRE = regexp.MustCompile(`name="request" value="([^"]+)"`)
 	actionRE  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	// verificationRE finds the email verification ID on the code page.
+	verificationRE = regexp.MustCompile(`name="verification" value="([^"]+)"`)
 )
 
 func field(t *testing.T, re *regexp.Regexp, body string) string {
@@ -236,6 +260,20 @@ func (b *browser) signIn(authURL, email string, signUp bool) *url.URL {
 		p = b.do("POST", resolve(authURL, field(b.t, actionRE, p.Body)), form)
 		if p.Status != http.StatusSeeOther {
 			b.t.Fatalf("hosted form = %d\n%s", p.Status, p.Body)
+		}
+		// A new account verifies its email with an emailed code first.
+		if strings.Contains(p.Location, "/verify-email") {
+			loc := resolve(authURL, p.Location)
+			p = b.do("GET", loc, nil)
+			if p.Status != 200 {
+				b.t.Fatalf("verification page = %d\n%s", p.Status, p.Body)
+			}
+			form := url.Values{"csrf_token": {field(b.t, csrfRE, p.Body)}, "request": {field(b.t, requestRE, p.Body)},
+				"verification": {field(b.t, verificationRE, p.Body)}, "code": {b.ts.lastCode(b.t, email)}}
+			p = b.do("POST", resolve(loc, field(b.t, actionRE, p.Body)), form)
+			if p.Status != http.StatusSeeOther {
+				b.t.Fatalf("verification submit = %d\n%s", p.Status, p.Body)
+			}
 		}
 	}
 	u, err := url.Parse(p.Location)

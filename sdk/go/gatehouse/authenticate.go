@@ -10,6 +10,7 @@ const (
 	grantAuthorizationCode = "authorization_code"
 	grantRefreshToken      = "refresh_token"
 	grantPassword          = "password"
+	grantEmailVerification = "urn:workos:oauth:grant-type:email-verification:code"
 )
 
 // AuthenticateWithCodeParams exchange the code the browser brought back to
@@ -45,6 +46,16 @@ type AuthenticateWithPasswordParams struct {
 	UserAgent       string
 }
 
+// AuthenticateWithEmailVerificationParams complete a sign-in that failed
+// with ErrEmailVerificationRequired: the code is the one emailed to the
+// user, the token is APIError.PendingAuthenticationToken.
+type AuthenticateWithEmailVerificationParams struct {
+	Code                       string
+	PendingAuthenticationToken string
+	IPAddress                  string
+	UserAgent                  string
+}
+
 // authenticateRequest is the JSON body of every grant.
 type authenticateRequest struct {
 	GrantType       string `json:"grant_type"`
@@ -57,6 +68,7 @@ type authenticateRequest struct {
 	Email           string `json:"email,omitempty"`
 	Password        string `json:"password,omitempty"`
 	InvitationToken string `json:"invitation_token,omitempty"`
+	PendingToken    string `json:"pending_authentication_token,omitempty"`
 	IPAddress       string `json:"ip_address,omitempty"`
 	UserAgent       string `json:"user_agent,omitempty"`
 }
@@ -99,8 +111,22 @@ func (c *Client) AuthenticateWithRefreshToken(ctx context.Context, p Authenticat
 
 // AuthenticateWithPassword checks an email and password (grant password).
 // A wrong email or password is a 400 with Code "invalid_credentials";
-// repeated failures are throttled with ErrRateLimited.
+// repeated failures are throttled with ErrRateLimited. A user whose email
+// is not verified yet gets ErrEmailVerificationRequired: Gatehouse emails a
+// code, and AuthenticateWithEmailVerification finishes the sign-in.
 func (c *Client) AuthenticateWithPassword(ctx context.Context, p AuthenticateWithPasswordParams) (*AuthResponse, error) {
 	return c.authenticate(ctx, authenticateRequest{GrantType: grantPassword, Email: p.Email, Password: p.Password,
 		InvitationToken: p.InvitationToken, IPAddress: p.IPAddress, UserAgent: p.UserAgent})
+}
+
+// AuthenticateWithEmailVerification finishes a sign-in that needed the
+// user's email verified (grant email-verification:code), with the emailed
+// code and the pending authentication token of the
+// ErrEmailVerificationRequired error.
+func (c *Client) AuthenticateWithEmailVerification(ctx context.Context, p AuthenticateWithEmailVerificationParams) (*AuthResponse, error) {
+	if p.Code == "" || p.PendingAuthenticationToken == "" {
+		return nil, errors.New("gatehouse: AuthenticateWithEmailVerification needs a Code and a PendingAuthenticationToken")
+	}
+	return c.authenticate(ctx, authenticateRequest{GrantType: grantEmailVerification, Code: p.Code,
+		PendingToken: p.PendingAuthenticationToken, IPAddress: p.IPAddress, UserAgent: p.UserAgent})
 }

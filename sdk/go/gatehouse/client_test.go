@@ -170,6 +170,7 @@ func TestNoRetryOnClientErrors(t *testing.T) {
 		{422, `{"message":"bad","code":"invalid_request_parameters","errors":[{"field":"email","code":"invalid","message":"email is invalid."}]}`, ErrUnprocessable},
 		{400, `{"error":"invalid_grant","error_description":"The code is invalid."}`, ErrInvalidGrant},
 		{400, `{"code":"invalid_credentials","message":"The email or password is incorrect."}`, nil},
+		{403, `{"code":"email_verification_required","message":"Verify","pending_authentication_token":"pat_1","email":"a@b.c","email_verification_id":"email_verification_1"}`, ErrEmailVerificationRequired},
 	} {
 		t.Run(fmt.Sprint(tc.status, tc.is), func(t *testing.T) {
 			var n atomic.Int32
@@ -185,7 +186,7 @@ func TestNoRetryOnClientErrors(t *testing.T) {
 			if n.Load() != 1 || Retryable(err) {
 				t.Fatalf("%d attempts (retryable %v) for a %d", n.Load(), Retryable(err), tc.status)
 			}
-			for _, s := range []error{ErrUnauthorized, ErrNotFound, ErrConflict, ErrUnprocessable, ErrRateLimited, ErrInvalidGrant} {
+			for _, s := range []error{ErrUnauthorized, ErrNotFound, ErrConflict, ErrUnprocessable, ErrRateLimited, ErrInvalidGrant, ErrEmailVerificationRequired} {
 				if got := errors.Is(err, s); got != (s == tc.is) {
 					t.Errorf("errors.Is(err, %v) = %v", s, got)
 				}
@@ -195,6 +196,9 @@ func TestNoRetryOnClientErrors(t *testing.T) {
 			}
 			if tc.is == ErrInvalidGrant && (ae.ErrorCode != "invalid_grant" || ae.ErrorDescription == "") {
 				t.Errorf("oauth error = %+v", ae)
+			}
+			if tc.is == ErrEmailVerificationRequired && (ae.PendingAuthenticationToken != "pat_1" || ae.Email != "a@b.c" || ae.EmailVerificationID != "email_verification_1") {
+				t.Errorf("step-up error = %+v", ae)
 			}
 		})
 	}
@@ -358,10 +362,12 @@ func TestGrantBodies(t *testing.T) {
 	}
 	f.client.AuthenticateWithRefreshToken(ctx, AuthenticateWithRefreshTokenParams{RefreshToken: "rt1", OrganizationID: "org_2"})
 	f.client.AuthenticateWithPassword(ctx, AuthenticateWithPasswordParams{Email: "a@b.c", Password: "pw"})
+	f.client.AuthenticateWithEmailVerification(ctx, AuthenticateWithEmailVerificationParams{Code: "123456", PendingAuthenticationToken: "pat"})
 	want := []string{
 		`{"client_id":"client_123","client_secret":"sk_test_key","code":"c1","code_verifier":"v1","grant_type":"authorization_code","ip_address":"1.2.3.4","user_agent":"ua"}`,
 		`{"client_id":"client_123","client_secret":"sk_test_key","grant_type":"refresh_token","organization_id":"org_2","refresh_token":"rt1"}`,
 		`{"client_id":"client_123","client_secret":"sk_test_key","email":"a@b.c","grant_type":"password","password":"pw"}`,
+		`{"client_id":"client_123","client_secret":"sk_test_key","code":"123456","grant_type":"urn:workos:oauth:grant-type:email-verification:code","pending_authentication_token":"pat"}`,
 	}
 	for i, w := range want {
 		got, _ := json.Marshal(bodies[i])

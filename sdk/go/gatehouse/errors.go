@@ -27,6 +27,11 @@ var (
 	// the code or refresh token is unknown, expired, used, or its session
 	// has ended. The user must sign in again.
 	ErrInvalidGrant = errors.New("gatehouse: invalid grant")
+	// ErrEmailVerificationRequired matches a sign-in refused until the user
+	// verifies their email: Gatehouse has emailed a code; finish with
+	// Client.AuthenticateWithEmailVerification and the error's
+	// PendingAuthenticationToken.
+	ErrEmailVerificationRequired = errors.New("gatehouse: email verification required")
 )
 
 // FieldError is one invalid field of a 422 response.
@@ -112,6 +117,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusTooManyRequests
 	case ErrInvalidGrant:
 		return e.ErrorCode == "invalid_grant"
+	case ErrEmailVerificationRequired:
+		return e.Code == "email_verification_required"
 	}
 	return false
 }
