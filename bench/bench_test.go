@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	line := []byte("1234 (gate house) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0")
+	d, err := parseStatCPU(line)
+	if err != nil || d != 3*time.Second {
+		t.Fatalf("parseStatCPU = %v, %v; want 3s", d, err)
+	}
+	if _, err := parseStatCPU([]byte("garbage")); err == nil {
+		t.Fatal("garbage parsed")
+	}
+}
+
+func TestProcOfSelf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if _, err := procCPU(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	rss, hwm, err := procMem(os.Getpid())
+	if err != nil || rss == 0 || hwm < rss {
+		t.Fatalf("procMem = %d, %d, %v", rss, hwm, err)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	var s []time.Duration
+	for i := 1; i <= 100; i++ {
+		s = append(s, time.Duration(i)*time.Millisecond)
+	}
+	for q, want := range map[float64]time.Duration{0.5: 50 * time.Millisecond, 0.95: 95 * time.Millisecond, 0.99: 99 * time.Millisecond, 1: 100 * time.Millisecond} {
+		if got := quantile(s, q); got != want {
+			t.Errorf("quantile(%v) = %v, want %v", q, got, want)
+		}
+	}
+	if quantile(nil, 0.5) != 0 || quantile(s[:1], 0.99) != time.Millisecond {
+		t.Error("edge cases")
+	}
+}
+
+func TestExtractCode(t *testing.T) {
+	msg := "From: a@example.com\r\nTo: b@example.com\r\nSubject: Verify your email for Bench 123456\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=XX\r\n\r\n" +
+		"--XX\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"Verify your email\r\n\r\nEnter this code to verify your email address with Bench:\r\n\r\n    654321\r\n\r\nThe code expires in 10 minutes.=\r\n\r\n" +
+		"--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>999999</p>\r\n--XX--\r\n"
+	if got := extractCode([]byte(msg)); got != "654321" {
+		t.Fatalf("extractCode = %q", got)
+	}
+}
+
+func TestParseMix(t *testing.T) {
+	m, err := parseMix("default")
+	if err != nil || !m.has(opRefresh, opSignup) || !m.passwordOps() {
+		t.Fatalf("default: %v %v", m, err)
+	}
+	m, err = parseMix("refresh=3,jwks=1")
+	if err != nil || m.Name != "custom" || len(m.ops) != 2 {
+		t.Fatalf("custom: %v %v", m, err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	n := map[op]int{}
+	for range 4000 {
+		n[m.pick(r)]++
+	}
+	if n[opRefresh] < 2700 || n[opRefresh] > 3300 {
+		t.Errorf("weights: %v", n)
+	}
+	for _, bad := range []string{"nope", "refresh=x", "email-delivery", "exchange,refresh", "refresh=0"} {
+		if _, err := parseMix(bad); err == nil {
+			t.Errorf("parseMix(%q) accepted", bad)
+		}
+	}
+}
+
+// TestSmokeInProcess runs every operation of the default mix for a moment
+// against an in-process server on SQLite and checks that they all succeed.
+func TestSmokeInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	out := filepath.Join(t.TempDir(), "out.json")
+	err := run(t.Context(), []string{"--inprocess", "--data-dir", t.TempDir(), "--mix",
+		"refresh=4,flow=2,jwks=1,user-get=1,user-list=1,signin=1,hosted-signin=1,signup=1",
+		"--vus", "4", "--users", "5", "--warmup", "0s", "--duration", "3s", "--progress", "0",
+		"--hash-rate", "off", "--ceiling", "--ceiling-time", "200ms", "--json", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, o := range res.Run.Ops {
+		if o.Errors > 0 {
+			t.Errorf("%s: %d errors: %v", o.Op, o.Errors, o.ErrorKinds)
+		}
+		if o.Count > 0 {
+			seen[o.Op] = true
+		}
+	}
+	for _, want := range []string{"refresh", "flow", "exchange", "jwks", "user-get", "user-list"} {
+		if !seen[want] {
+			t.Errorf("no successful %s in 3s: %+v", want, res.Run.Ops)
+		}
+	}
+	if res.Ceiling == nil || res.Ceiling.PerSecond <= 0 {
+		t.Errorf("ceiling = %+v", res.Ceiling)
+	}
+}
