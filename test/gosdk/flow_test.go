@@ -323,5 +323,14 @@ func TestES256Environment(t *testing.T) {
 		if s, err := m.Authenticate(t.Context(), sealed); err != nil || !s.Authenticated {
 			t.Fatalf("ES256 session: %+v, %v", s, err)
 		}
+		// With the wrong issuer configured the token is refused, and a
+		// refreshed one is held to the same check.
+		wrong, _ := gatehouse.NewSessionManager(client, cookiePassword, gatehouse.SessionOptions{Issuer: "https://someone-else.example.com"})
+		if s, err := wrong.Authenticate(t.Context(), sealed); err != nil || s.Authenticated || s.Reason != gatehouse.ReasonInvalidJWT || s.Expired {
+			t.Fatalf("wrong issuer: %+v, %v", s, err)
+		}
+		if s, err := wrong.Refresh(t.Context(), sealed, ""); err != nil || s.Authenticated || s.Reason != gatehouse.ReasonInvalidJWT {
+			t.Fatalf("wrong issuer, refreshed: %+v, %v", s, err)
+		}
 	})
 }

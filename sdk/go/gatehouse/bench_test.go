@@ -246,3 +246,42 @@ func BenchmarkRefreshMiddleware(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAuthenticateOverhead alternates Authenticate and the primitives
+// (IronUnseal + VerifyJWT) on the same sealed session in one loop, timing
+// each, so machine load affects both alike. It reports both costs and the
+// overhead of Authenticate over the primitives (target: under 20%).
+func BenchmarkAuthenticateOverhead(b *testing.B) {
+	keys := benchKeys(b)
+	srv := newJWKSServer(b, keys...)
+	for _, k := range keys {
+		f := newBenchFixture(b, k, srv.URL)
+		ctx := context.Background()
+		b.Run(k.alg, func(b *testing.B) {
+			var auth, prim time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := unseal(vectorPassword, f.sealed, t0); err != nil {
+					b.Fatal(err)
+				}
+				t, err := parseJWT(f.token)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := verifyJWT(t, f.vk, t0, ""); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if s, err := f.m.Authenticate(ctx, f.sealed); err != nil || !s.Authenticated {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				prim += t1.Sub(t0)
+				auth += t2.Sub(t1)
+			}
+			b.ReportMetric(float64(auth)/float64(b.N), "auth-ns/op")
+			b.ReportMetric(float64(prim)/float64(b.N), "primitives-ns/op")
+			b.ReportMetric(100*(float64(auth)/float64(prim)-1), "overhead-%")
+		})
+	}
+}

@@ -176,12 +176,17 @@ func NewSessionManager(client *Client, cookiePassword string, opts SessionOption
 // the Node SDK does: the organization comes from the access token's
 // org_id claim.
 func (m *SessionManager) Seal(res *AuthResponse) (string, error) {
+	return SealSession(sessionData(res), m.password)
+}
+
+// sessionData is what the cookie of an authentication holds.
+func sessionData(res *AuthResponse) *SessionData {
 	d := &SessionData{OrganizationID: res.OrganizationID, User: res.User, AccessToken: res.AccessToken,
 		RefreshToken: res.RefreshToken, AuthenticationMethod: res.AuthenticationMethod, Impersonator: res.Impersonator}
 	if t, err := parseJWT(res.AccessToken); err == nil {
 		d.OrganizationID = t.claims.OrganizationID
 	}
-	return SealSession(d, m.password)
+	return d
 }
 
 // Authenticate unseals a session cookie value and verifies its access
@@ -198,6 +203,11 @@ func (m *SessionManager) Authenticate(ctx context.Context, sealed string) (*Sess
 	if err != nil || d.AccessToken == "" {
 		return &Session{Reason: ReasonInvalidSessionCookie}, nil
 	}
+	return m.verify(ctx, d, sealed)
+}
+
+// verify checks the access token of an unsealed session.
+func (m *SessionManager) verify(ctx context.Context, d *SessionData, sealed string) (*Session, error) {
 	s := &Session{User: d.User, Impersonator: d.Impersonator, AuthenticationMethod: d.AuthenticationMethod,
 		AccessToken: d.AccessToken, Sealed: sealed, OrganizationID: d.OrganizationID, Reason: ReasonInvalidJWT}
 	t, err := parseJWT(d.AccessToken)
@@ -239,9 +249,11 @@ func (s *Session) fill(t *jwt) {
 // them into a new cookie value (Session.Sealed). organizationID switches
 // the session to that organization; "" keeps the current one.
 //
-// A cookie that cannot be refreshed gives a Session with Authenticated
-// false and Reason ReasonInvalidSessionCookie or ReasonInvalidGrant, and a
-// nil error: the user must sign in again. An error means the refresh
+// The new access token is verified like Authenticate's. A cookie that
+// cannot be refreshed gives a Session with Authenticated false and Reason
+// ReasonInvalidSessionCookie or ReasonInvalidGrant (or ReasonInvalidJWT if
+// even the new token does not verify, such as with a wrong
+// SessionOptions.Issuer), and a nil error: the user must sign in again. An error means the refresh
 // failed for another reason, usually a transient one (see Retryable): keep
 // the cookie.
 //
@@ -325,19 +337,14 @@ func (m *SessionManager) refreshOnce(ctx context.Context, refreshToken, organiza
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := m.Seal(res)
+	d := sessionData(res)
+	sealed, err := SealSession(d, m.password)
 	if err != nil {
 		return nil, err
 	}
-	// The token comes straight from Gatehouse, so its claims are read
-	// without verifying it (as the Node SDK does); the next request
-	// verifies the cookie.
-	s := &Session{Authenticated: true, User: res.User, Impersonator: res.Impersonator, AuthenticationMethod: res.AuthenticationMethod,
-		AccessToken: res.AccessToken, Sealed: sealed, OrganizationID: res.OrganizationID}
-	if t, err := parseJWT(res.AccessToken); err == nil {
-		s.fill(t)
-	}
-	return s, nil
+	// Verify the new token, so a refreshed session is held to the same
+	// checks (signature, expiry, issuer) as any other.
+	return m.verify(ctx, d, sealed)
 }
 
 // sweepLocked drops remembered refreshes past their reuse window, at most
