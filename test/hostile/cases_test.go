@@ -146,6 +146,10 @@ func (e *endpoint) cases(ts *testServer, t *testing.T) []*hcase {
 				add(&hcase{Class: "not-an-object " + b, Body: []byte(b), Want: []int{400}, Code: e.codeFor("invalid_json")})
 			}
 			add(&hcase{Class: "trailing-data", Body: []byte(`{} {"email":"x@example.com"}`), Want: []int{400}, Code: e.codeFor("invalid_json")})
+			// Found by FuzzDecodeJSON: json.Decoder.More is false before a
+			// closing bracket, so trailing ] or } went unnoticed.
+			add(&hcase{Class: "trailing-bracket", Body: []byte(`{}}`), Want: []int{400}, Code: e.codeFor("invalid_json")})
+			add(&hcase{Class: "trailing-bracket", Body: []byte(`{"email":"x@example.com"}]`), Want: []int{400}, Code: e.codeFor("invalid_json")})
 			add(&hcase{Class: "utf8-bom", Body: []byte("\xef\xbb\xbf{}"), Want: []int{400}, Code: e.codeFor("invalid_json")})
 			add(&hcase{Class: "invalid-utf8-key", Body: []byte("{\"\xff\xfe\":\"x\"}")})
 			add(&hcase{Class: "form-content-type", CT: "application/x-www-form-urlencoded", Body: []byte(`email=x%40example.com`), Want: []int{415, 400, 401}})
@@ -703,7 +707,9 @@ func endpoints() []*endpoint {
 			Base:   fixed(map[string]string{"{}": "bogus-token", "password": "a fine new passphrase", "confirm_password": "a fine new passphrase", "csrf_token": csrf}),
 			Accept: adminAccept},
 		{Name: "GET /admin/env/{env}/users (signed out)", Method: "GET", Path: "/admin/env/{}/users", Kind: kPage, Fields: strs("q", "after", "before"),
-			Base: func(t *testing.T, ts *testServer, f string) map[string]string { return map[string]string{"{}": ts.Env.ID} },
+			Base: func(t *testing.T, ts *testServer, f string) map[string]string {
+				return map[string]string{"{}": ts.Env.ID}
+			},
 			Accept: func(ts *testServer, c *hcase, r result) string {
 				if r.Status == 303 && strings.HasPrefix(r.Header.Get("Location"), "/admin/login") {
 					return ""
