@@ -88,14 +88,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) error {
 	}
 	client := authflow.Client{UserAgent: r.UserAgent()}
 	client.IP, _, _ = net.SplitHostPort(r.RemoteAddr)
-	// A server-side SDK calls for its user: it passes the browser's address.
+	// A server-side SDK calls for its user: the user's address is the
+	// ip_address it passes, if any, never the app server's own address
+	// (which would put every user of the app under one per-IP limit).
 	if req.ClientSecret != nil && *req.ClientSecret != "" {
-		if ip := net.ParseIP(req.IPAddress); ip != nil {
-			client.IP = ip.String()
-		}
-		if req.UserAgent != "" {
-			client.UserAgent = req.UserAgent
-		}
+		client = clientFrom(req.IPAddress, req.UserAgent)
 	}
 	tr := authflow.TokenRequest{
 		GrantType: req.GrantType, ClientID: req.ClientID, Code: req.Code, CodeVerifier: req.CodeVerifier,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 
@@ -54,7 +55,7 @@ func (h *Handler) sendVerification(w http.ResponseWriter, r *http.Request) error
 	if u.EmailVerified {
 		return errs.New(errs.Invalid, "email_already_verified", "This user's email is already verified.")
 	}
-	if _, err := h.Flow.StartEmailVerification(r.Context(), env, u, clientFrom(r)); err != nil {
+	if _, err := h.Flow.StartEmailVerification(r.Context(), env, u, clientFrom("", "")); err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, userEnvelope{toUserJSON(u)})
@@ -109,16 +110,21 @@ func truncateID(s string) string {
 	return s
 }
 
-func clientFrom(r *http.Request) authflow.Client {
-	c := authflow.Client{UserAgent: r.UserAgent()}
-	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
-		c.IP = strings.Trim(r.RemoteAddr[:i], "[]")
+// clientFrom describes the end user of an API-key call. The caller is the
+// app's server, so its address says nothing about the user: limits per IP
+// apply only when the app passes the user's ip_address.
+func clientFrom(ipAddress, userAgent string) authflow.Client {
+	c := authflow.Client{UserAgent: userAgent}
+	if ip := net.ParseIP(ipAddress); ip != nil {
+		c.IP = ip.String()
 	}
 	return c
 }
 
 type emailRequest struct {
-	Email string `json:"email"`
+	Email     string `json:"email"`
+	IPAddress string `json:"ip_address"`
+	UserAgent string `json:"user_agent"`
 }
 
 func (h *Handler) createPasswordReset(w http.ResponseWriter, r *http.Request) error {
@@ -128,7 +134,7 @@ func (h *Handler) createPasswordReset(w http.ResponseWriter, r *http.Request) er
 	}
 	env := environment(r.Context())
 	// The app sends its own email with the token; Gatehouse sends none here.
-	ch, tok, err := h.Flow.StartPasswordReset(r.Context(), env, req.Email, false, clientFrom(r))
+	ch, tok, err := h.Flow.StartPasswordReset(r.Context(), env, req.Email, false, clientFrom(req.IPAddress, req.UserAgent))
 	if err != nil {
 		return err
 	}
@@ -162,7 +168,7 @@ func (h *Handler) createMagicAuth(w http.ResponseWriter, r *http.Request) error 
 	if err := web.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	ch, code, err := h.Flow.StartMagicAuth(r.Context(), environment(r.Context()), req.Email, clientFrom(r))
+	ch, code, err := h.Flow.StartMagicAuth(r.Context(), environment(r.Context()), req.Email, clientFrom(req.IPAddress, req.UserAgent))
 	if err != nil {
 		return err
 	}

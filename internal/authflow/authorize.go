@@ -200,6 +200,7 @@ func (s *Service) Complete(ctx context.Context, env *store.Environment, req *sto
 func (s *Service) startSession(ctx context.Context, env *store.Environment, user *store.User, clientID, browserSessionID, method string, c Client) (*store.Session, error) {
 	now := s.now()
 	e := env.WithDefaults()
+	user.LastSignInAt = &now // the response shows this sign-in
 	sess := &store.Session{
 		ID: ids.New("session"), EnvironmentID: env.ID, UserID: user.ID, BrowserSessionID: browserSessionID,
 		ClientID: clientID, AuthMethod: method, IPAddress: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),

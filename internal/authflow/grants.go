@@ -59,6 +59,9 @@ func invalidRequest(desc string) error {
 	return &OAuthError{Status: 400, Code: "invalid_request", Description: desc}
 }
 
+// sessionTouchEvery bounds how often a refresh records session activity.
+const sessionTouchEvery = time.Minute
+
 var verifierRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
 // Token runs one grant of /user_management/authenticate.
@@ -76,6 +79,9 @@ func (s *Service) Token(ctx context.Context, r TokenRequest, checkKey func(ctx c
 	authed := false
 	if r.ClientSecret != "" {
 		if err := checkKey(ctx, env, r.ClientSecret); err != nil {
+			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return nil, err // the database, not the secret: 503, and the SDK retries
+			}
 			return nil, &OAuthError{Status: 401, Code: "invalid_client", Description: "The client_secret is not a valid API key of this environment."}
 		}
 		authed = true
@@ -252,8 +258,12 @@ func (s *Service) continueSession(ctx context.Context, env *store.Environment, s
 	if sess.ClientID != env.ClientID {
 		return nil, invalidGrant("The refresh token was not issued to this client.")
 	}
-	if err := s.Store.TouchSession(ctx, env.ID, sess.ID, s.now()); err != nil {
-		return nil, err
+	// Activity only matters at the scale of the idle timeout (days), so it
+	// is written at most once a minute, not on every refresh.
+	if now := s.now(); now.Sub(sess.LastActiveAt) >= sessionTouchEvery {
+		if err := s.Store.TouchSession(ctx, env.ID, sess.ID, now); err != nil {
+			return nil, err
+		}
 	}
 	user, err := s.Store.GetUser(ctx, env.ID, sess.UserID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -93,11 +93,28 @@ func (s *Service) EndBrowserSession(ctx context.Context, env *store.Environment,
 	return s.Store.EndBrowserSession(ctx, env.ID, b.ID, s.now())
 }
 
-// RevokeSession ends a session of env by ID.
+// RevokeSession ends a session of env by ID, and the Gatehouse browser
+// session it came from, so the next authorization asks for credentials
+// instead of signing the user straight back in.
 func (s *Service) RevokeSession(ctx context.Context, env *store.Environment, id string) error {
-	err := s.Store.EndSession(ctx, env.ID, id, s.now())
+	sess, err := s.Store.GetSession(ctx, env.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return &errs.Error{Kind: errs.NotFound, Code: "entity_not_found", Message: "Session not found: '" + truncate(id, 100) + "'.", Err: err}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.Store.EndSession(ctx, env.ID, id, now); err != nil {
+		return err
+	}
+	if sess.BrowserSessionID != "" {
+		if err := s.Store.EndBrowserSession(ctx, env.ID, sess.BrowserSessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if sess.EndedAt == nil {
+		s.record(ctx, env.ID, EventSessionRevoke, "system", "", sess.ID, Client{}, map[string]string{"reason": "revoked"})
+	}
+	return nil
 }

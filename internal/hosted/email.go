@@ -186,7 +186,7 @@ func (h *Handler) magicCodeSubmit(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.signedIn(w, r, env, req, user)
+	h.signedInWith(w, r, env, req, user, "magic_code")
 }
 
 // The forgot-password page works with or without a pending request: a

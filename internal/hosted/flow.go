@@ -277,12 +277,18 @@ func (h *Handler) signUpSubmit(w http.ResponseWriter, r *http.Request) {
 // signedIn starts the browser session and sends the browser back to the
 // app with a code.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, env *store.Environment, req *store.AuthRequest, user *store.User) {
+	h.signedInWith(w, r, env, req, user, "password")
+}
+
+// signedInWith is signedIn for a given sign-in method (the session's
+// auth_method: password, magic_code).
+func (h *Handler) signedInWith(w http.ResponseWriter, r *http.Request, env *store.Environment, req *store.AuthRequest, user *store.User, method string) {
 	tok, b, err := h.Flow.StartBrowserSession(r.Context(), env, user)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	to, err := h.Flow.Complete(r.Context(), env, req, user, b.ID, "password", clientOf(r))
+	to, err := h.Flow.Complete(r.Context(), env, req, user, b.ID, method, clientOf(r))
 	if err != nil {
 		h.flowError(w, r, env, err)
 		return

@@ -13,5 +13,5 @@
 //	npm ci --prefix examples/express && npm ci --prefix test/e2e
 //
 // and never skips: a missing prerequisite fails with the command to fix it.
-// Screenshots of a failing step are written to testout/e2e/.
+// Screenshots of a failing step are written under testout/ (e2e/express, e2e/dashboard, e2e-go).
 package e2e

@@ -81,7 +81,7 @@ func TestExpressQuickstart(t *testing.T) {
 		node, "server.js")
 	waitForHTTP(t, appURL+"/", app)
 
-	outDir := filepath.Join(root, "testout", "e2e")
+	outDir := filepath.Join(root, "testout", "e2e", "express")
 	if err := os.RemoveAll(outDir); err != nil {
 		t.Fatal(err)
 	}

@@ -24,24 +24,24 @@ func scanAdmin(row interface{ Scan(...any) error }) (*store.Admin, error) {
 
 // CreateAdmin inserts a. ErrConflict if its ID or email exists.
 func (db *DB) CreateAdmin(ctx context.Context, a *store.Admin) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO admins (`+adminColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO admins (`+adminColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Email, a.PasswordHash, a.TOTPSecret, ms(a.CreatedAt), ms(a.UpdatedAt), msPtr(a.LastSignInAt))
 	return mapErr(err)
 }
 
 // GetAdmin returns an admin by ID.
 func (db *DB) GetAdmin(ctx context.Context, id string) (*store.Admin, error) {
-	return scanAdmin(db.reader.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = ?`, id))
+	return scanAdmin(db.qr(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = ?`, id))
 }
 
 // GetAdminByEmail returns an admin by normalised email.
 func (db *DB) GetAdminByEmail(ctx context.Context, email string) (*store.Admin, error) {
-	return scanAdmin(db.reader.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = ?`, email))
+	return scanAdmin(db.qr(ctx, `SELECT `+adminColumns+` FROM admins WHERE email = ?`, email))
 }
 
 // ListAdmins returns every admin, oldest first.
 func (db *DB) ListAdmins(ctx context.Context) ([]store.Admin, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY id`)
+	rows, err := db.qrs(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY id`)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -63,7 +63,7 @@ func (db *DB) ListAdmins(ctx context.Context) ([]store.Admin, error) {
 func (db *DB) UpdateAdmin(ctx context.Context, id string, fn func(*store.Admin) error) (*store.Admin, error) {
 	var out *store.Admin
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		a, err := scanAdmin(tx.QueryRowContext(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = ?`, id))
+		a, err := scanAdmin(db.txr(ctx, tx, `SELECT `+adminColumns+` FROM admins WHERE id = ?`, id))
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func (db *DB) UpdateAdmin(ctx context.Context, id string, fn func(*store.Admin) 
 			t := store.Truncate(*a.LastSignInAt)
 			a.LastSignInAt = &t
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE admins SET email = ?, password_hash = ?, totp_secret = ?, updated_at = ?,
+		_, err = db.txe(ctx, tx, `UPDATE admins SET email = ?, password_hash = ?, totp_secret = ?, updated_at = ?,
 			last_sign_in_at = ? WHERE id = ?`,
 			a.Email, a.PasswordHash, a.TOTPSecret, ms(a.UpdatedAt), msPtr(a.LastSignInAt), id)
 		if err != nil {
@@ -104,7 +104,7 @@ func scanAdminToken(row interface{ Scan(...any) error }) (*store.AdminToken, err
 
 // CreateAdminToken inserts t. ErrConflict if its hash exists.
 func (db *DB) CreateAdminToken(ctx context.Context, t *store.AdminToken) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO admin_tokens (`+adminTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO admin_tokens (`+adminTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.Hash, t.AdminID, t.Purpose, ms(t.CreatedAt), ms(t.ExpiresAt), msPtr(t.UsedAt))
 	return mapErr(err)
 }
@@ -115,7 +115,7 @@ func (db *DB) CreateAdminToken(ctx context.Context, t *store.AdminToken) error {
 func (db *DB) ConsumeAdminToken(ctx context.Context, hash []byte, now time.Time) (*store.AdminToken, error) {
 	var out *store.AdminToken
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		t, err := scanAdminToken(tx.QueryRowContext(ctx, `SELECT `+adminTokenColumns+` FROM admin_tokens WHERE hash = ?`, hash))
+		t, err := scanAdminToken(db.txr(ctx, tx, `SELECT `+adminTokenColumns+` FROM admin_tokens WHERE hash = ?`, hash))
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (db *DB) ConsumeAdminToken(ctx context.Context, hash []byte, now time.Time)
 		if t.UsedAt != nil {
 			return store.ErrAlreadyUsed
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE admin_tokens SET used_at = ? WHERE hash = ?`, ms(now), hash)
+		_, err = db.txe(ctx, tx, `UPDATE admin_tokens SET used_at = ? WHERE hash = ?`, ms(now), hash)
 		return mapErr(err)
 	})
 	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {
@@ -136,7 +136,7 @@ const adminSessionColumns = `id, hash, admin_id, created_at, last_seen_at, expir
 
 // CreateAdminSession inserts s. ErrConflict if its ID or hash exists.
 func (db *DB) CreateAdminSession(ctx context.Context, s *store.AdminSession) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO admin_sessions (`+adminSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO admin_sessions (`+adminSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.Hash, s.AdminID, ms(s.CreatedAt), ms(s.LastSeenAt), ms(s.ExpiresAt), msPtr(s.EndedAt))
 	return mapErr(err)
 }
@@ -147,7 +147,7 @@ func (db *DB) GetAdminSessionByHash(ctx context.Context, hash []byte) (*store.Ad
 	var s store.AdminSession
 	var created, seen, expires int64
 	var ended sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, `SELECT `+adminSessionColumns+` FROM admin_sessions WHERE hash = ?`, hash).
+	err := db.qr(ctx, `SELECT `+adminSessionColumns+` FROM admin_sessions WHERE hash = ?`, hash).
 		Scan(&s.ID, &s.Hash, &s.AdminID, &created, &seen, &expires, &ended)
 	if err != nil {
 		return nil, mapErr(err)
@@ -159,13 +159,13 @@ func (db *DB) GetAdminSessionByHash(ctx context.Context, hash []byte) (*store.Ad
 // TouchAdminSession moves LastSeenAt forward to at (never back).
 // ErrNotFound if absent.
 func (db *DB) TouchAdminSession(ctx context.Context, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE admin_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?`, ms(at), id)
+	res, err := db.ex(ctx, `UPDATE admin_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?`, ms(at), id)
 	return rowsAffected(res, err)
 }
 
 // EndAdminSession marks an admin session ended, keeping the first end
 // time. ErrNotFound if absent.
 func (db *DB) EndAdminSession(ctx context.Context, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE admin_sessions SET ended_at = coalesce(ended_at, ?) WHERE id = ?`, ms(at), id)
+	res, err := db.ex(ctx, `UPDATE admin_sessions SET ended_at = coalesce(ended_at, ?) WHERE id = ?`, ms(at), id)
 	return rowsAffected(res, err)
 }

@@ -23,19 +23,19 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*store.APIKey, error) {
 
 // CreateAPIKey inserts key.
 func (db *DB) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.EnvironmentID, k.Name, k.Prefix, k.Hash, ms(k.CreatedAt), msPtr(k.LastUsedAt), msPtr(k.RevokedAt))
 	return mapErr(err)
 }
 
 // GetAPIKeyByHash returns the key with the given secret hash.
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash []byte) (*store.APIKey, error) {
-	return scanAPIKey(db.reader.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
+	return scanAPIKey(db.qr(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
 }
 
 // ListAPIKeys returns an environment's keys, oldest first.
 func (db *DB) ListAPIKeys(ctx context.Context, envID string) ([]store.APIKey, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE environment_id = ? ORDER BY id`, envID)
+	rows, err := db.qrs(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE environment_id = ? ORDER BY id`, envID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -53,14 +53,14 @@ func (db *DB) ListAPIKeys(ctx context.Context, envID string) ([]store.APIKey, er
 
 // RevokeAPIKey marks a key revoked, keeping the first revocation time.
 func (db *DB) RevokeAPIKey(ctx context.Context, envID, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE environment_id = ? AND id = ?`,
+	res, err := db.ex(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE environment_id = ? AND id = ?`,
 		ms(at), envID, id)
 	return rowsAffected(res, err)
 }
 
 // TouchAPIKey sets a key's last-used time.
 func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, ms(at), id)
+	res, err := db.ex(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, ms(at), id)
 	return rowsAffected(res, err)
 }
 

@@ -22,8 +22,8 @@ func scanSigningKey(row interface{ Scan(...any) error }) (*store.SigningKey, err
 	return &k, nil
 }
 
-func insertSigningKey(ctx context.Context, tx *sql.Tx, k *store.SigningKey) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+func (db *DB) insertSigningKey(ctx context.Context, tx *sql.Tx, k *store.SigningKey) error {
+	_, err := db.txe(ctx, tx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.EnvironmentID, k.Algorithm, k.PrivateKey, k.PublicJWK, ms(k.CreatedAt), ms(k.ActivatesAt), msPtr(k.ExpiresAt))
 	return mapErr(err)
 }
@@ -36,18 +36,18 @@ func (db *DB) CreateFirstSigningKey(ctx context.Context, k *store.SigningKey) (b
 	created := false
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM environments WHERE id = ?`, k.EnvironmentID).Scan(&one); err != nil {
+		if err := db.txr(ctx, tx, `SELECT 1 FROM environments WHERE id = ?`, k.EnvironmentID).Scan(&one); err != nil {
 			return mapErr(err)
 		}
 		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM signing_keys WHERE environment_id = ?)`,
+		if err := db.txr(ctx, tx, `SELECT EXISTS (SELECT 1 FROM signing_keys WHERE environment_id = ?)`,
 			k.EnvironmentID).Scan(&exists); err != nil {
 			return mapErr(err)
 		}
 		if exists {
 			return nil
 		}
-		if err := insertSigningKey(ctx, tx, k); err != nil {
+		if err := db.insertSigningKey(ctx, tx, k); err != nil {
 			return err
 		}
 		created = true
@@ -63,18 +63,18 @@ func (db *DB) CreateFirstSigningKey(ctx context.Context, k *store.SigningKey) (b
 // environment that has no expiry, then inserts next, in one transaction.
 func (db *DB) RotateSigningKey(ctx context.Context, next *store.SigningKey, retireAt time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET expires_at = ? WHERE environment_id = ? AND expires_at IS NULL`,
+		if _, err := db.txe(ctx, tx, `UPDATE signing_keys SET expires_at = ? WHERE environment_id = ? AND expires_at IS NULL`,
 			ms(retireAt), next.EnvironmentID); err != nil {
 			return mapErr(err)
 		}
-		return insertSigningKey(ctx, tx, next)
+		return db.insertSigningKey(ctx, tx, next)
 	})
 }
 
 // ListSigningKeys returns an environment's keys that have not expired at
 // now, ordered by activation time then ID.
 func (db *DB) ListSigningKeys(ctx context.Context, envID string, now time.Time) ([]store.SigningKey, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys
+	rows, err := db.qrs(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys
 		WHERE environment_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY activates_at, id`, envID, ms(now))
 	if err != nil {
 		return nil, mapErr(err)
@@ -96,7 +96,7 @@ const authRequestColumns = `id, environment_id, client_id, redirect_uri, state, 
 
 // CreateAuthRequest inserts r.
 func (db *DB) CreateAuthRequest(ctx context.Context, r *store.AuthRequest) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.EnvironmentID, r.ClientID, r.RedirectURI, r.State, r.CodeChallenge, r.ScreenHint, r.LoginHint,
 		ms(r.CreatedAt), ms(r.ExpiresAt))
 	return mapErr(err)
@@ -106,7 +106,7 @@ func (db *DB) CreateAuthRequest(ctx context.Context, r *store.AuthRequest) error
 func (db *DB) GetAuthRequest(ctx context.Context, envID, id string) (*store.AuthRequest, error) {
 	var r store.AuthRequest
 	var created, expires int64
-	err := db.reader.QueryRowContext(ctx, `SELECT `+authRequestColumns+` FROM auth_requests WHERE environment_id = ? AND id = ?`,
+	err := db.qr(ctx, `SELECT `+authRequestColumns+` FROM auth_requests WHERE environment_id = ? AND id = ?`,
 		envID, id).Scan(&r.ID, &r.EnvironmentID, &r.ClientID, &r.RedirectURI, &r.State, &r.CodeChallenge, &r.ScreenHint,
 		&r.LoginHint, &created, &expires)
 	if err != nil {
@@ -118,13 +118,13 @@ func (db *DB) GetAuthRequest(ctx context.Context, envID, id string) (*store.Auth
 
 // DeleteAuthRequest removes a request. ErrNotFound if absent.
 func (db *DB) DeleteAuthRequest(ctx context.Context, envID, id string) error {
-	res, err := db.writer.ExecContext(ctx, `DELETE FROM auth_requests WHERE environment_id = ? AND id = ?`, envID, id)
+	res, err := db.ex(ctx, `DELETE FROM auth_requests WHERE environment_id = ? AND id = ?`, envID, id)
 	return rowsAffected(res, err)
 }
 
 // DeleteExpiredAuthRequests removes requests that expired before now.
 func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
-	res, err := db.writer.ExecContext(ctx, `DELETE FROM auth_requests WHERE expires_at < ?`, ms(now))
+	res, err := db.ex(ctx, `DELETE FROM auth_requests WHERE expires_at < ?`, ms(now))
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -150,7 +150,7 @@ func scanAuthCode(row interface{ Scan(...any) error }) (*store.AuthCode, error) 
 
 // CreateAuthCode inserts c. ErrConflict if its hash exists.
 func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.EnvironmentID, c.ClientID, c.RedirectURI, c.CodeChallenge, c.UserID, c.SessionID,
 		ms(c.CreatedAt), ms(c.ExpiresAt), msPtr(c.UsedAt))
 	return mapErr(err)
@@ -162,7 +162,7 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.AuthCode, error) {
 	var out *store.AuthCode
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		c, err := scanAuthCode(tx.QueryRowContext(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash))
+		c, err := scanAuthCode(db.txr(ctx, tx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash))
 		if err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (
 		if c.UsedAt != nil {
 			return store.ErrAlreadyUsed
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE auth_codes SET used_at = ? WHERE hash = ?`, ms(now), hash)
+		_, err = db.txe(ctx, tx, `UPDATE auth_codes SET used_at = ? WHERE hash = ?`, ms(now), hash)
 		return mapErr(err)
 	})
 	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {

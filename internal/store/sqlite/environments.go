@@ -45,7 +45,7 @@ func corsJSON(origins []string) string {
 // as their defaults; env itself is not changed.
 func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) error {
 	e := env.WithDefaults()
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO environments (`+envColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO environments (`+envColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Name, string(e.Type), e.ClientID, e.SignInEndpoint, corsJSON(e.CORSOrigins),
 		durMS(e.AccessTokenTTL), durMS(e.SessionLifetime), durMS(e.SessionIdleTimeout), e.SigningAlgorithm,
 		e.Branding.AppName, e.Branding.LogoURL, e.Branding.PrimaryColor, e.Branding.Appearance,
@@ -56,17 +56,17 @@ func (db *DB) CreateEnvironment(ctx context.Context, env *store.Environment) err
 
 // GetEnvironment returns an environment by ID.
 func (db *DB) GetEnvironment(ctx context.Context, id string) (*store.Environment, error) {
-	return scanEnvironment(db.reader.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
+	return scanEnvironment(db.qr(ctx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
 }
 
 // GetEnvironmentByClientID returns the environment owning clientID.
 func (db *DB) GetEnvironmentByClientID(ctx context.Context, clientID string) (*store.Environment, error) {
-	return scanEnvironment(db.reader.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE client_id = ?`, clientID))
+	return scanEnvironment(db.qr(ctx, `SELECT `+envColumns+` FROM environments WHERE client_id = ?`, clientID))
 }
 
 // ListEnvironments returns all environments, oldest first.
 func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+envColumns+` FROM environments ORDER BY id`)
+	rows, err := db.qrs(ctx, `SELECT `+envColumns+` FROM environments ORDER BY id`)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -88,7 +88,7 @@ func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error)
 func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.Environment) error) (*store.Environment, error) {
 	var out *store.Environment
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		e, err := scanEnvironment(tx.QueryRowContext(ctx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
+		e, err := scanEnvironment(db.txr(ctx, tx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.E
 		if e.CORSOrigins == nil {
 			e.CORSOrigins = []string{}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE environments SET name = ?, type = ?, sign_in_endpoint = ?, cors_origins = ?,
+		_, err = db.txe(ctx, tx, `UPDATE environments SET name = ?, type = ?, sign_in_endpoint = ?, cors_origins = ?,
 			access_token_ttl_ms = ?, session_lifetime_ms = ?, session_idle_timeout_ms = ?, signing_algorithm = ?,
 			brand_app_name = ?, brand_logo_url = ?, brand_primary_color = ?, brand_appearance = ?,
 			email_verification = ?, magic_auth = ?, magic_sign_up = ?, sender_name = ?, sender_address = ?, updated_at = ?

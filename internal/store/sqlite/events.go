@@ -35,7 +35,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*store.Event, error) {
 // RecordEvent inserts e; an empty EnvironmentID is stored as NULL (a
 // server-wide event). ErrConflict if its ID exists.
 func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),
 		ms(e.CreatedAt))
 	return mapErr(err)
@@ -70,7 +70,7 @@ func (db *DB) ListEvents(ctx context.Context, envID string, types []string, p st
 	}
 	q += ` LIMIT ?`
 	args = append(args, s.Limit)
-	rows, err := db.reader.QueryContext(ctx, q, args...)
+	rows, err := db.qrs(ctx, q, args...)
 	if err != nil {
 		return store.Page[store.Event]{}, mapErr(err)
 	}

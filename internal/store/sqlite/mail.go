@@ -35,7 +35,7 @@ func scanEmail(row interface{ Scan(...any) error }) (*store.Email, error) {
 // e.NextAttemptAt; an empty EnvironmentID is stored as NULL (server-wide
 // mail). ErrConflict if its ID exists.
 func (db *DB) EnqueueEmail(ctx context.Context, e *store.Email) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO emails (`+emailColumns+`)
+	_, err := db.ex(ctx, `INSERT INTO emails (`+emailColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, '', ?, ?, NULL)`,
 		e.ID, textOrNil(e.EnvironmentID), e.FromName, e.FromAddress, e.To, e.Subject, e.Text, e.HTML,
 		e.Attempts, ms(e.NextAttemptAt), e.LastError, ms(e.CreatedAt))
@@ -50,7 +50,7 @@ func (db *DB) ClaimEmails(ctx context.Context, now time.Time, n int, lease time.
 	}
 	var out []store.Email
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE emails SET status = 'sending', lease_until = ?1, claimed_by = ?2
+		rows, err := db.txq(ctx, tx, `UPDATE emails SET status = 'sending', lease_until = ?1, claimed_by = ?2
 			WHERE id IN (SELECT id FROM emails
 				WHERE (status = 'pending' AND next_attempt_at <= ?3) OR (status = 'sending' AND lease_until <= ?3)
 				ORDER BY next_attempt_at, id LIMIT ?4)
@@ -90,7 +90,7 @@ func sortEmails(es []store.Email) {
 // ErrNotFound unless the email is "sending" and claimed by worker (a
 // worker whose lease ran out and was taken over has lost its claim).
 func (db *DB) MarkEmailSent(ctx context.Context, id, worker string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE emails SET status = 'sent', sent_at = ?, attempts = attempts + 1,
+	res, err := db.ex(ctx, `UPDATE emails SET status = 'sent', sent_at = ?, attempts = attempts + 1,
 		lease_until = NULL WHERE id = ? AND status = 'sending' AND claimed_by = ?`, ms(at), id, worker)
 	return rowsAffected(res, err)
 }
@@ -103,7 +103,7 @@ func (db *DB) MarkEmailFailed(ctx context.Context, id, worker string, next time.
 	if final {
 		status = "failed"
 	}
-	res, err := db.writer.ExecContext(ctx, `UPDATE emails SET status = ?, next_attempt_at = ?, last_error = ?,
+	res, err := db.ex(ctx, `UPDATE emails SET status = ?, next_attempt_at = ?, last_error = ?,
 		attempts = attempts + 1, lease_until = NULL WHERE id = ? AND status = 'sending' AND claimed_by = ?`,
 		status, ms(next), lastError, id, worker)
 	return rowsAffected(res, err)
@@ -112,14 +112,14 @@ func (db *DB) MarkEmailFailed(ctx context.Context, id, worker string, next time.
 // ReleaseEmail returns a claimed email to "pending" with its attempts and
 // due time unchanged. ErrNotFound unless worker holds the claim.
 func (db *DB) ReleaseEmail(ctx context.Context, id, worker string) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE emails SET status = 'pending', lease_until = NULL
+	res, err := db.ex(ctx, `UPDATE emails SET status = 'pending', lease_until = NULL
 		WHERE id = ? AND status = 'sending' AND claimed_by = ?`, id, worker)
 	return rowsAffected(res, err)
 }
 
 // GetEmail returns an email by ID.
 func (db *DB) GetEmail(ctx context.Context, id string) (*store.Email, error) {
-	return scanEmail(db.reader.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM emails WHERE id = ?`, id))
+	return scanEmail(db.qr(ctx, `SELECT `+emailColumns+` FROM emails WHERE id = ?`, id))
 }
 
 // ListEmails returns one keyset page of an environment's emails (every
@@ -147,7 +147,7 @@ func (db *DB) ListEmails(ctx context.Context, envID string, p store.ListParams) 
 	}
 	q += ` LIMIT ?`
 	args = append(args, s.Limit)
-	rows, err := db.reader.QueryContext(ctx, q, args...)
+	rows, err := db.qrs(ctx, q, args...)
 	if err != nil {
 		return store.Page[store.Email]{}, mapErr(err)
 	}
@@ -191,7 +191,7 @@ func scanChallenge(row interface{ Scan(...any) error }) (*store.Challenge, error
 // CreateChallenge inserts c. ErrConflict if its ID, or its hash within its
 // kind, exists.
 func (db *DB) CreateChallenge(ctx context.Context, c *store.Challenge) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO challenges (`+challengeColumns+`)
+	_, err := db.ex(ctx, `INSERT INTO challenges (`+challengeColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Kind, c.EnvironmentID, c.UserID, c.Email, c.Hash, c.Attempts, ms(c.CreatedAt), ms(c.ExpiresAt),
 		msPtr(c.UsedAt), metaJSON(c.Data))
@@ -200,21 +200,21 @@ func (db *DB) CreateChallenge(ctx context.Context, c *store.Challenge) error {
 
 // GetChallenge returns a challenge of an environment by ID.
 func (db *DB) GetChallenge(ctx context.Context, envID, id string) (*store.Challenge, error) {
-	return scanChallenge(db.reader.QueryRowContext(ctx, `SELECT `+challengeColumns+` FROM challenges
+	return scanChallenge(db.qr(ctx, `SELECT `+challengeColumns+` FROM challenges
 		WHERE environment_id = ? AND id = ?`, envID, id))
 }
 
 // GetChallengeByHash returns the challenge of a kind with the given hash,
 // used or expired or not.
 func (db *DB) GetChallengeByHash(ctx context.Context, kind string, hash []byte) (*store.Challenge, error) {
-	return scanChallenge(db.reader.QueryRowContext(ctx, `SELECT `+challengeColumns+` FROM challenges
+	return scanChallenge(db.qr(ctx, `SELECT `+challengeColumns+` FROM challenges
 		WHERE kind = ? AND hash = ?`, kind, hash))
 }
 
 // LatestChallenge returns the newest unused challenge of a kind for an
 // email in an environment, expired or not. ErrNotFound if there is none.
 func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*store.Challenge, error) {
-	return scanChallenge(db.reader.QueryRowContext(ctx, `SELECT `+challengeColumns+` FROM challenges
+	return scanChallenge(db.qr(ctx, `SELECT `+challengeColumns+` FROM challenges
 		WHERE environment_id = ? AND kind = ? AND email = ? ORDER BY id DESC LIMIT 1`,
 		envID, kind, email))
 }
@@ -226,7 +226,7 @@ func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*
 func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, error) {
 	var out *store.Challenge
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		c, err := scanChallenge(tx.QueryRowContext(ctx, `SELECT `+challengeColumns+` FROM challenges
+		c, err := scanChallenge(db.txr(ctx, tx, `SELECT `+challengeColumns+` FROM challenges
 			WHERE environment_id = ? AND id = ?`, envID, id))
 		if err != nil {
 			return err
@@ -240,7 +240,7 @@ func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*st
 		if c.Data == nil {
 			c.Data = map[string]string{}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE challenges SET user_id = ?, email = ?, attempts = ?, expires_at = ?,
+		_, err = db.txe(ctx, tx, `UPDATE challenges SET user_id = ?, email = ?, attempts = ?, expires_at = ?,
 			used_at = ?, data = ? WHERE id = ?`,
 			c.UserID, c.Email, c.Attempts, ms(c.ExpiresAt), msPtr(c.UsedAt), metaJSON(c.Data), id)
 		if err != nil {

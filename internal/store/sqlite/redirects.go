@@ -12,12 +12,12 @@ import (
 func (db *DB) AddRedirect(ctx context.Context, r *store.Redirect) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if r.Default {
-			if _, err := tx.ExecContext(ctx, `UPDATE redirects SET is_default = 0 WHERE environment_id = ? AND kind = ?`,
+			if _, err := db.txe(ctx, tx, `UPDATE redirects SET is_default = 0 WHERE environment_id = ? AND kind = ?`,
 				r.EnvironmentID, string(r.Kind)); err != nil {
 				return mapErr(err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO redirects (id, environment_id, kind, uri, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err := db.txe(ctx, tx, `INSERT INTO redirects (id, environment_id, kind, uri, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			r.ID, r.EnvironmentID, string(r.Kind), r.URI, r.Default, ms(r.CreatedAt))
 		return mapErr(err)
 	})
@@ -25,7 +25,7 @@ func (db *DB) AddRedirect(ctx context.Context, r *store.Redirect) error {
 
 // ListRedirects returns an environment's redirects of one kind, oldest first.
 func (db *DB) ListRedirects(ctx context.Context, envID string, kind store.RedirectKind) ([]store.Redirect, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, environment_id, kind, uri, is_default, created_at FROM redirects
+	rows, err := db.qrs(ctx, `SELECT id, environment_id, kind, uri, is_default, created_at FROM redirects
 		WHERE environment_id = ? AND kind = ? ORDER BY id`, envID, string(kind))
 	if err != nil {
 		return nil, mapErr(err)
@@ -46,7 +46,7 @@ func (db *DB) ListRedirects(ctx context.Context, envID string, kind store.Redire
 
 // RemoveRedirect deletes one redirect by URI.
 func (db *DB) RemoveRedirect(ctx context.Context, envID string, kind store.RedirectKind, uri string) error {
-	res, err := db.writer.ExecContext(ctx, `DELETE FROM redirects WHERE environment_id = ? AND kind = ? AND uri = ?`,
+	res, err := db.ex(ctx, `DELETE FROM redirects WHERE environment_id = ? AND kind = ? AND uri = ?`,
 		envID, string(kind), uri)
 	return rowsAffected(res, err)
 }
@@ -55,16 +55,16 @@ func (db *DB) RemoveRedirect(ctx context.Context, envID string, kind store.Redir
 func (db *DB) SetDefaultRedirect(ctx context.Context, envID string, kind store.RedirectKind, uri string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		var id string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM redirects WHERE environment_id = ? AND kind = ? AND uri = ?`,
+		err := db.txr(ctx, tx, `SELECT id FROM redirects WHERE environment_id = ? AND kind = ? AND uri = ?`,
 			envID, string(kind), uri).Scan(&id)
 		if err != nil {
 			return mapErr(err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE redirects SET is_default = 0 WHERE environment_id = ? AND kind = ?`,
+		if _, err := db.txe(ctx, tx, `UPDATE redirects SET is_default = 0 WHERE environment_id = ? AND kind = ?`,
 			envID, string(kind)); err != nil {
 			return mapErr(err)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE redirects SET is_default = 1 WHERE id = ?`, id)
+		_, err = db.txe(ctx, tx, `UPDATE redirects SET is_default = 1 WHERE id = ?`, id)
 		return mapErr(err)
 	})
 }

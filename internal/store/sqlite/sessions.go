@@ -28,7 +28,7 @@ func scanSession(row interface{ Scan(...any) error }) (*store.Session, error) {
 
 // CreateSession inserts s.
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+	_, err := db.ex(ctx, `INSERT INTO sessions (`+sessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.EnvironmentID, s.UserID, s.BrowserSessionID, s.ClientID, s.AuthMethod, s.IPAddress, s.UserAgent,
 		s.OrganizationID, ms(s.CreatedAt), ms(s.UpdatedAt), ms(s.LastActiveAt), ms(s.ExpiresAt), msPtr(s.EndedAt))
@@ -37,13 +37,13 @@ func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 
 // GetSession returns a session of an environment.
 func (db *DB) GetSession(ctx context.Context, envID, id string) (*store.Session, error) {
-	return scanSession(db.reader.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE environment_id = ? AND id = ?`,
+	return scanSession(db.qr(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE environment_id = ? AND id = ?`,
 		envID, id))
 }
 
 // GetSessionByID returns a session whatever its environment.
 func (db *DB) GetSessionByID(ctx context.Context, id string) (*store.Session, error) {
-	return scanSession(db.reader.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	return scanSession(db.qr(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 }
 
 // ListUserSessions returns one keyset page of a user's sessions, ended or not.
@@ -62,7 +62,7 @@ func (db *DB) ListUserSessions(ctx context.Context, envID, userID string, p stor
 	}
 	q += ` LIMIT ?`
 	args = append(args, s.Limit)
-	rows, err := db.reader.QueryContext(ctx, q, args...)
+	rows, err := db.qrs(ctx, q, args...)
 	if err != nil {
 		return store.Page[store.Session]{}, mapErr(err)
 	}
@@ -84,7 +84,7 @@ func (db *DB) ListUserSessions(ctx context.Context, envID, userID string, p stor
 // TouchSession records activity at the given time: LastActiveAt and
 // UpdatedAt move forward to it, never back. ErrNotFound if absent.
 func (db *DB) TouchSession(ctx context.Context, envID, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE sessions SET last_active_at = max(last_active_at, ?1), updated_at = max(updated_at, ?1)
+	res, err := db.ex(ctx, `UPDATE sessions SET last_active_at = max(last_active_at, ?1), updated_at = max(updated_at, ?1)
 		WHERE environment_id = ?2 AND id = ?3`, ms(at), envID, id)
 	return rowsAffected(res, err)
 }
@@ -92,7 +92,7 @@ func (db *DB) TouchSession(ctx context.Context, envID, id string, at time.Time) 
 // EndSession marks a session ended, keeping the first end time (and the
 // UpdatedAt it set). ErrNotFound if absent.
 func (db *DB) EndSession(ctx context.Context, envID, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE sessions SET ended_at = coalesce(ended_at, ?1),
+	res, err := db.ex(ctx, `UPDATE sessions SET ended_at = coalesce(ended_at, ?1),
 		updated_at = CASE WHEN ended_at IS NULL THEN ?1 ELSE updated_at END WHERE environment_id = ?2 AND id = ?3`,
 		ms(at), envID, id)
 	return rowsAffected(res, err)
@@ -137,7 +137,7 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) err
 func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *store.RefreshToken, nextSealed string) (*store.RefreshToken, error) {
 	var out *store.RefreshToken
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		t, err := scanRefreshToken(tx.QueryRowContext(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
+		t, err := scanRefreshToken(db.txr(ctx, tx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time
 		if t.UsedAt != nil {
 			return store.ErrAlreadyUsed
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ?`,
+		if _, err := db.txe(ctx, tx, `UPDATE refresh_tokens SET used_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ?`,
 			ms(now), blobOrNil(next.Hash), textOrNil(nextSealed), hash); err != nil {
 			return mapErr(err)
 		}
@@ -163,7 +163,7 @@ const browserSessionColumns = `id, hash, environment_id, user_id, created_at, la
 
 // CreateBrowserSession inserts b. ErrConflict if its ID or hash exists.
 func (db *DB) CreateBrowserSession(ctx context.Context, b *store.BrowserSession) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO browser_sessions (`+browserSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ex(ctx, `INSERT INTO browser_sessions (`+browserSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.Hash, b.EnvironmentID, b.UserID, ms(b.CreatedAt), ms(b.LastSeenAt), ms(b.ExpiresAt), msPtr(b.EndedAt))
 	return mapErr(err)
 }
@@ -174,7 +174,7 @@ func (db *DB) GetBrowserSessionByHash(ctx context.Context, hash []byte) (*store.
 	var b store.BrowserSession
 	var created, seen, expires int64
 	var ended sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, `SELECT `+browserSessionColumns+` FROM browser_sessions WHERE hash = ?`, hash).
+	err := db.qr(ctx, `SELECT `+browserSessionColumns+` FROM browser_sessions WHERE hash = ?`, hash).
 		Scan(&b.ID, &b.Hash, &b.EnvironmentID, &b.UserID, &created, &seen, &expires, &ended)
 	if err != nil {
 		return nil, mapErr(err)
@@ -186,14 +186,14 @@ func (db *DB) GetBrowserSessionByHash(ctx context.Context, hash []byte) (*store.
 // TouchBrowserSession moves LastSeenAt forward to at (never back).
 // ErrNotFound if absent.
 func (db *DB) TouchBrowserSession(ctx context.Context, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE browser_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?`, ms(at), id)
+	res, err := db.ex(ctx, `UPDATE browser_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ?`, ms(at), id)
 	return rowsAffected(res, err)
 }
 
 // EndBrowserSession marks a browser session ended, keeping the first end
 // time. ErrNotFound if absent.
 func (db *DB) EndBrowserSession(ctx context.Context, envID, id string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE browser_sessions SET ended_at = coalesce(ended_at, ?) WHERE environment_id = ? AND id = ?`,
+	res, err := db.ex(ctx, `UPDATE browser_sessions SET ended_at = coalesce(ended_at, ?) WHERE environment_id = ? AND id = ?`,
 		ms(at), envID, id)
 	return rowsAffected(res, err)
 }

@@ -27,9 +27,11 @@ var migrationFiles embed.FS
 
 // DB is a store.Store on one SQLite file.
 type DB struct {
-	path   string
-	writer *sql.DB // one connection; every write and read-modify-write
-	reader *sql.DB // read-only pool
+	path       string
+	writer     *sql.DB // one connection; every write and read-modify-write
+	reader     *sql.DB // read-only pool
+	readStmts  *stmtCache
+	writeStmts *stmtCache
 }
 
 var _ store.Store = (*DB)(nil)
@@ -69,7 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	reader.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	db := &DB{path: path, writer: writer, reader: reader}
+	db := &DB{path: path, writer: writer, reader: reader, readStmts: newStmtCache(reader), writeStmts: newStmtCache(writer)}
 	// Touch the writer first so the file and WAL exist before readers open.
 	if err := writer.PingContext(ctx); err != nil {
 		db.Close()
@@ -90,6 +92,8 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.readStmts.close()
+	db.writeStmts.close()
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
 
@@ -125,7 +129,9 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return mapErr(tx.Commit())
+	err = mapErr(tx.Commit())
+	db.writeStmts.preparePending(ctx)
+	return err
 }
 
 // mapErr turns driver errors into store sentinels.

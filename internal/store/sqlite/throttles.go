@@ -15,7 +15,7 @@ import (
 func (db *DB) RecordFailure(ctx context.Context, key string, now time.Time, window time.Duration) (store.Throttle, error) {
 	var th store.Throttle
 	var first, last int64
-	err := db.writer.QueryRowContext(ctx, `INSERT INTO throttles (key, failures, first_at, last_at) VALUES (?1, 1, ?2, ?2)
+	err := db.wr(ctx, `INSERT INTO throttles (key, failures, first_at, last_at) VALUES (?1, 1, ?2, ?2)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttles.first_at < ?3 THEN 1 ELSE throttles.failures + 1 END,
 			first_at = CASE WHEN throttles.first_at < ?3 THEN excluded.first_at ELSE throttles.first_at END,
@@ -33,7 +33,7 @@ func (db *DB) RecordFailure(ctx context.Context, key string, now time.Time, wind
 func (db *DB) GetThrottle(ctx context.Context, key string) (store.Throttle, error) {
 	var th store.Throttle
 	var first, last int64
-	err := db.reader.QueryRowContext(ctx, `SELECT failures, first_at, last_at FROM throttles WHERE key = ?`, key).
+	err := db.qr(ctx, `SELECT failures, first_at, last_at FROM throttles WHERE key = ?`, key).
 		Scan(&th.Failures, &first, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Throttle{}, nil
@@ -47,6 +47,6 @@ func (db *DB) GetThrottle(ctx context.Context, key string) (store.Throttle, erro
 
 // ClearThrottle forgets key's failures. Clearing an unknown key is not an error.
 func (db *DB) ClearThrottle(ctx context.Context, key string) error {
-	_, err := db.writer.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key)
+	_, err := db.ex(ctx, `DELETE FROM throttles WHERE key = ?`, key)
 	return mapErr(err)
 }

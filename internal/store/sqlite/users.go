@@ -143,29 +143,29 @@ func lowerUserNames(ctx context.Context, tx *sql.Tx) error {
 
 // CreateUser inserts u.
 func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.writer.ExecContext(ctx, insertUser, userArgs(u)...)
+	_, err := db.ex(ctx, insertUser, userArgs(u)...)
 	return mapErr(err)
 }
 
 // GetUser returns a user by ID.
 func (db *DB) GetUser(ctx context.Context, envID, id string) (*store.User, error) {
-	return scanUser(db.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`, envID, id))
+	return scanUser(db.qr(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`, envID, id))
 }
 
 // GetUserByEmail returns a user by normalised email.
 func (db *DB) GetUserByEmail(ctx context.Context, envID, email string) (*store.User, error) {
-	return scanUser(db.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND email = ?`, envID, email))
+	return scanUser(db.qr(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND email = ?`, envID, email))
 }
 
 // GetUserByExternalID returns a user by external ID.
 func (db *DB) GetUserByExternalID(ctx context.Context, envID, externalID string) (*store.User, error) {
-	return scanUser(db.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND external_id = ?`, envID, externalID))
+	return scanUser(db.qr(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND external_id = ?`, envID, externalID))
 }
 
 // ListUsers returns one keyset page of an environment's users.
 func (db *DB) ListUsers(ctx context.Context, envID string, f store.UserFilter, p store.ListParams) (store.Page[store.User], error) {
 	q, args := listUsersQuery(envID, f, p.Scan())
-	rows, err := db.reader.QueryContext(ctx, q, args...)
+	rows, err := db.qrs(ctx, q, args...)
 	if err != nil {
 		return store.Page[store.User]{}, mapErr(err)
 	}
@@ -242,7 +242,7 @@ func listUsersQuery(envID string, f store.UserFilter, s store.Scan) (string, []a
 func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`, envID, id))
+		u, err := scanUser(db.txr(ctx, tx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`, envID, id))
 		if err != nil {
 			return err
 		}
@@ -259,7 +259,7 @@ func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.U
 		if u.Metadata == nil {
 			u.Metadata = map[string]string{}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE users SET email = ?, email_verified = ?, first_name = ?, last_name = ?, name = ?,
+		_, err = db.txe(ctx, tx, `UPDATE users SET email = ?, email_verified = ?, first_name = ?, last_name = ?, name = ?,
 			profile_picture_url = ?, locale = ?, external_id = ?, metadata = ?, password_hash = ?, last_sign_in_at = ?, updated_at = ?,
 			first_name_lower = ?, last_name_lower = ?, name_lower = ?
 			WHERE environment_id = ? AND id = ?`,
@@ -277,6 +277,6 @@ func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.U
 
 // DeleteUser removes a user.
 func (db *DB) DeleteUser(ctx context.Context, envID, id string) error {
-	res, err := db.writer.ExecContext(ctx, `DELETE FROM users WHERE environment_id = ? AND id = ?`, envID, id)
+	res, err := db.ex(ctx, `DELETE FROM users WHERE environment_id = ? AND id = ?`, envID, id)
 	return rowsAffected(res, err)
 }

@@ -10,7 +10,7 @@ import (
 func (db *DB) EndUserSessions(ctx context.Context, envID, userID string, at time.Time) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET ended_at = ?, updated_at = ?
+		res, err := db.txe(ctx, tx, `UPDATE sessions SET ended_at = ?, updated_at = ?
 			WHERE environment_id = ? AND user_id = ? AND ended_at IS NULL`, ms(at), ms(at), envID, userID)
 		if err != nil {
 			return mapErr(err)
@@ -18,7 +18,7 @@ func (db *DB) EndUserSessions(ctx context.Context, envID, userID string, at time
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE browser_sessions SET ended_at = ?
+		_, err = db.txe(ctx, tx, `UPDATE browser_sessions SET ended_at = ?
 			WHERE environment_id = ? AND user_id = ? AND ended_at IS NULL`, ms(at), envID, userID)
 		return mapErr(err)
 	})
