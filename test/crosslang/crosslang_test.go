@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +39,13 @@ const (
 
 // fixture is a running Gatehouse, a verified user, the Go SDK and a way to
 // run the Node SDK, all sharing one cookie password.
+// offsetClock is the server's clock, which a test can move ahead.
+type offsetClock struct{ offset atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
 type fixture struct {
+	clock    *offsetClock
 	url      string
 	env      *store.Environment
 	client   *gatehouse.Client
@@ -67,7 +74,8 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(nil)
-	srv := server.New(server.Deps{Store: db, Box: box, BaseURL: "http://" + hs.Listener.Addr().String(),
+	clock := &offsetClock{}
+	srv := server.New(server.Deps{Store: db, Box: box, BaseURL: "http://" + hs.Listener.Addr().String(), Now: clock.Now,
 		Hasher: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0),
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	hs.Config.Handler = srv
@@ -102,7 +110,7 @@ func setup(t *testing.T) *fixture {
 	}
 	host, port, _ := net.SplitHostPort(hs.Listener.Addr().String())
 	nodeDeps, _ := filepath.Abs(filepath.Join("..", "node"))
-	return &fixture{url: hs.URL, env: env, client: client, sessions: sessions, node: node, email: email, userID: u.ID,
+	return &fixture{clock: clock, url: hs.URL, env: env, client: client, sessions: sessions, node: node, email: email, userID: u.ID,
 		nodeEnv: append(os.Environ(), "GATEHOUSE_HOST="+host, "GATEHOUSE_PORT="+port, "WORKOS_API_KEY="+key,
 			"WORKOS_CLIENT_ID="+env.ClientID, "WORKOS_COOKIE_PASSWORD="+cookiePassword, "NODE_DEPS_DIR="+nodeDeps, "NO_COLOR=1")}
 }
@@ -371,9 +379,11 @@ func TestCrossLanguageSessions(t *testing.T) {
 		}
 		f.checkGo(t, "Go cookie refreshed by Node", nr.SealedSession, goSID)
 
-		// The Go middleware sees an expired token (its clock runs 10
-		// minutes ahead) in a Node-sealed cookie and refreshes it
-		// transparently; Node reads the cookie it sets.
+		// Ten minutes later (the app's and the server's clocks both move
+		// ahead) the Go middleware sees an expired token in a Node-sealed
+		// cookie and refreshes it transparently; Node reads the cookie it sets.
+		f.clock.offset.Store(int64(10 * time.Minute))
+		defer f.clock.offset.Store(0)
 		late, err := gatehouse.NewSessionManager(f.client, cookiePassword,
 			gatehouse.SessionOptions{Now: func() time.Time { return time.Now().Add(10 * time.Minute) }})
 		if err != nil {
