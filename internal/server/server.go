@@ -92,6 +92,13 @@ func New(d Deps) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
+	mailStat := func(name, help string, pick func(mail.Stats) int64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(pick(s.Mail.Stats())) }))
+	}
+	mailStat("gatehouse_email_sent_total", "Emails delivered by this node's mail worker.", func(st mail.Stats) int64 { return st.Sent })
+	mailStat("gatehouse_email_retried_total", "Failed email attempts scheduled for a retry.", func(st mail.Stats) int64 { return st.Retried })
+	mailStat("gatehouse_email_failed_total", "Emails given up on (permanent error or out of attempts).", func(st mail.Stats) int64 { return st.Failed })
 
 	mux := http.NewServeMux()
 	a := &api.Handler{Environments: s.Environments, Users: s.Users, Flow: s.Flow, Keys: s.Keys, Logger: d.Logger}

@@ -383,6 +383,11 @@ func TestOperations(t *testing.T) {
 		if !bytes.Contains(b, []byte(`gatehouse_http_request_duration_seconds_bucket{method="GET",route="GET /user_management/users"`)) {
 			t.Fatal("metrics lack latency histograms")
 		}
+		for _, m := range []string{"gatehouse_email_sent_total", "gatehouse_email_retried_total", "gatehouse_email_failed_total"} {
+			if !bytes.Contains(b, []byte(m)) {
+				t.Errorf("metrics lack %s", m)
+			}
+		}
 		// A proxy's request ID is kept; a hostile one is replaced.
 		r = ts.do(t, "GET", "/healthz", "", "X-Request-ID", "trace-abc-123")
 		if r.Header.Get("X-Request-ID") != "trace-abc-123" {
