@@ -9,8 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	netmail "net/mail"
 	"net"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"strings"
@@ -180,13 +180,18 @@ func ParseLevel(s string) (slog.Level, error) {
 }
 
 // ParseDatabaseURL splits a database URL into its backend ("sqlite" or
-// "postgres") and what that backend opens: a file path or the URL itself.
+// "postgres") and what that backend opens: a file path (with an optional
+// ?synchronous=normal|full) or the URL itself.
 func ParseDatabaseURL(raw string) (backend, target string, err error) {
 	switch {
 	case strings.HasPrefix(raw, "sqlite://"):
 		path := strings.TrimPrefix(raw, "sqlite://")
 		if i := strings.IndexByte(path, '?'); i >= 0 {
-			return "", "", errors.New("sqlite URLs take no options; write sqlite:///path/to/file.db")
+			q, err := url.ParseQuery(path[i+1:])
+			s := strings.ToLower(q.Get("synchronous"))
+			if err != nil || len(q) != 1 || (s != "normal" && s != "full") {
+				return "", "", errors.New("the only sqlite URL option is synchronous=normal|full; write sqlite:///path/to/file.db[?synchronous=full]")
+			}
 		}
 		if path == "" || path == "/" {
 			return "", "", errors.New("the sqlite URL names no file; write sqlite:///path/to/file.db (three slashes for an absolute path)")

@@ -5,6 +5,8 @@ package backends
 
 import (
 	"context"
+	"net/url"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -19,7 +21,9 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 		return nil, err
 	}
 	if backend == "sqlite" {
-		return sqlite.Open(ctx, target)
+		path, query, _ := strings.Cut(target, "?")
+		q, _ := url.ParseQuery(query)
+		return sqlite.Open(ctx, path, sqlite.Options{Synchronous: q.Get("synchronous")})
 	}
 	return postgres.Open(ctx, target)
 }

@@ -2,8 +2,10 @@
 // the pure-Go modernc.org/sqlite driver so Gatehouse builds with CGO_ENABLED=0.
 //
 // The database runs in WAL mode with foreign keys on, a busy timeout and
-// synchronous=FULL (a commit that returned is on disk, even after a power
-// cut). Writes go through a single connection whose transactions start with
+// synchronous=NORMAL by default: a commit that returned survives a crash of
+// the process (kill -9), and the file never corrupts; only an OS crash or
+// power cut may lose the last commits. Options{Synchronous: "full"} (the
+// URL sqlite:///path?synchronous=full) flushes to disk on every commit. Writes go through a single connection whose transactions start with
 // BEGIN IMMEDIATE, so writers queue instead of failing with SQLITE_BUSY on
 // upgrade; reads use a separate read-only pool that WAL lets run alongside
 // the writer. User search is a range scan per indexed column (email, and

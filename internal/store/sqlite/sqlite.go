@@ -36,9 +36,31 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
+// Options tune the database.
+type Options struct {
+	// Synchronous is "normal" (the default) or "full". In WAL mode, normal
+	// never corrupts the database and loses nothing when the process
+	// crashes (kill -9); only an operating-system crash or power cut can
+	// lose the last commits. full also survives those, at the cost of a
+	// disk flush per commit.
+	Synchronous string
+}
+
 // Open opens (creating if needed) the database file at path. It does not
 // migrate; call Migrate.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Options) (*DB, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	sync := "NORMAL"
+	switch strings.ToLower(o.Synchronous) {
+	case "", "normal":
+	case "full":
+		sync = "FULL"
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous must be normal or full, not %q", o.Synchronous)
+	}
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -49,7 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	pragmas := []string{
 		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)",
-		"synchronous(FULL)", "temp_store(MEMORY)",
+		"synchronous(" + sync + ")", "temp_store(MEMORY)",
 	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
