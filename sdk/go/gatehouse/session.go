@@ -253,9 +253,9 @@ func (s *Session) fill(t *jwt) {
 // cannot be refreshed gives a Session with Authenticated false and Reason
 // ReasonInvalidSessionCookie or ReasonInvalidGrant (or ReasonInvalidJWT if
 // even the new token does not verify, such as with a wrong
-// SessionOptions.Issuer), and a nil error: the user must sign in again. An error means the refresh
-// failed for another reason, usually a transient one (see Retryable): keep
-// the cookie.
+// SessionOptions.Issuer), and a nil error: the user must sign in again. An
+// error means the refresh failed for another reason, usually a transient
+// one (see Retryable): keep the cookie.
 //
 // Concurrent refreshes of one refresh token in this process share one call
 // to Gatehouse, and its result is remembered for SessionOptions.RefreshReuse,
@@ -344,7 +344,19 @@ func (m *SessionManager) refreshOnce(ctx context.Context, refreshToken, organiza
 	}
 	// Verify the new token, so a refreshed session is held to the same
 	// checks (signature, expiry, issuer) as any other.
-	return m.verify(ctx, d, sealed)
+	s, err := m.verify(ctx, d, sealed)
+	if err != nil {
+		// The JWKS is unreachable. The token came straight from Gatehouse,
+		// and the refresh has already rotated the refresh token, so the new
+		// cookie must reach the browser: trust the token as the Node SDK
+		// does, reading its claims without verifying them.
+		s = &Session{Authenticated: true, User: d.User, Impersonator: d.Impersonator, AuthenticationMethod: d.AuthenticationMethod,
+			AccessToken: d.AccessToken, Sealed: sealed, OrganizationID: d.OrganizationID}
+		if t, err := parseJWT(d.AccessToken); err == nil {
+			s.fill(t)
+		}
+	}
+	return s, nil
 }
 
 // sweepLocked drops remembered refreshes past their reuse window, at most
