@@ -262,7 +262,7 @@ func (r result) String() string {
 	if r.Closed {
 		return fmt.Sprintf("connection closed without a response (%v)", r.Err)
 	}
-	return fmt.Sprintf("%d %s", r.Status, clip(string(r.Body), 300))
+	return fmt.Sprintf("%d %s", r.Status, clip(strings.Join(strings.Fields(string(r.Body)), " "), 300))
 }
 
 func clip(s string, n int) string {
