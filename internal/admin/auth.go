@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"net/url"
+	"path"
 	"errors"
 	"net/http"
 	"strings"
@@ -20,11 +22,24 @@ type loginPage struct {
 
 // safeNext returns a dashboard path to go to after sign-in, or "/admin/".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/admin/") || strings.ContainsAny(next, "\\\r\n") || strings.HasPrefix(next, "/admin//") ||
-		strings.HasPrefix(next, "/admin/login") || strings.HasPrefix(next, "/admin/setup") || len(next) > 1000 {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || len(next) > 1000 ||
+		strings.IndexFunc(next, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) >= 0 ||
+		path.Clean(u.Path) != u.Path && path.Clean(u.Path)+"/" != u.Path {
 		return "/admin/"
 	}
-	return next
+	if !strings.HasPrefix(u.Path, "/admin/") || strings.HasPrefix(next, "/admin//") ||
+		strings.HasPrefix(u.Path, "/admin/login") || strings.HasPrefix(u.Path, "/admin/setup") {
+		return "/admin/"
+	}
+	return u.EscapedPath() + queryPart(u)
+}
+
+func queryPart(u *url.URL) string {
+	if u.RawQuery == "" {
+		return ""
+	}
+	return "?" + u.Query().Encode()
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -69,8 +69,8 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 		return SMTPConfig{}, fmt.Errorf("mail: smtp url: scheme must be smtp or smtps, not %q", u.Scheme)
 	}
 	c.Host = u.Hostname()
-	if c.Host == "" {
-		return SMTPConfig{}, errors.New("mail: smtp url: no host")
+	if c.Host == "" || (strings.Contains(c.Host, ":") && net.ParseIP(c.Host) == nil) {
+		return SMTPConfig{}, errors.New("mail: smtp url: no valid host")
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)

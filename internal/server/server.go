@@ -125,7 +125,7 @@ func New(d Deps) *Server {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", a.NotFound)
 
-	s.handler = web.WithRequestID(s.observe(m, s.recover(mux)))
+	s.handler = web.WithRequestID(s.observe(m, s.recover(s.sanitize(mux))))
 	return s
 }
 

@@ -91,6 +91,9 @@ func (v *validator) err() error {
 // NormalizeEmail trims and lowercases an email and checks it is a plain
 // addr-spec (no display name, no comments) with a dotted domain.
 func NormalizeEmail(raw string) (string, error) {
+	if !utf8.ValidString(raw) || strings.IndexByte(raw, 0) >= 0 {
+		return "", errs.Validation(errs.FieldError{Field: "email", Code: "email_invalid", Message: "Enter a valid email address, like name@example.com."})
+	}
 	e := strings.ToLower(strings.TrimSpace(raw))
 	bad := errs.Validation(errs.FieldError{Field: "email", Code: "email_invalid", Message: "Enter a valid email address, like name@example.com."})
 	if e == "" {
@@ -146,7 +149,7 @@ func (v *validator) metadata(m map[string]*string, existing map[string]string) m
 		out[k] = val
 	}
 	for k, val := range m {
-		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKey || !utf8.ValidString(k) {
+		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKey || !utf8.ValidString(k) || strings.IndexFunc(k, unicode.IsControl) >= 0 {
 			v.add("metadata", "invalid_key", fmt.Sprintf("Metadata keys must be 1 to %d characters.", MaxMetadataKey))
 			continue
 		}
@@ -154,7 +157,7 @@ func (v *validator) metadata(m map[string]*string, existing map[string]string) m
 			delete(out, k)
 			continue
 		}
-		if utf8.RuneCountInString(*val) > MaxMetadataValue || !utf8.ValidString(*val) {
+		if utf8.RuneCountInString(*val) > MaxMetadataValue || !utf8.ValidString(*val) || strings.IndexByte(*val, 0) >= 0 {
 			v.add("metadata", "invalid_value", fmt.Sprintf("Metadata values must be at most %d characters.", MaxMetadataValue))
 			continue
 		}

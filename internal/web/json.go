@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/errs"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -141,6 +142,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if body[0] != '{' {
 		return errs.New(errs.Invalid, "invalid_json", "The request body must be a JSON object.")
 	}
+	// encoding/json would quietly turn these into U+FFFD or pass a NUL to
+	// the database: refuse them instead.
+	if !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0 || badEscape(body) {
+		return errs.New(errs.Invalid, "invalid_text", "The request body contains invalid UTF-8, a NUL character or an unpaired surrogate.")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -154,7 +160,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return &errs.Error{Kind: errs.Invalid, Code: "invalid_json", Message: "The request body is not valid JSON.", Err: err}
 	}
-	if dec.More() {
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return errs.New(errs.Invalid, "invalid_json", "The request body has data after the JSON object.")
 	}
 	return nil
@@ -173,6 +179,56 @@ func typeName(goType string) string {
 		return "an integer"
 	}
 	return "another type"
+}
+
+// badEscape reports whether a JSON text escapes a NUL (\u0000) or an
+// unpaired UTF-16 surrogate, which encoding/json would pass on or silently
+// replace with U+FFFD.
+func badEscape(b []byte) bool {
+	hex := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		var r rune
+		for _, c := range b[i+2 : i+6] {
+			switch {
+			case c >= '0' && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case c >= 'a' && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := hex(i)
+		if !ok {
+			i++ // skip the escaped character (which may be a backslash)
+			continue
+		}
+		switch {
+		case r == 0:
+			return true
+		case r >= 0xD800 && r <= 0xDBFF:
+			low, ok := hex(i + 6)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 11
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
 }
 
 // Time formats a time as the API does: ISO 8601 UTC with milliseconds.
