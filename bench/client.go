@@ -34,6 +34,7 @@ type load struct {
 	codes     chan string // pre-minted authorization codes (exchange mix)
 	win       atomic.Pointer[window]
 	verifyOK  bool // the bench receives the server's email (managed or in-process)
+	sharedIP  bool // sign-ups come from 127.0.0.1 like everything else (as behind a proxy)
 }
 
 type poolUser struct{ id, email string }
@@ -410,8 +411,11 @@ func (l *load) nextIP() net.IP {
 // sign-up page; then, once the email arrives, verifies it (signup-verify)
 // and exchanges the code. The new chain replaces the VU's.
 func (v *vu) signup(ctx context.Context, start time.Time) {
-	tp := newTransport(2, v.l.nextIP())
-	defer tp.CloseIdleConnections()
+	tp := v.l.transport
+	if !v.l.sharedIP {
+		tp = newTransport(2, v.l.nextIP())
+		defer tp.CloseIdleConnections()
+	}
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Transport: tp, Timeout: requestTimeout, CheckRedirect: noRedirects, Jar: jar}
 	email := fmt.Sprintf("su-%s-%d@bench.example.com", v.l.runID, v.l.seq.Add(1))

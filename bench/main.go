@@ -39,6 +39,7 @@ type config struct {
 	calibrate   time.Duration
 	users       int
 	codes       int
+	mintTime    time.Duration
 	ceiling     bool
 	ceilingTime time.Duration
 	hashTime    time.Duration
@@ -48,6 +49,7 @@ type config struct {
 	logLevel    string
 	keep        bool
 	dataDir     string
+	signupIP    string
 }
 
 func logf(format string, args ...any) {
@@ -59,7 +61,13 @@ func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "summarize" {
+		err = summarizeFiles(os.Stdout, os.Args[2:])
+	} else {
+		err = run(ctx, os.Args[1:])
+	}
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 		}
@@ -89,7 +97,8 @@ func parseFlags(args []string) (*config, error) {
 	rate := fs.String("rate", "", "fixed arrival rate instead of a closed loop: N ops/s, or P% of the peak found by a closed-loop calibration run first")
 	fs.DurationVar(&cfg.calibrate, "calibrate", 10*time.Second, "length of the calibration run for --rate P%")
 	fs.IntVar(&cfg.users, "users", 200, "users created before the run (verified, with a password)")
-	fs.IntVar(&cfg.codes, "codes", 0, "authorization codes minted before an exchange run (0 = enough for ~1,500/s)")
+	fs.IntVar(&cfg.codes, "codes", 0, "authorization codes minted before an exchange run (0 = enough for 1,000/s); the run ends early when they run out")
+	fs.DurationVar(&cfg.mintTime, "mint-time", 60*time.Second, "longest time spent minting codes before an exchange run")
 	fs.BoolVar(&cfg.ceiling, "ceiling", false, "also measure a bare net/http JSON handler with the same VUs, and give every rate as a ratio to it")
 	fs.DurationVar(&cfg.ceilingTime, "ceiling-time", 5*time.Second, "measured time of the ceiling run")
 	fs.StringVar(&cfg.hashRate, "hash-rate", "auto", "measure argon2id verification alone (auto: when the mix has password operations; on; off)")
@@ -98,6 +107,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.progress, "progress", 2*time.Second, "progress line interval (0 = none)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "server log level (logs go to a file in the temp dir)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temp dir (database, logs) and the PostgreSQL database")
+	fs.StringVar(&cfg.signupIP, "signup-ip", "own", "own: each sign-up comes from its own loopback address (127.a.b.c); shared: from 127.0.0.1 like every other request, as behind a proxy (the server allows 10 emails a minute per IP)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "", "where to make the temp dir with the SQLite file and logs (default: the system temp dir; /dev/shm puts SQLite on tmpfs, where fsync is free)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
@@ -149,6 +159,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("--inprocess runs one node")
 	case cfg.cpuprofile != "" && !cfg.inprocess:
 		return nil, fmt.Errorf("--cpuprofile needs --inprocess (gatehouse serve has no profiling endpoint)")
+	case cfg.signupIP != "own" && cfg.signupIP != "shared":
+		return nil, fmt.Errorf("--signup-ip must be own or shared")
 	case cfg.hashRate != "auto" && cfg.hashRate != "on" && cfg.hashRate != "off":
 		return nil, fmt.Errorf("--hash-rate must be auto, on or off")
 	}
@@ -219,7 +231,7 @@ func run(ctx context.Context, args []string) error {
 	defer t.close()
 
 	l := &load{t: t, transport: newTransport(cfg.vus*2+16, nil), password: "bench passphrase for " + randomSuffix(),
-		runID: randomSuffix(), verifyOK: t.sink != nil}
+		runID: randomSuffix(), verifyOK: t.sink != nil, sharedIP: cfg.signupIP == "shared"}
 	l.win.Store(&window{})
 	hasher := password.NewHasher(password.DefaultParams, 0)
 	hash, err := hasher.Hash(ctx, l.password)
@@ -247,14 +259,15 @@ func run(ctx context.Context, args []string) error {
 			if cfg.ratePct > 0 {
 				secs += cfg.calibrate.Seconds() + 2
 			}
-			n = min(int(1500*secs), 90000)
+			n = min(int(1000*secs), 30000)
 		}
-		logf("minting %d authorization codes …", n)
+		logf("minting up to %d authorization codes (at most %s) …", n, cfg.mintTime)
 		t0 := time.Now()
-		if err := l.mintCodes(ctx, vus, n); err != nil {
+		made, err := l.mintCodes(ctx, vus, n, cfg.mintTime)
+		if err != nil {
 			return fmt.Errorf("minting codes: %w", err)
 		}
-		logf("minted at %.0f/s", float64(n)/time.Since(t0).Seconds())
+		logf("minted %d at %.0f/s (the authorize step of a returning browser)", made, float64(made)/time.Since(t0).Seconds())
 	}
 	if cfg.hashRate == "on" || (cfg.hashRate == "auto" && m.passwordOps()) {
 		logf("argon2id alone: %d callers, bound %d, %s …", cfg.vus, runtimeProcs(), cfg.hashTime)
@@ -354,6 +367,7 @@ Examples:
   go run ./bench --db postgres --nodes 2 --mix default --ceiling --json out.json
   go run ./bench --mix refresh --rate 70%         # p99 at 70% of the peak
   go run ./bench --inprocess --mix refresh --cpuprofile cpu.out
+  go run ./bench summarize out/*.json             # markdown rows from --json files
 
 Flags:
 `

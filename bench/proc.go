@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,17 +102,17 @@ func commCPU(comm string) time.Duration {
 }
 
 // rssSampler samples the RSS of some processes until stopped and keeps
-// the largest value seen for each.
+// every sample, for the largest and the median.
 type rssSampler struct {
-	mu   sync.Mutex
-	pids []int
-	peak map[int]uint64
-	stop chan struct{}
-	done chan struct{}
+	mu      sync.Mutex
+	pids    []int
+	samples map[int][]uint64
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 func startRSSSampler(pids []int, every time.Duration) *rssSampler {
-	s := &rssSampler{pids: pids, peak: map[int]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &rssSampler{pids: pids, samples: map[int][]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
@@ -132,16 +133,26 @@ func (s *rssSampler) sample() {
 	for _, pid := range s.pids {
 		if rss, _, err := procMem(pid); err == nil {
 			s.mu.Lock()
-			s.peak[pid] = max(s.peak[pid], rss)
+			s.samples[pid] = append(s.samples[pid], rss)
 			s.mu.Unlock()
 		}
 	}
 }
 
-func (s *rssSampler) Stop() map[int]uint64 {
+// rssStats are one process's sampled RSS: the largest and the median.
+type rssStats struct{ max, median uint64 }
+
+func (s *rssSampler) Stop() map[int]rssStats {
 	close(s.stop)
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.peak
+	out := map[int]rssStats{}
+	for pid, v := range s.samples {
+		slices.Sort(v)
+		if len(v) > 0 {
+			out[pid] = rssStats{max: v[len(v)-1], median: v[len(v)/2]}
+		}
+	}
+	return out
 }

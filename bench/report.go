@@ -49,9 +49,20 @@ func evaluate(cfg *config, m *mix, t *target, res *Results) []Target {
 	}
 	if closed && isSingle && single == opSignin && res.HashRate != nil && res.HashRate.PerSecond > 0 {
 		if o := r.op(opSignin); o != nil {
-			ratio := o.PerSecond / res.HashRate.PerSecond
-			add("password sign-in vs argon2id alone", "≥ 90% of the hash rate",
-				fmt.Sprintf("%.1f/s = %.0f%% of %.1f/s", o.PerSecond, 100*ratio, res.HashRate.PerSecond), ratio >= 0.9, "")
+			h := res.HashRate
+			ratio := o.PerSecond / h.PerSecond
+			got := fmt.Sprintf("%.1f/s = %.0f%% of %.1f/s", o.PerSecond, 100*ratio, h.PerSecond)
+			note := "wall-clock rates"
+			// On a shared machine the two wall-clock rates are measured at
+			// different moments under different noise; CPU time is steadier,
+			// so judge by sign-ins per server CPU-second over verifications
+			// per CPU-second when both are known.
+			if o.PerServerCPUSecond > 0 && h.PerCPUSecond > 0 {
+				ratio = o.PerServerCPUSecond / h.PerCPUSecond
+				got = fmt.Sprintf("%.1f sign-ins per server CPU-second = %.0f%% of %.1f verifications per CPU-second (wall clock: %s)", o.PerServerCPUSecond, 100*ratio, h.PerCPUSecond, got)
+				note = "judged per CPU-second"
+			}
+			add("password sign-in vs argon2id alone", "≥ 90% of the hash rate", got, ratio >= 0.9, note)
 		}
 	}
 	if !closed {
@@ -151,8 +162,8 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 			if !n.PeakReset {
 				hwm = "peak RSS (VmHWM, process lifetime)"
 			}
-			fmt.Fprintf(w, "server node %d (pid %d): CPU %.2f s = %.0f%% of one core; %s %.1f MB; sampled max %.1f MB; at end %.1f MB\n",
-				i+1, n.PID, n.CPUSeconds, n.CPUPercent, hwm, n.PeakRSSMB, n.MaxSampledRSSMB, n.EndRSSMB)
+			fmt.Fprintf(w, "server node %d (pid %d): CPU %.2f s = %.0f%% of one core; %s %.1f MB; sampled RSS max %.1f MB, median %.1f MB; at end %.1f MB\n",
+				i+1, n.PID, n.CPUSeconds, n.CPUPercent, hwm, n.PeakRSSMB, n.MaxSampledRSSMB, n.MedianRSSMB, n.EndRSSMB)
 		}
 		if len(s.Nodes) > 1 {
 			fmt.Fprintf(w, "servers together: CPU %.0f%% of one core\n", s.CPUPercent)
@@ -175,7 +186,7 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 		fmt.Fprintf(w, "ceiling (bare net/http JSON handler, %d VUs): %.0f req/s, p50 %.2f ms, p99 %.2f ms\n", c.VUs, c.PerSecond, c.P50Ms, c.P99Ms)
 	}
 	if h := res.HashRate; h != nil {
-		fmt.Fprintf(w, "argon2id verification alone (%s, at most %d at once, %d callers): %.1f/s\n", h.Params, h.Bound, h.Callers, h.PerSecond)
+		fmt.Fprintf(w, "argon2id verification alone (%s, at most %d at once, %d callers): %.1f/s, %.1f per CPU-second\n", h.Params, h.Bound, h.Callers, h.PerSecond, h.PerCPUSecond)
 	}
 	if len(res.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets:")

@@ -194,20 +194,25 @@ func (l *load) prepareVUs(ctx context.Context, vus []*vu) error {
 	return <-errs
 }
 
-// mintCodes makes n authorization codes through the VUs' browser sessions
-// (authorize → 302 with a code), for the exchange mix.
-func (l *load) mintCodes(ctx context.Context, vus []*vu, n int) error {
+// mintCodes makes up to n authorization codes through the VUs' browser
+// sessions (authorize → 302 with a code), for the exchange mix, stopping
+// after limit; it returns how many it made.
+func (l *load) mintCodes(ctx context.Context, vus []*vu, n int, limit time.Duration) (int, error) {
 	l.codes = make(chan string, n)
 	var left atomic.Int64
 	left.Store(int64(n))
 	var firstErr atomic.Pointer[error]
+	mctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	var wg sync.WaitGroup
 	for _, v := range vus {
 		wg.Go(func() {
-			for left.Add(-1) >= 0 && ctx.Err() == nil {
-				code, err := v.authorizeWithSession(ctx)
+			for left.Add(-1) >= 0 && mctx.Err() == nil {
+				code, err := v.authorizeWithSession(mctx)
 				if err != nil {
-					firstErr.CompareAndSwap(nil, &err)
+					if mctx.Err() == nil {
+						firstErr.CompareAndSwap(nil, &err)
+					}
 					return
 				}
 				l.codes <- code
@@ -216,9 +221,9 @@ func (l *load) mintCodes(ctx context.Context, vus []*vu, n int) error {
 	}
 	wg.Wait()
 	if e := firstErr.Load(); e != nil {
-		return *e
+		return len(l.codes), *e
 	}
-	return ctx.Err()
+	return len(l.codes), ctx.Err()
 }
 
 // settle waits (at most 10 s) until the servers' resident memory stops
@@ -296,7 +301,11 @@ type NodeStats struct {
 	PeakRSSMB       float64 `json:"peak_rss_mb"`
 	PeakReset       bool    `json:"peak_reset"`
 	MaxSampledRSSMB float64 `json:"max_sampled_rss_mb"`
-	EndRSSMB        float64 `json:"end_rss_mb"`
+	// MedianRSSMB is the median of the RSS sampled every 200 ms: the
+	// typical footprint, where the peak may be garbage left by password
+	// hashing that the Go runtime has not returned yet.
+	MedianRSSMB float64 `json:"median_rss_mb"`
+	EndRSSMB    float64 `json:"end_rss_mb"`
 }
 
 // DBStats is the PostgreSQL load over the measured window. Transactions
@@ -481,7 +490,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 		o.onStop()
 	}
 	var after snapshot
-	var peaks map[int]uint64
+	var peaks map[int]rssStats
 	if measured {
 		after = l.snap(context.Background(), pg)
 		peaks = sampler.Stop()
@@ -510,7 +519,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 	return res
 }
 
-func (l *load) serverStats(before, after snapshot, peaks map[int]uint64, reset []bool, res *PhaseResult) *ServerStats {
+func (l *load) serverStats(before, after snapshot, peaks map[int]rssStats, reset []bool, res *PhaseResult) *ServerStats {
 	wall := after.at.Sub(before.at).Seconds()
 	s := &ServerStats{InProcess: l.t.inprocess, ClientCPUPercent: 100 * (after.self - before.self).Seconds() / wall}
 	for i, pid := range l.t.pids {
@@ -523,7 +532,8 @@ func (l *load) serverStats(before, after snapshot, peaks map[int]uint64, reset [
 			n.CPUPercent = 100 * n.CPUSeconds / wall
 		}
 		rss, hwm, _ := procMem(pid)
-		n.PeakRSSMB, n.EndRSSMB, n.MaxSampledRSSMB = mb(hwm), mb(rss), mb(peaks[pid])
+		n.PeakRSSMB, n.EndRSSMB = mb(hwm), mb(rss)
+		n.MaxSampledRSSMB, n.MedianRSSMB = mb(peaks[pid].max), mb(peaks[pid].median)
 		n.PeakReset = i < len(reset) && reset[i]
 		s.Nodes = append(s.Nodes, n)
 		s.CPUSeconds += n.CPUSeconds
@@ -712,6 +722,10 @@ type HashRate struct {
 	Bound     int     `json:"concurrency_bound"`
 	Callers   int     `json:"callers"`
 	PerSecond float64 `json:"verifications_per_second"`
+	// PerCPUSecond is verifications per CPU-second of this process (which
+	// does nothing else meanwhile): steadier than PerSecond on a shared
+	// machine, and comparable with sign-ins per server CPU-second.
+	PerCPUSecond float64 `json:"verifications_per_cpu_second"`
 }
 
 // measureHashRate verifies the bench password against its hash with the
@@ -722,6 +736,7 @@ func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, c
 	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	start := time.Now()
+	cpu0, _ := procCPU(os.Getpid())
 	var wg sync.WaitGroup
 	for range callers {
 		wg.Go(func() {
@@ -733,7 +748,12 @@ func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, c
 		})
 	}
 	wg.Wait()
+	cpu1, _ := procCPU(os.Getpid())
 	p := password.DefaultParams
-	return &HashRate{Params: fmt.Sprintf("argon2id m=%d KiB, t=%d, p=%d", p.Memory, p.Time, p.Threads),
+	hr := &HashRate{Params: fmt.Sprintf("argon2id m=%d KiB, t=%d, p=%d", p.Memory, p.Time, p.Threads),
 		Bound: runtimeProcs(), Callers: callers, PerSecond: float64(n.Load()) / time.Since(start).Seconds()}
+	if d := (cpu1 - cpu0).Seconds(); d > 0 {
+		hr.PerCPUSecond = float64(n.Load()) / d
+	}
+	return hr
 }

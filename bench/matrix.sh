@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs the issue 7 matrix behind docs/performance.md: SQLite and PostgreSQL,
+# one and two nodes, RS256 and ES256, and writes one JSON file per run to
+# OUT (default bench-out/), then prints the markdown table.
+#
+#   bench/matrix.sh [OUT]            # from the repository root
+#
+# Environment: DURATION (default 20s), VUS (32), PG (the PostgreSQL URL),
+# ONLY (a regular expression of run names to keep), SERVER (a gatehouse
+# binary; default: built once from ./cmd/gatehouse).
+set -euo pipefail
+OUT=${1:-bench-out}
+DURATION=${DURATION:-20s}
+VUS=${VUS:-32}
+PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+ONLY=${ONLY:-.}
+mkdir -p "$OUT"
+go build -o "$OUT/bench" ./bench
+if [ -z "${SERVER:-}" ]; then
+  go build -o "$OUT/gatehouse" ./cmd/gatehouse
+  SERVER=$OUT/gatehouse
+fi
+common=(--server "$SERVER" --duration "$DURATION" --warmup 3s --vus "$VUS" --progress 5s --postgres-url "$PG")
+
+run() {
+  local name=$1; shift
+  [[ $name =~ $ONLY ]] || return 0
+  echo "== $name: $*" >&2
+  "$OUT/bench" "${common[@]}" "$@" --json "$OUT/$name.json" > "$OUT/$name.txt" || echo "$name failed" >&2
+  tail -n +1 "$OUT/$name.txt" | sed -n '/^Gatehouse bench/,/^operations:/p' >&2
+}
+
+for db in sqlite pg1 pg2; do
+  case $db in
+    sqlite) args=(--db sqlite) ;;
+    pg1) args=(--db postgres) ;;
+    pg2) args=(--db postgres --nodes 2) ;;
+  esac
+  run "$db-refresh-rs256" "${args[@]}" --mix refresh --alg RS256
+  run "$db-refresh-es256" "${args[@]}" --mix refresh --alg ES256
+  run "$db-exchange-rs256" "${args[@]}" --mix exchange --alg RS256
+  run "$db-exchange-es256" "${args[@]}" --mix exchange --alg ES256
+  run "$db-signin" "${args[@]}" --mix signin --alg RS256
+  run "$db-default" "${args[@]}" --mix default --alg RS256 --ceiling
+  run "$db-refresh-es256-rate70" "${args[@]}" --mix refresh --alg ES256 --rate 70% --calibrate 10s
+  run "$db-default-rate70" "${args[@]}" --mix default --alg RS256 --rate 70% --calibrate 10s
+done
+# SQLite with its file on tmpfs: what the server does when a commit costs no fsync.
+run "sqlite-tmpfs-refresh-es256" --db sqlite --data-dir /dev/shm --mix refresh --alg ES256
+run "sqlite-tmpfs-refresh-rs256" --db sqlite --data-dir /dev/shm --mix refresh --alg RS256
+
+"$OUT/bench" summarize "$OUT"/*.json
