@@ -10,24 +10,18 @@ package e2e
 // it) and changes the branding (the hosted sign-in page shows it).
 // Screenshots of the main pages go to testout/e2e/dashboard.
 //
-// This file's helpers are its own (prefixed dash) so it does not depend on
-// the other e2e files' internals.
+// It shares the process helpers of e2e_test.go.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,16 +31,15 @@ const (
 	dashChromium = "/usr/bin/chromium"
 	// dashTokenTTL is short so that, after the admin revokes the session,
 	// the app's next request needs a refresh, which Gatehouse refuses.
-	dashTokenTTL     = 3 * time.Second
-	dashStartTimeout = 60 * time.Second
-	dashFlowTimeout  = 5 * time.Minute
+	dashTokenTTL    = 3 * time.Second
+	dashFlowTimeout = 5 * time.Minute
 )
 
 // dashAdminLinkRE finds the one-time dashboard link in gatehouse dev's box.
 var dashAdminLinkRE = regexp.MustCompile(`Admin sign-in\s+(http://\S+/admin/login/[A-Za-z0-9_-]+)`)
 
 func TestDashboard(t *testing.T) {
-	root := dashRepoRoot(t)
+	root := repoRoot(t)
 	node := dashPrerequisites(t, root)
 	tmp := t.TempDir()
 
@@ -57,22 +50,22 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("go build ./cmd/gatehouse: %v\n%s", err, out)
 	}
 
-	gport, aport := dashFreePort(t), dashFreePort(t)
+	gport, aport := freePort(t), freePort(t)
 	for aport == gport {
-		aport = dashFreePort(t)
+		aport = freePort(t)
 	}
 	dataDir := filepath.Join(tmp, "data")
 	envFile := filepath.Join(tmp, "dev.env")
 	appURL := fmt.Sprintf("http://localhost:%d", aport)
 
-	gatehouse := dashStart(t, "gatehouse", root, dashEnv(), bin, "dev",
+	gatehouse := start(t, "gatehouse", root, cleanEnv(), bin, "dev",
 		"--addr", fmt.Sprintf("127.0.0.1:%d", gport),
 		"--data", dataDir,
 		"--app-url", appURL,
 		"--env-file", envFile,
 	)
-	vars := dashWaitForEnvFile(t, envFile, gatehouse)
-	adminLink := dashWaitForOutput(t, gatehouse, dashAdminLinkRE)[1]
+	vars := waitForEnvFile(t, envFile, gatehouse)
+	adminLink := waitForOutput(t, gatehouse, dashAdminLinkRE)[1]
 	t.Logf("gatehouse dev is up at %s (client %s)", vars["GATEHOUSE_URL"], vars["WORKOS_CLIENT_ID"])
 	if !strings.HasPrefix(adminLink, vars["GATEHOUSE_URL"]+"/admin/login/") {
 		t.Fatalf("the admin sign-in link %q is not under %s/admin/login/", adminLink, vars["GATEHOUSE_URL"])
@@ -84,17 +77,17 @@ func TestDashboard(t *testing.T) {
 		"--database-url", "sqlite://"+filepath.Join(dataDir, "gatehouse.db"),
 	)
 	update.Dir = root
-	update.Env = dashEnv()
+	update.Env = cleanEnv()
 	out, err := update.CombinedOutput()
-	dashLog(t, "admin", out)
+	logLines(t, "admin", out)
 	if err != nil {
 		t.Fatalf("gatehouse environments update --access-token-ttl %s: %v (output above)", dashTokenTTL, err)
 	}
 
-	app := dashStart(t, "app", filepath.Join(root, "examples", "express"),
-		dashEnv("PORT="+strconv.Itoa(aport), "DOTENV_PATH="+envFile),
+	app := start(t, "app", filepath.Join(root, "examples", "express"),
+		cleanEnv("PORT="+strconv.Itoa(aport), "DOTENV_PATH="+envFile),
 		node, "server.js")
-	dashWaitForHTTP(t, appURL+"/", app)
+	waitForHTTP(t, appURL+"/", app)
 
 	// Only this test's directory: the other e2e tests own testout/e2e.
 	outDir := filepath.Join(root, "testout", "e2e", "dashboard")
@@ -109,7 +102,7 @@ func TestDashboard(t *testing.T) {
 	defer cancel()
 	flow := exec.CommandContext(ctx, node, "dashboard.mjs")
 	flow.Dir = filepath.Join(root, "test", "e2e")
-	flow.Env = dashEnv(
+	flow.Env = cleanEnv(
 		"APP_URL="+appURL,
 		"GATEHOUSE_URL="+vars["GATEHOUSE_URL"],
 		"WORKOS_CLIENT_ID="+vars["WORKOS_CLIENT_ID"],
@@ -119,7 +112,7 @@ func TestDashboard(t *testing.T) {
 		"CHROMIUM_PATH="+dashChromium,
 		"NO_COLOR=1",
 	)
-	w := dashNewLineWriter(t, "dashboard")
+	w := newLineWriter(t, "dashboard")
 	flow.Stdout, flow.Stderr = w, w
 	// Chromium runs in dashboard.mjs's process group: a timeout kills it too.
 	flow.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -134,19 +127,6 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("the dashboard flow failed: %v (the FAIL lines above name each broken expectation; screenshots in %s)", err, outDir)
 	}
 	t.Logf("screenshots of the dashboard's pages are in %s", outDir)
-}
-
-// dashRepoRoot is the module root (the test runs in test/e2e).
-func dashRepoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("cannot find the repository root from the test directory: %v", err)
-	}
-	return root
 }
 
 // dashPrerequisites fails (never skips) with the command that fixes a
@@ -174,104 +154,10 @@ func dashPrerequisites(t *testing.T, root string) string {
 	return node
 }
 
-// dashEnv is this process's environment without anything that would
-// override the dev env file or the flow's settings, plus extra.
-func dashEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(name, "WORKOS_"), strings.HasPrefix(name, "GATEHOUSE_"),
-			name == "PORT", name == "APP_URL", name == "DOTENV_PATH", name == "E2E_OUT", name == "ADMIN_LINK",
-			name == "ACCESS_TOKEN_TTL_SECONDS", name == "NODE_OPTIONS":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, extra...)
-}
-
-func dashFreePort(t *testing.T) int {
+// waitForOutput waits until the process has printed a match of re.
+func waitForOutput(t *testing.T, p *proc, re *regexp.Regexp) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// dashProc is a background subprocess whose output goes to the test log
-// and is kept, so the test can read what it printed.
-type dashProc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-
-	mu  sync.Mutex
-	out bytes.Buffer
-}
-
-func (p *dashProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *dashProc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *dashProc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// dashStart runs a long-lived subprocess in its own process group and
-// stops it (the whole group) when the test ends.
-func dashStart(t *testing.T, name, dir string, env []string, bin string, args ...string) *dashProc {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	p := &dashProc{name: name, cmd: cmd, done: make(chan struct{})}
-	w := dashNewLineWriter(t, name)
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(w, p), io.MultiWriter(w, p)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-p.done
-			}
-		}
-		w.Flush()
-	})
-	return p
-}
-
-// dashWaitForOutput waits until the process has printed a match of re.
-func dashWaitForOutput(t *testing.T, p *dashProc, re *regexp.Regexp) []string {
-	t.Helper()
-	deadline := time.Now().Add(dashStartTimeout)
+	deadline := time.Now().Add(startTimeout)
 	for {
 		if m := re.FindStringSubmatch(p.output()); m != nil {
 			return m
@@ -280,109 +166,8 @@ func dashWaitForOutput(t *testing.T, p *dashProc, re *regexp.Regexp) []string {
 			t.Fatalf("%s exited before printing %s: %v (its output is above)", p.name, re, p.err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not print %s within %v (its output is above)", p.name, re, dashStartTimeout)
+			t.Fatalf("%s did not print %s within %v (its output is above)", p.name, re, startTimeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// dashWaitForEnvFile waits until gatehouse dev has written the env file.
-func dashWaitForEnvFile(t *testing.T, path string, p *dashProc) map[string]string {
-	t.Helper()
-	deadline := time.Now().Add(dashStartTimeout)
-	for {
-		vars := map[string]string{}
-		if b, err := os.ReadFile(path); err == nil {
-			for line := range strings.SplitSeq(string(b), "\n") {
-				if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-					vars[k] = v
-				}
-			}
-		}
-		if vars["WORKOS_COOKIE_PASSWORD"] != "" && vars["GATEHOUSE_URL"] != "" && vars["WORKOS_CLIENT_ID"] != "" {
-			return vars
-		}
-		if p.exited() {
-			t.Fatalf("gatehouse dev exited before writing %s: %v (its output is above)", path, p.err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gatehouse dev did not write %s within %v", path, dashStartTimeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// dashWaitForHTTP waits until url answers 200.
-func dashWaitForHTTP(t *testing.T, url string, p *dashProc) {
-	t.Helper()
-	client := &http.Client{
-		Timeout:       2 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	deadline := time.Now().Add(dashStartTimeout)
-	var last string
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		if p.exited() {
-			t.Fatalf("%s exited before answering %s: %v (its output is above)", p.name, url, p.err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer %s with 200 within %v; last: %s", p.name, url, dashStartTimeout, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// dashLineWriter writes each complete line to the test log, prefixed with
-// its source.
-type dashLineWriter struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	buf    []byte
-}
-
-func dashNewLineWriter(t *testing.T, name string) *dashLineWriter {
-	return &dashLineWriter{t: t, prefix: "[" + name + "] "}
-}
-
-func (w *dashLineWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		fmt.Fprintf(w.t.Output(), "%s%s\n", w.prefix, bytes.TrimRight(w.buf[:i], "\r"))
-		w.buf = w.buf[i+1:]
-	}
-	return len(b), nil
-}
-
-// Flush writes a final unterminated line.
-func (w *dashLineWriter) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		fmt.Fprintf(w.t.Output(), "%s%s\n", w.prefix, w.buf)
-		w.buf = nil
-	}
-}
-
-func dashLog(t *testing.T, name string, out []byte) {
-	w := dashNewLineWriter(t, name)
-	w.Write(out)
-	w.Flush()
 }

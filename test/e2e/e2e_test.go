@@ -183,12 +183,28 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// proc is a background subprocess whose output goes to the test log.
+// proc is a background subprocess whose output goes to the test log and
+// is kept, so a test can read what it printed.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
 }
 
 func (p *proc) exited() bool {
@@ -207,14 +223,14 @@ func start(t *testing.T, name, dir string, env []string, bin string, args ...str
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	w := newLineWriter(t, name)
-	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(w, p), io.MultiWriter(w, p)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
