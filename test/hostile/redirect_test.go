@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // redirectTricks are ways to name another site, or a target that is not
@@ -159,7 +160,8 @@ func TestOpenRedirectAdminNext(t *testing.T) {
 				for _, p := range ts.headerProblems(r) {
 					t.Errorf("BUG: %s", p)
 				}
-				if r.Status != 303 || !strings.HasPrefix(loc, "/admin/") || strings.HasPrefix(loc, "/admin//") {
+				refused := r.Status == 400 && loc == "" && (strings.ContainsRune(next, 0) || !utf8.ValidString(next))
+				if !refused && (r.Status != 303 || !strings.HasPrefix(loc, "/admin/") || strings.HasPrefix(loc, "/admin//")) {
 					t.Errorf("BUG (minor: same host, not an open redirect): next %q: %s, Location %q; want a 303 to a dashboard page", next, r, loc)
 				}
 				// A browser drops tabs and newlines, then resolves the Location
