@@ -56,11 +56,11 @@ func (c *csrfTokens) Valid(sessionID, token string) bool {
 	if !ok {
 		return false
 	}
-	nonce, err := base64.RawURLEncoding.DecodeString(n64)
+	nonce, err := base64.RawURLEncoding.Strict().DecodeString(n64)
 	if err != nil || len(nonce) != csrfNonceLen {
 		return false
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(m64)
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(m64)
 	if err != nil {
 		return false
 	}
