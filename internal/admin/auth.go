@@ -1,10 +1,10 @@
 package admin
 
 import (
-	"net/url"
-	"path"
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/adminauth"

@@ -220,6 +220,16 @@ func (h *Handler) passwordSignedIn(w http.ResponseWriter, r *http.Request, env *
 	if e, ok := errs.As(err); ok && e.Kind == errs.RateLimited {
 		// A code went out moments ago: use it.
 		latest, lerr := h.Flow.LatestVerification(r.Context(), env, user)
+		if errors.Is(lerr, store.ErrNotFound) {
+			// No code has gone out yet and none may now: say so, and let
+			// the person come back (signing in sends a code).
+			w.Header().Set("Retry-After", web.RetryAfter(e.RetryAfter))
+			name, _, _ := brandOf(env)
+			h.message(w, r, http.StatusTooManyRequests, name, "Too many emails",
+				"Too many emails were requested from your network just now, so we could not send your verification code yet.",
+				"Your account is saved. Wait a minute, then sign in to get the code.")
+			return
+		}
 		if lerr != nil {
 			h.serverError(w, r, lerr)
 			return

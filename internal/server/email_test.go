@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"fmt"
+	"github.com/gatehouse/gatehouse/internal/authflow"
 	"net/http"
 	"net/url"
 	"strings"
@@ -200,4 +202,28 @@ func regexpValue(t *testing.T, body, name string) string {
 	}
 	rest := body[i+len(`name="`+name+`" value="`):]
 	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// A sign-up from a network that just used up its email allowance is told
+// to wait (429), not given a server error, and its account is kept.
+func TestSignUpAtMailLimit(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		b := newBrowser(t, ts)
+		for i := range authflow.MailPerIP {
+			p := b.get(b.get(authorizeURL(ts, nil)).Location)
+			magic := strings.Replace(field(t, actionRE, p.Body), "/sign-in", "/magic", 1)
+			b.post(magic, url.Values{"csrf_token": {field(t, csrfRE, p.Body)}, "request": {field(t, requestRE, p.Body)},
+				"email": {fmt.Sprintf("spray%d@example.com", i)}})
+		}
+		p := b.get(strings.Replace(b.get(authorizeURL(ts, nil)).Location, "/sign-in", "/sign-up", 1))
+		p = b.post(field(t, actionRE, p.Body), url.Values{"csrf_token": {field(t, csrfRE, p.Body)},
+			"request": {field(t, requestRE, p.Body)}, "email": {"late@example.com"}, "password": {"correct horse battery staple"}})
+		if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, "Your account is saved") || p.Header.Get("Retry-After") == "" {
+			t.Fatalf("sign-up at the mail limit = %d\n%s", p.Status, p.Body)
+		}
+		if _, err := ts.Store.GetUserByEmail(t.Context(), ts.EnvID, "late@example.com"); err != nil {
+			t.Fatalf("the account was not kept: %v", err)
+		}
+	})
 }

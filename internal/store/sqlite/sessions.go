@@ -115,17 +115,16 @@ func scanRefreshToken(row interface{ Scan(...any) error }) (*store.RefreshToken,
 	return &t, nil
 }
 
-func insertRefreshToken(ctx context.Context, e interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, t *store.RefreshToken) error {
-	_, err := e.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.EnvironmentID, t.SessionID, ms(t.CreatedAt), msPtr(t.UsedAt), blobOrNil(t.SuccessorHash), textOrNil(t.SuccessorSealed))
-	return mapErr(err)
+const insertRefreshTokenSQL = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+func refreshTokenArgs(t *store.RefreshToken) []any {
+	return []any{t.Hash, t.EnvironmentID, t.SessionID, ms(t.CreatedAt), msPtr(t.UsedAt), blobOrNil(t.SuccessorHash), textOrNil(t.SuccessorSealed)}
 }
 
 // CreateRefreshToken inserts t. ErrConflict if its hash exists.
 func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
-	return insertRefreshToken(ctx, db.writer, t)
+	_, err := db.ex(ctx, insertRefreshTokenSQL, refreshTokenArgs(t)...)
+	return mapErr(err)
 }
 
 // RotateRefreshToken marks the token used at now, records next as its
@@ -151,7 +150,8 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time
 		}
 		succ := *next
 		succ.EnvironmentID, succ.SessionID = t.EnvironmentID, t.SessionID
-		return insertRefreshToken(ctx, tx, &succ)
+		_, err = db.txe(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(&succ)...)
+		return mapErr(err)
 	})
 	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {
 		return nil, err
