@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -100,18 +99,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) error {
 		PendingToken: req.PendingToken, Client: client,
 	}
 	if req.ClientSecret != nil {
-		tr.ClientSecret, tr.HasSecret = *req.ClientSecret, true
+		tr.ClientSecret = *req.ClientSecret
 	}
-	res, err := h.Flow.Token(r.Context(), tr, func(ctx context.Context, env *store.Environment, secret string) error {
-		_, keyEnv, err := h.Environments.AuthenticateAPIKey(ctx, secret)
-		if err != nil {
-			return err
-		}
-		if keyEnv.ID != env.ID {
-			return errors.New("key of another environment")
-		}
-		return nil
-	})
+	res, err := h.Flow.Token(r.Context(), tr, h.Environments.CheckAPIKey)
 	h.corsHeaders(w, r, req.ClientID)
 	var oe *authflow.OAuthError
 	var su *authflow.StepUpError

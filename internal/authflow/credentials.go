@@ -177,12 +177,9 @@ func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpI
 	return u, nil
 }
 
-// BrowserSessionToken is the secret in Gatehouse's browser-session cookie.
-type BrowserSessionToken = string
-
 // StartBrowserSession starts Gatehouse's own session with a browser after a
-// sign-in and returns the cookie token.
-func (s *Service) StartBrowserSession(ctx context.Context, env *store.Environment, user *store.User) (BrowserSessionToken, *store.BrowserSession, error) {
+// sign-in and returns the cookie's secret token.
+func (s *Service) StartBrowserSession(ctx context.Context, env *store.Environment, user *store.User) (string, *store.BrowserSession, error) {
 	tok, hash := newSecret()
 	now := s.now()
 	e := env.WithDefaults()

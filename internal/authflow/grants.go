@@ -20,7 +20,6 @@ type TokenRequest struct {
 	GrantType      string
 	ClientID       string
 	ClientSecret   string
-	HasSecret      bool // client_secret was sent (possibly empty)
 	Code           string
 	CodeVerifier   string
 	RefreshToken   string

@@ -109,31 +109,55 @@ const touchEvery = time.Minute
 // lookup is by SHA-256 hash, so the comparison never sees the secret and
 // its timing reveals nothing about stored keys.
 func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (*store.APIKey, *store.Environment, error) {
-	if !strings.HasPrefix(secret, "sk_") || len(secret) > 200 {
-		return nil, nil, ErrBadAPIKey
-	}
-	h := sha256.Sum256([]byte(secret))
-	key, err := s.Store.GetAPIKeyByHash(ctx, h[:])
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, ErrBadAPIKey
-	}
+	key, err := s.lookupKey(ctx, secret)
 	if err != nil {
 		return nil, nil, err
-	}
-	if key.RevokedAt != nil {
-		return nil, nil, ErrBadAPIKey
 	}
 	env, err := s.Store.GetEnvironment(ctx, key.EnvironmentID)
 	if err != nil {
 		return nil, nil, err
 	}
+	return key, env, nil
+}
+
+// CheckAPIKey reports whether secret is a live API key of env, for callers
+// that know the environment already (the token endpoint has its client ID)
+// and so need not read it again.
+func (s *Service) CheckAPIKey(ctx context.Context, env *store.Environment, secret string) error {
+	key, err := s.lookupKey(ctx, secret)
+	if err != nil {
+		return err
+	}
+	if key.EnvironmentID != env.ID {
+		return ErrBadAPIKey
+	}
+	return nil
+}
+
+// lookupKey finds a live key by its secret and records its use, at most
+// once per touchEvery.
+func (s *Service) lookupKey(ctx context.Context, secret string) (*store.APIKey, error) {
+	if !strings.HasPrefix(secret, "sk_") || len(secret) > 200 {
+		return nil, ErrBadAPIKey
+	}
+	h := sha256.Sum256([]byte(secret))
+	key, err := s.Store.GetAPIKeyByHash(ctx, h[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrBadAPIKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	if key.RevokedAt != nil {
+		return nil, ErrBadAPIKey
+	}
 	now := s.now()
 	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) >= touchEvery {
 		if err := s.Store.TouchAPIKey(ctx, key.ID, now); err != nil {
-			return nil, nil, fmt.Errorf("record key use: %w", err)
+			return nil, fmt.Errorf("record key use: %w", err)
 		}
 	}
-	return key, env, nil
+	return key, nil
 }
 
 // RevokeAPIKey revokes a key of env, by ID.

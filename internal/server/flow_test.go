@@ -567,8 +567,6 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 		}
 
 		// Rotation: the new key is published before it signs anything.
-		oldKid := claims.ID
-		_ = oldKid
 		next, err := ts.Srv.Keys.Rotate(t.Context(), ts.Env, tokens.DefaultPublishAhead)
 		if err != nil {
 			t.Fatal(err)
