@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backends"
+	"github.com/gatehouse/gatehouse/internal/store/storecache"
 )
 
 // target is the Gatehouse deployment under load: one or more nodes
@@ -400,7 +401,7 @@ func startInProcess(ctx context.Context, cfg *config) (*target, error) {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.logLevel))
 	logger := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: level}))
-	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: base, MailSender: sender, MailFrom: "bench@example.com"})
+	srv := server.New(server.Deps{Store: storecache.New(st, 2*time.Second), Box: box, Logger: logger, BaseURL: base, MailSender: sender, MailFrom: "bench@example.com"}) // the cache as gatehouse serve has it by default
 	env, err := srv.Environments.Create(ctx, "Bench", store.Development)
 	if err != nil {
 		return nil, err

@@ -17,10 +17,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/environments"
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/storecache"
 )
 
 // devCredentials are what an app needs to talk to the dev server. They are
@@ -84,7 +86,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	base := "http://" + displayHost(*addr, ln.Addr())
-	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: base, DevInbox: true})
+	srv := server.New(server.Deps{Store: storecache.New(st, config.Defaults().CacheTTL), Box: box, Logger: logger, BaseURL: base, DevInbox: true})
 	creds, created, err := devEnvironment(ctx, st, srv.Environments, box, app.String())
 	if err != nil {
 		ln.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backends"
+	"github.com/gatehouse/gatehouse/internal/store/storecache"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -51,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("smtp: %w", err)
 	}
 	logger.Info("email via SMTP", "server", smtpCfg.String(), "from", cfg.MailFrom)
-	srv := server.New(server.Deps{Store: st, Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
+	srv := server.New(server.Deps{Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout)
 }
 

@@ -216,12 +216,13 @@ func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRe
 	now := s.now()
 	nextTok, nextHash := newSecret()
 	sealed := s.Box.Seal([]byte(nextTok), nextHash)
-	prev, err := s.Store.RotateRefreshToken(ctx, Hash(r.RefreshToken), now,
+	rot, err := s.Store.RotateRefreshToken(ctx, Hash(r.RefreshToken), now,
 		&store.RefreshToken{Hash: nextHash, EnvironmentID: env.ID, CreatedAt: now}, sealed)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, invalidGrant("The refresh token is invalid.")
 	case errors.Is(err, store.ErrAlreadyUsed):
+		prev := rot.Token
 		if prev.EnvironmentID != env.ID {
 			return nil, invalidGrant("The refresh token is invalid.")
 		}
@@ -231,7 +232,7 @@ func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRe
 				return nil, fmt.Errorf("open successor refresh token: %w", err)
 			}
 			tok := string(succ)
-			return s.continueSession(ctx, env, prev.SessionID, &tok)
+			return s.continueSession(ctx, env, rot, &tok)
 		}
 		if err := s.Store.EndSession(ctx, env.ID, prev.SessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -242,17 +243,18 @@ func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRe
 	case err != nil:
 		return nil, err
 	}
-	if prev.EnvironmentID != env.ID {
+	if rot.Token.EnvironmentID != env.ID {
 		return nil, invalidGrant("The refresh token is invalid.")
 	}
-	return s.continueSession(ctx, env, prev.SessionID, &nextTok)
+	return s.continueSession(ctx, env, rot, &nextTok)
 }
 
-// continueSession issues tokens for a live session after a refresh.
-func (s *Service) continueSession(ctx context.Context, env *store.Environment, sessionID string, refresh *string) (*TokenResponse, error) {
-	sess, err := s.activeSession(ctx, env, sessionID)
-	if err != nil {
-		return nil, err
+// continueSession issues tokens for a live session after a refresh, from
+// the session and user the rotation read.
+func (s *Service) continueSession(ctx context.Context, env *store.Environment, rot *store.Rotation, refresh *string) (*TokenResponse, error) {
+	sess := rot.Session
+	if sess == nil || sess.EnvironmentID != env.ID || SessionStatus(env, sess, s.now()) != "active" {
+		return nil, invalidGrant("The session has ended.")
 	}
 	if sess.ClientID != env.ClientID {
 		return nil, invalidGrant("The refresh token was not issued to this client.")
@@ -264,13 +266,10 @@ func (s *Service) continueSession(ctx context.Context, env *store.Environment, s
 			return nil, err
 		}
 	}
-	user, err := s.Store.GetUser(ctx, env.ID, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if rot.User == nil {
 		return nil, invalidGrant("The user no longer exists.")
-	} else if err != nil {
-		return nil, err
 	}
-	return s.issue(ctx, env, sess, user, refresh)
+	return s.issue(ctx, env, sess, rot.User, refresh)
 }
 
 func (s *Service) passwordGrant(ctx context.Context, env *store.Environment, r TokenRequest) (*TokenResponse, error) {

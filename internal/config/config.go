@@ -32,11 +32,12 @@ type Config struct {
 	ShutdownTimeout time.Duration // how long in-flight requests get on SIGTERM
 	SMTPURL         string        // smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; never logged
 	MailFrom        string        // default sender address of outgoing email
+	CacheTTL        time.Duration // how long environments and API keys are cached in memory; 0 turns the cache off
 }
 
 // Defaults returns the default configuration.
 func Defaults() Config {
-	return Config{Addr: ":8080", LogLevel: "info", LogFormat: "json", ShutdownTimeout: 30 * time.Second}
+	return Config{Addr: ":8080", LogLevel: "info", LogFormat: "json", ShutdownTimeout: 30 * time.Second, CacheTTL: 2 * time.Second}
 }
 
 // setting describes one configuration value: its flag, environment
@@ -58,6 +59,7 @@ func (c *Config) settings() []setting {
 		{flag: "log-format", env: "GATEHOUSE_LOG_FORMAT", help: "log format: json or text", str: &c.LogFormat},
 		{flag: "shutdown-timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", help: "time in-flight requests get to finish on SIGTERM, e.g. 30s", dur: &c.ShutdownTimeout},
 		{flag: "", env: "GATEHOUSE_SMTP_URL", help: "SMTP server for outgoing email (required): smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)", str: &c.SMTPURL},
+		{flag: "cache-ttl", env: "GATEHOUSE_CACHE_TTL", help: "how long each node keeps environments and API keys in memory, so a change made on another node (or a revoked API key) applies everywhere within it; 0 turns the cache off", dur: &c.CacheTTL},
 		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
 }
@@ -165,6 +167,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		add("GATEHOUSE_SHUTDOWN_TIMEOUT must be positive, e.g. 30s")
+	}
+	if c.CacheTTL < 0 || c.CacheTTL > time.Minute {
+		add("GATEHOUSE_CACHE_TTL=%s: use 0 (off) up to 1m, e.g. 2s", c.CacheTTL)
 	}
 	if len(problems) == 0 {
 		return nil

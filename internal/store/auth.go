@@ -148,10 +148,19 @@ type RefreshTokens interface {
 	// are taken from the rotated token, whatever the caller set), recording next's hash and
 	// nextSealed (the successor token sealed with the master key, so a
 	// concurrent request within the grace window can be given the same
-	// one). It returns the token as it was before the call. If the token was
-	// used already it returns it with ErrAlreadyUsed and inserts nothing;
-	// unknown tokens give ErrNotFound.
-	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *RefreshToken, nextSealed string) (*RefreshToken, error)
+	// one). It returns the token as it was before the call, with the session
+	// and user it belongs to read in the same transaction, so a refresh is
+	// one trip to the database. If the token was used already it returns the
+	// same with ErrAlreadyUsed and inserts nothing; unknown tokens give
+	// ErrNotFound.
+	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *RefreshToken, nextSealed string) (*Rotation, error)
+}
+
+// Rotation is what RotateRefreshToken found.
+type Rotation struct {
+	Token   *RefreshToken // the presented token as it was before the call
+	Session *Session      // its session; nil if the session no longer exists
+	User    *User         // the session's user; nil if the session or user no longer exists
 }
 
 // RefreshToken is one link of a session's refresh-token chain.

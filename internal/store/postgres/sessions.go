@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -135,36 +136,80 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) err
 	return insertRefreshToken(ctx, db.pool, t)
 }
 
+// Rotating a refresh token is one round trip: these statements go out as
+// one pipelined batch, which PostgreSQL runs as one implicit transaction.
+// The first marks the token used and inserts its successor in a single
+// statement, so two concurrent rotations cannot both succeed: the second
+// waits for the first's row lock, then finds used_at set and changes
+// nothing. The reads after it see the token as it is now (used by this
+// call or an earlier one), its session and its user.
+const (
+	rotateRefreshSQL = `WITH prev AS (
+		UPDATE refresh_tokens SET used_at = $2, successor_hash = $3, successor_sealed = $4
+		WHERE hash = $1 AND used_at IS NULL
+		RETURNING environment_id, session_id)
+	INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+	SELECT $3, environment_id, session_id, $5, $6, $7, $8 FROM prev`
+	refreshTokenByHashSQL = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE hash = $1`
+	sessionOfRefreshSQL   = `SELECT ` + sessionColumns + ` FROM sessions
+		WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1)`
+	userOfRefreshSQL = `SELECT ` + userColumns + ` FROM users
+		WHERE (environment_id, id) = (SELECT environment_id, user_id FROM sessions
+			WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1))`
+)
+
 // RotateRefreshToken marks the token used at now, records next as its
 // successor and inserts next (in the token's environment and session,
-// whatever next says; next itself is not changed), holding the token's row
-// lock from the read to the commit, and returns the token as it was
-// before. Of concurrent rotations only the first succeeds; the others get
-// the token as that one committed it (successor included), with
-// ErrAlreadyUsed, and insert nothing.
-func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *store.RefreshToken, nextSealed string) (*store.RefreshToken, error) {
-	var out *store.RefreshToken
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		t, err := scanRefreshToken(tx.QueryRow(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = $1 FOR NO KEY UPDATE`, hash))
-		if err != nil {
-			return err
-		}
-		out = t
-		if t.UsedAt != nil {
-			return store.ErrAlreadyUsed
-		}
-		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, successor_sealed = $3 WHERE hash = $4`,
-			ts(now), bytesOrNil(next.Hash), textOrNil(nextSealed), hash); err != nil {
-			return mapErr(err)
-		}
-		succ := *next
-		succ.EnvironmentID, succ.SessionID = t.EnvironmentID, t.SessionID
-		return insertRefreshToken(ctx, tx, &succ)
-	})
-	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {
+// whatever next says; next itself is not changed), and returns the token
+// as it was before with its session and user. Of concurrent rotations only
+// the first succeeds; the others get the token as that one committed it
+// (successor included), with ErrAlreadyUsed, and insert nothing.
+func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *store.RefreshToken, nextSealed string) (*store.Rotation, error) {
+	b := &pgx.Batch{}
+	b.Queue(rotateRefreshSQL, hash, ts(now), bytesOrNil(next.Hash), textOrNil(nextSealed),
+		ts(next.CreatedAt), tsPtr(next.UsedAt), bytesOrNil(next.SuccessorHash), textOrNil(next.SuccessorSealed))
+	b.Queue(refreshTokenByHashSQL, hash)
+	b.Queue(sessionOfRefreshSQL, hash)
+	b.Queue(userOfRefreshSQL, hash)
+	br := db.pool.SendBatch(ctx, b)
+	defer br.Close()
+	tag, err := br.Exec()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	t, err := scanRefreshToken(br.QueryRow())
+	if err != nil {
 		return nil, err
 	}
-	return out, err
+	r := &store.Rotation{Token: t}
+	if r.Session, err = orNil(scanSession(br.QueryRow())); err != nil {
+		return nil, err
+	}
+	if r.User, err = orNil(scanUser(br.QueryRow())); err != nil {
+		return nil, err
+	}
+	if err := mapErr(br.Close()); err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		if t.UsedAt == nil {
+			// Only a rotation can set used_at, and none succeeded here, so
+			// the token must have been used when the update looked at it.
+			return nil, fmt.Errorf("rotate refresh token: not rotated, yet unused")
+		}
+		return r, store.ErrAlreadyUsed
+	}
+	// This call used it: give it back as it was.
+	t.UsedAt, t.SuccessorHash, t.SuccessorSealed = nil, nil, ""
+	return r, nil
+}
+
+// orNil turns ErrNotFound into a nil value and no error.
+func orNil[T any](v *T, err error) (*T, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
 }
 
 const browserSessionColumns = `id, hash, environment_id, user_id, created_at, last_seen_at, expires_at, ended_at`

@@ -133,14 +133,26 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) err
 // transaction, and returns the token as it was before. A used token is
 // returned as stored (successor included), with ErrAlreadyUsed, and
 // nothing is inserted.
-func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *store.RefreshToken, nextSealed string) (*store.RefreshToken, error) {
-	var out *store.RefreshToken
+func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next *store.RefreshToken, nextSealed string) (*store.Rotation, error) {
+	var out *store.Rotation
+	// Everything runs on the writer's connection, whose page cache stays
+	// warm: readers' caches are dropped after every commit, so reading the
+	// session and user there would cost more than the rotation itself.
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		t, err := scanRefreshToken(db.txr(ctx, tx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
 		if err != nil {
 			return err
 		}
-		out = t
+		out = &store.Rotation{Token: t}
+		if out.Session, err = orNil(scanSession(db.txr(ctx, tx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, t.SessionID))); err != nil {
+			return err
+		}
+		if out.Session != nil {
+			if out.User, err = orNil(scanUser(db.txr(ctx, tx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`,
+				out.Session.EnvironmentID, out.Session.UserID))); err != nil {
+				return err
+			}
+		}
 		if t.UsedAt != nil {
 			return store.ErrAlreadyUsed
 		}
@@ -157,6 +169,14 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time
 		return nil, err
 	}
 	return out, err
+}
+
+// orNil turns ErrNotFound into a nil value and no error.
+func orNil[T any](v *T, err error) (*T, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
 }
 
 const browserSessionColumns = `id, hash, environment_id, user_id, created_at, last_seen_at, expires_at, ended_at`

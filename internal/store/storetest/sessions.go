@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -210,6 +211,18 @@ func newRefreshToken(envID, sessionID string) *store.RefreshToken {
 	return &store.RefreshToken{Hash: randomHash(), EnvironmentID: envID, SessionID: sessionID, CreatedAt: store.Now()}
 }
 
+// rotate is RotateRefreshToken for tests about the token alone.
+func rotate(ctx context.Context, s store.Store, hash []byte, now time.Time, next *store.RefreshToken, sealed string) (*store.RefreshToken, error) {
+	r, err := s.RotateRefreshToken(ctx, hash, now, next, sealed)
+	if r == nil {
+		return nil, err
+	}
+	if r.Token == nil {
+		return nil, fmt.Errorf("RotateRefreshToken returned a rotation without the token (err %v)", err)
+	}
+	return r.Token, err
+}
+
 func testRefreshTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
@@ -227,7 +240,7 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	// a → b → c: each rotation returns the token as it was.
 	b, c := newRefreshToken(e.ID, sessionID), newRefreshToken(e.ID, sessionID)
 	usedA := rawTime(time.Second)
-	got, err := s.RotateRefreshToken(ctx, a.Hash, usedA, b, "sealed-b")
+	got, err := rotate(ctx, s, a.Hash, usedA, b, "sealed-b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +248,7 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 		t.Errorf("first rotation returned (-want +got):\n%s", diff)
 	}
 	usedB := rawTime(2 * time.Second)
-	got, err = s.RotateRefreshToken(ctx, b.Hash, usedB, c, "sealed-c")
+	got, err = rotate(ctx, s, b.Hash, usedB, c, "sealed-c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +258,7 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 
 	// Reusing a gives it back as stored, successor included, and inserts nothing.
 	d := newRefreshToken(e.ID, sessionID)
-	got, err = s.RotateRefreshToken(ctx, a.Hash, store.Now().Add(time.Minute), d, "sealed-d")
+	got, err = rotate(ctx, s, a.Hash, store.Now().Add(time.Minute), d, "sealed-d")
 	wantErr(t, err, store.ErrAlreadyUsed, "reuse of a")
 	wantA := *a
 	wantA.UsedAt, wantA.SuccessorHash, wantA.SuccessorSealed = ptr(store.Truncate(usedA)), b.Hash, "sealed-b"
@@ -255,16 +268,16 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	if got != nil && got.UsedAt != nil && got.UsedAt.Location() != time.UTC {
 		t.Errorf("UsedAt zone = %v", got.UsedAt.Location())
 	}
-	_, err = s.RotateRefreshToken(ctx, d.Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x")
+	_, err = rotate(ctx, s, d.Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x")
 	wantErr(t, err, store.ErrNotFound, "rotating the successor of a reused token")
-	got, err = s.RotateRefreshToken(ctx, b.Hash, store.Now(), d, "sealed-d")
+	got, err = rotate(ctx, s, b.Hash, store.Now(), d, "sealed-d")
 	wantErr(t, err, store.ErrAlreadyUsed, "reuse of b")
 	if got == nil || !cmp.Equal(got.SuccessorHash, c.Hash) || got.SuccessorSealed != "sealed-c" ||
 		got.UsedAt == nil || !got.UsedAt.Equal(store.Truncate(usedB)) {
 		t.Errorf("reused b = %+v", got)
 	}
 
-	got, err = s.RotateRefreshToken(ctx, randomHash(), store.Now(), d, "sealed-d")
+	got, err = rotate(ctx, s, randomHash(), store.Now(), d, "sealed-d")
 	wantErr(t, err, store.ErrNotFound, "rotate unknown")
 	if got != nil {
 		t.Errorf("unknown token returned %+v", got)
@@ -275,16 +288,16 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	other := newEnv(t, s, "Other")
 	stray := newRefreshToken(other.ID, ids.New("session"))
 	strayCopy := *stray
-	if _, err := s.RotateRefreshToken(ctx, d.Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := rotate(ctx, s, d.Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("d exists before its rotation: %v", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, c.Hash, store.Now(), stray, "sealed-stray"); err != nil {
+	if _, err := rotate(ctx, s, c.Hash, store.Now(), stray, "sealed-stray"); err != nil {
 		t.Fatal(err)
 	}
 	if !cmp.Equal(stray, &strayCopy) {
 		t.Errorf("RotateRefreshToken changed next: %+v", stray)
 	}
-	got, err = s.RotateRefreshToken(ctx, stray.Hash, store.Now(), d, "sealed-d")
+	got, err = rotate(ctx, s, stray.Hash, store.Now(), d, "sealed-d")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,11 +308,75 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	// A rotation whose successor cannot be inserted changes nothing.
 	taken := newRefreshToken(e.ID, sessionID)
 	taken.Hash = a.Hash
-	_, err = s.RotateRefreshToken(ctx, d.Hash, store.Now(), taken, "sealed")
+	_, err = rotate(ctx, s, d.Hash, store.Now(), taken, "sealed")
 	wantErr(t, err, store.ErrConflict, "rotate to a taken hash")
-	got, err = s.RotateRefreshToken(ctx, d.Hash, store.Now(), newRefreshToken(e.ID, sessionID), "sealed-e")
+	got, err = rotate(ctx, s, d.Hash, store.Now(), newRefreshToken(e.ID, sessionID), "sealed-e")
 	if err != nil || got.UsedAt != nil || got.SuccessorHash != nil || got.SuccessorSealed != "" {
 		t.Errorf("after a failed rotation d = %+v, %v; want unused", got, err)
+	}
+}
+
+// A rotation also returns the token's session and user as they are now,
+// read in the same transaction: a refresh needs no other read.
+func testRefreshRotationReadsSessionAndUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := newEnv(t, s, "Dev")
+	u := newUser(e.ID, "rotation@example.com")
+	u.FirstName = ptr("Ro")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(e.ID, u.ID)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := newRefreshToken(e.ID, sess.ID), newRefreshToken(e.ID, sess.ID), newRefreshToken(e.ID, sess.ID)
+	if err := s.CreateRefreshToken(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	wantUser, _ := s.GetUser(ctx, e.ID, u.ID)
+	r, err := s.RotateRefreshToken(ctx, a.Hash, store.Now(), b, "sealed-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sess, r.Session); diff != "" {
+		t.Errorf("session of a rotation (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantUser, r.User); diff != "" {
+		t.Errorf("user of a rotation (-want +got):\n%s", diff)
+	}
+
+	// A reuse returns them too (the grace window hands out the successor).
+	ended := store.Now()
+	if err := s.EndSession(ctx, e.ID, sess.ID, ended); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.RotateRefreshToken(ctx, a.Hash, store.Now(), c, "sealed-c")
+	wantErr(t, err, store.ErrAlreadyUsed, "reuse")
+	if r == nil || r.Session == nil || r.Session.EndedAt == nil || !r.Session.EndedAt.Equal(ended) || r.User == nil || r.User.ID != u.ID {
+		t.Fatalf("reuse returned %+v; want the ended session and the user", r)
+	}
+
+	// A deleted user reads as nil; the session is still there.
+	if err := s.DeleteUser(ctx, e.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.RotateRefreshToken(ctx, b.Hash, store.Now(), c, "sealed-c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.User != nil || r.Session == nil || r.Session.ID != sess.ID {
+		t.Errorf("after deleting the user: session %+v, user %+v; want the session and no user", r.Session, r.User)
+	}
+
+	// A token whose session is gone rotates with neither.
+	orphan := newRefreshToken(e.ID, ids.New("session"))
+	if err := s.CreateRefreshToken(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.RotateRefreshToken(ctx, orphan.Hash, store.Now(), newRefreshToken(e.ID, ""), "x")
+	if err != nil || r.Token == nil || r.Session != nil || r.User != nil {
+		t.Errorf("orphan token: %+v, %v; want the token alone", r, err)
 	}
 }
 
@@ -319,7 +396,7 @@ func testRefreshTokenRotateRace(t *testing.T, s store.Store) {
 	for i := range n {
 		nexts[i] = newRefreshToken(e.ID, sessionID)
 		wg.Go(func() {
-			got[i], errs[i] = s.RotateRefreshToken(ctx, tok.Hash, store.Now(), nexts[i], fmt.Sprintf("sealed-%d", i))
+			got[i], errs[i] = rotate(ctx, s, tok.Hash, store.Now(), nexts[i], fmt.Sprintf("sealed-%d", i))
 		})
 	}
 	wg.Wait()
@@ -350,10 +427,10 @@ func testRefreshTokenRotateRace(t *testing.T, s store.Store) {
 			t.Errorf("loser %d got %+v; want winner %d's successor", i, got[i], winner)
 		}
 		// And its own successor was not inserted.
-		_, err := s.RotateRefreshToken(ctx, nexts[i].Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x")
+		_, err := rotate(ctx, s, nexts[i].Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x")
 		wantErr(t, err, store.ErrNotFound, fmt.Sprintf("loser %d's successor", i))
 	}
-	if _, err := s.RotateRefreshToken(ctx, nexts[winner].Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x"); err != nil {
+	if _, err := rotate(ctx, s, nexts[winner].Hash, store.Now(), newRefreshToken(e.ID, sessionID), "x"); err != nil {
 		t.Errorf("rotating the winner's successor: %v", err)
 	}
 }

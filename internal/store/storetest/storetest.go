@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SessionPagination", testSessionPagination},
 		{"RefreshTokens", testRefreshTokens},
 		{"RefreshTokenRotateRace", testRefreshTokenRotateRace},
+		{"RefreshRotationReadsSessionAndUser", testRefreshRotationReadsSessionAndUser},
 		{"BrowserSessions", testBrowserSessions},
 		{"Throttles", testThrottles},
 		{"ThrottleConcurrent", testThrottleConcurrent},
