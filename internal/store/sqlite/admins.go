@@ -62,7 +62,7 @@ func (db *DB) ListAdmins(ctx context.Context) ([]store.Admin, error) {
 // taken.
 func (db *DB) UpdateAdmin(ctx context.Context, id string, fn func(*store.Admin) error) (*store.Admin, error) {
 	var out *store.Admin
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		a, err := scanAdmin(db.txr(ctx, tx, `SELECT `+adminColumns+` FROM admins WHERE id = ?`, id))
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func (db *DB) CreateAdminToken(ctx context.Context, t *store.AdminToken) error {
 // with ErrAlreadyUsed.
 func (db *DB) ConsumeAdminToken(ctx context.Context, hash []byte, now time.Time) (*store.AdminToken, error) {
 	var out *store.AdminToken
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		t, err := scanAdminToken(db.txr(ctx, tx, `SELECT `+adminTokenColumns+` FROM admin_tokens WHERE hash = ?`, hash))
 		if err != nil {
 			return err

@@ -34,7 +34,7 @@ func (db *DB) insertSigningKey(ctx context.Context, tx *sql.Tx, k *store.Signing
 // does not exist.
 func (db *DB) CreateFirstSigningKey(ctx context.Context, k *store.SigningKey) (bool, error) {
 	created := false
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := db.txr(ctx, tx, `SELECT 1 FROM environments WHERE id = ?`, k.EnvironmentID).Scan(&one); err != nil {
 			return mapErr(err)
@@ -62,7 +62,7 @@ func (db *DB) CreateFirstSigningKey(ctx context.Context, k *store.SigningKey) (b
 // RotateSigningKey sets ExpiresAt = retireAt on every key of next's
 // environment that has no expiry, then inserts next, in one transaction.
 func (db *DB) RotateSigningKey(ctx context.Context, next *store.SigningKey, retireAt time.Time) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := db.txe(ctx, tx, `UPDATE signing_keys SET expires_at = ? WHERE environment_id = ? AND expires_at IS NULL`,
 			ms(retireAt), next.EnvironmentID); err != nil {
 			return mapErr(err)
@@ -161,7 +161,7 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // with ErrAlreadyUsed.
 func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.AuthCode, error) {
 	var out *store.AuthCode
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		c, err := scanAuthCode(db.txr(ctx, tx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash))
 		if err != nil {
 			return err

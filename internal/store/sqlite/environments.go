@@ -87,7 +87,7 @@ func (db *DB) ListEnvironments(ctx context.Context) ([]store.Environment, error)
 // fn sets to zero are stored (and returned) as their defaults.
 func (db *DB) UpdateEnvironment(ctx context.Context, id string, fn func(*store.Environment) error) (*store.Environment, error) {
 	var out *store.Environment
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		e, err := scanEnvironment(db.txr(ctx, tx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
 		if err != nil {
 			return err

@@ -11,7 +11,7 @@ import (
 // InsertUsers inserts users fast, for tests that need many: one
 // transaction, one prepared statement.
 func (db *DB) InsertUsers(ctx context.Context, users []store.User) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, insertUser)
 		if err != nil {
 			return err

@@ -49,7 +49,7 @@ func (db *DB) ClaimEmails(ctx context.Context, now time.Time, n int, lease time.
 		return nil, nil
 	}
 	var out []store.Email
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := db.txq(ctx, tx, `UPDATE emails SET status = 'sending', lease_until = ?1, claimed_by = ?2
 			WHERE id IN (SELECT id FROM emails
 				WHERE (status = 'pending' AND next_attempt_at <= ?3) OR (status = 'sending' AND lease_until <= ?3)
@@ -225,7 +225,7 @@ func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*
 // one stored.
 func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, error) {
 	var out *store.Challenge
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		c, err := scanChallenge(db.txr(ctx, tx, `SELECT `+challengeColumns+` FROM challenges
 			WHERE environment_id = ? AND id = ?`, envID, id))
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 // AddRedirect inserts r, clearing any previous default of its kind first
 // when r is the new default.
 func (db *DB) AddRedirect(ctx context.Context, r *store.Redirect) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if r.Default {
 			if _, err := db.txe(ctx, tx, `UPDATE redirects SET is_default = 0 WHERE environment_id = ? AND kind = ?`,
 				r.EnvironmentID, string(r.Kind)); err != nil {
@@ -53,7 +53,7 @@ func (db *DB) RemoveRedirect(ctx context.Context, envID string, kind store.Redir
 
 // SetDefaultRedirect makes uri the only default of its kind.
 func (db *DB) SetDefaultRedirect(ctx context.Context, envID string, kind store.RedirectKind, uri string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var id string
 		err := db.txr(ctx, tx, `SELECT id FROM redirects WHERE environment_id = ? AND kind = ? AND uri = ?`,
 			envID, string(kind), uri).Scan(&id)

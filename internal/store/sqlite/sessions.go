@@ -138,7 +138,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time
 	// Everything runs on the writer's connection, whose page cache stays
 	// warm: readers' caches are dropped after every commit, so reading the
 	// session and user there would cost more than the rotation itself.
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		t, err := scanRefreshToken(db.txr(ctx, tx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -32,6 +33,11 @@ type DB struct {
 	reader     *sql.DB // read-only pool
 	readStmts  *stmtCache
 	writeStmts *stmtCache
+	writes     chan *write   // to the group committer (commit.go)
+	stop       chan struct{} // closed by Close
+	stopped    chan struct{} // closed when the committer has returned
+	closeOnce  sync.Once
+	commitStats
 }
 
 var _ store.Store = (*DB)(nil)
@@ -93,7 +99,9 @@ func Open(ctx context.Context, path string, opts ...Options) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	reader.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	db := &DB{path: path, writer: writer, reader: reader, readStmts: newStmtCache(reader), writeStmts: newStmtCache(writer)}
+	db := &DB{path: path, writer: writer, reader: reader, readStmts: newStmtCache(reader), writeStmts: newStmtCache(writer),
+		writes: make(chan *write), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go db.commitLoop()
 	// Touch the writer first so the file and WAL exist before readers open.
 	if err := writer.PingContext(ctx); err != nil {
 		db.Close()
@@ -114,6 +122,8 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.stop) })
+	<-db.stopped
 	db.readStmts.close()
 	db.writeStmts.close()
 	return errors.Join(db.reader.Close(), db.writer.Close())
@@ -138,22 +148,6 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 		return fmt.Errorf("sqlite: integrity check: %s", res)
 	}
 	return nil
-}
-
-// tx runs fn in a write transaction (BEGIN IMMEDIATE) and commits if fn
-// returns nil.
-func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	err = mapErr(tx.Commit())
-	db.writeStmts.preparePending(ctx)
-	return err
 }
 
 // mapErr turns driver errors into store sentinels.
@@ -265,7 +259,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return mapErr(err)
 	}
 	for _, m := range ms {
-		err := db.tx(ctx, func(tx *sql.Tx) error {
+		err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
 				return err

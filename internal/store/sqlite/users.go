@@ -241,7 +241,7 @@ func listUsersQuery(envID string, f store.UserFilter, s store.Scan) (string, []a
 // creation time cannot be changed.
 func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		u, err := scanUser(db.txr(ctx, tx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`, envID, id))
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 // EndUserSessions ends a user's live sessions and browser sessions.
 func (db *DB) EndUserSessions(ctx context.Context, envID, userID string, at time.Time) (int, error) {
 	var n int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := db.txe(ctx, tx, `UPDATE sessions SET ended_at = ?, updated_at = ?
 			WHERE environment_id = ? AND user_id = ? AND ended_at IS NULL`, ms(at), ms(at), envID, userID)
 		if err != nil {

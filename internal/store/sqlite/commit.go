@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Group commit. SQLite has one writer, and a commit (appending the pages
+// to the WAL) costs more than the statements of a small transaction. So
+// every write transaction goes to one goroutine, which runs the ones
+// waiting together in a single transaction, each inside its own savepoint
+// so that one failing leaves the others untouched, and commits them once.
+// A caller returns only after the commit that holds its work, so nothing
+// is acknowledged before it is durable.
+
+// maxBatch bounds the writes committed together, and so the wait of the
+// first of them.
+const maxBatch = 32
+
+// commitStats count transactions committed and the writes they held.
+type commitStats struct {
+	commits, batched atomic.Int64
+}
+
+type write struct {
+	ctx  context.Context
+	fn   func(context.Context, *sql.Tx) error
+	done chan error
+}
+
+var errClosed = fmt.Errorf("%w: the database is closed", store.ErrUnavailable)
+
+// tx runs fn in a write transaction (possibly shared with other callers'
+// work; see above). fn may be called on another goroutine, with a context
+// that carries ctx's values but is not cancelled with it: a statement
+// interrupted inside a shared transaction would roll all of it back.
+func (db *DB) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := &write{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writes <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stop:
+		return errClosed
+	}
+	return <-w.done
+}
+
+// commitLoop runs write transactions until Close.
+func (db *DB) commitLoop() {
+	defer close(db.stopped)
+	for {
+		var first *write
+		select {
+		case first = <-db.writes:
+		case <-db.stop:
+			return
+		}
+		batch := []*write{first}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-db.writes:
+				batch = append(batch, w)
+			default:
+				break gather
+			}
+		}
+		db.commit(batch)
+		db.writeStmts.preparePending(context.Background())
+	}
+}
+
+// commit runs batch in one transaction and tells each caller its outcome.
+func (db *DB) commit(batch []*write) {
+	errs := make([]error, len(batch))
+	defer func() {
+		for i, w := range batch {
+			w.done <- errs[i]
+		}
+	}()
+	fail := func(err error) {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	db.commits.Add(1)
+	db.batched.Add(int64(len(batch)))
+	bg := context.Background()
+	tx, err := db.writer.BeginTx(bg, nil)
+	if err != nil {
+		fail(mapErr(err))
+		return
+	}
+	shared := len(batch) > 1
+	for i, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if shared {
+			if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+				tx.Rollback()
+				fail(mapErr(err))
+				return
+			}
+		}
+		errs[i] = run(context.WithoutCancel(w.ctx), tx, w.fn)
+		switch {
+		case errs[i] != nil && !shared:
+			tx.Rollback()
+			return
+		case errs[i] != nil:
+			// Undo this write alone. If SQLite rolled the whole transaction
+			// back already (it does on some I/O errors), this fails, and so
+			// does every write of the batch: none of them is committed.
+			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+				tx.Rollback()
+				fail(mapErr(err))
+				return
+			}
+			fallthrough
+		case shared:
+			if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+				tx.Rollback()
+				fail(mapErr(err))
+				return
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(mapErr(err))
+	}
+}
+
+// run calls fn, turning a panic into an error so one bad write cannot take
+// the committer (and every later write) down.
+func run(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sqlite: write transaction panicked: %v", r)
+		}
+	}()
+	if err := fn(ctx, tx); err != nil {
+		if errors.Is(err, sql.ErrTxDone) {
+			return fmt.Errorf("sqlite: write transaction: %w", err)
+		}
+		return err
+	}
+	return nil
+}

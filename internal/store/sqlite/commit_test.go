@@ -1,0 +1,115 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Concurrent writes are committed together, and each one's outcome is its
+// own: a write that fails, panics or conflicts leaves nothing behind and
+// does not undo the writes it shared a transaction with.
+func TestGroupCommitIsolatesWrites(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	// The first write holds the committer until the others are queued,
+	// so they are committed as batches.
+	release := make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			<-release
+			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1000, 'first')`)
+			return err
+		})
+	}()
+	const n = 120
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?, 'a')`, i); err != nil {
+					return mapErr(err)
+				}
+				switch {
+				case i%5 == 1:
+					return boom
+				case i%7 == 2:
+					panic("bad write")
+				case i%11 == 3:
+					_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1000, 'dup')`)
+					return mapErr(err)
+				}
+				_, err := tx.ExecContext(ctx, `UPDATE t SET v = 'b' WHERE k = ?`, i)
+				return err
+			})
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		var v string
+		rowErr := db.writer.QueryRowContext(ctx, `SELECT v FROM t WHERE k = ?`, i).Scan(&v)
+		switch {
+		case i%5 == 1:
+			if !errors.Is(errs[i], boom) || rowErr != sql.ErrNoRows {
+				t.Errorf("write %d failed: err %v, row %q/%v; want boom and no row", i, errs[i], v, rowErr)
+			}
+		case i%7 == 2:
+			if errs[i] == nil || rowErr != sql.ErrNoRows {
+				t.Errorf("write %d panicked: err %v, row %q/%v; want an error and no row", i, errs[i], v, rowErr)
+			}
+		case i%11 == 3:
+			if !errors.Is(errs[i], store.ErrConflict) || rowErr != sql.ErrNoRows {
+				t.Errorf("write %d conflicted: err %v, row %q/%v; want ErrConflict and no row", i, errs[i], v, rowErr)
+			}
+		default:
+			if errs[i] != nil || rowErr != nil || v != "b" {
+				t.Errorf("write %d: err %v, row %q/%v; want it committed whole", i, errs[i], v, rowErr)
+			}
+		}
+	}
+	commits, writes := db.commits.Load(), db.batched.Load()
+	t.Logf("%d writes in %d commits", writes, commits)
+	if writes != n+1 || commits >= writes/4 {
+		t.Errorf("%d writes in %d commits; want %d writes grouped into far fewer commits", writes, commits, n+1)
+	}
+}
+
+// A write whose caller has given up is not run; writes after Close fail
+// with ErrUnavailable instead of hanging.
+func TestGroupCommitCancelAndClose(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	ran := false
+	if err := db.tx(ctx, func(context.Context, *sql.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("cancelled write: err %v, ran %v", err, ran)
+	}
+	db.Close()
+	if err := db.tx(t.Context(), func(context.Context, *sql.Tx) error { return nil }); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("write after Close: %v", err)
+	}
+}
