@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/mail"
+	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -52,7 +53,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("smtp: %w", err)
 	}
 	logger.Info("email via SMTP", "server", smtpCfg.String(), "from", cfg.MailFrom)
-	srv := server.New(server.Deps{Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
+	// 0 means GOMAXPROCS. Bounding hashing apart from GOMAXPROCS lets an
+	// operator give hashing fewer Ps than the server has (docs/perf-hashing.md).
+	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
+	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout)
 }
 

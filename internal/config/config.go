@@ -13,6 +13,7 @@ import (
 	netmail "net/mail"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type Config struct {
 	SMTPURL         string        // smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; never logged
 	MailFrom        string        // default sender address of outgoing email
 	CacheTTL        time.Duration // how long environments and API keys are cached in memory; 0 turns the cache off
+	HashConcurrency int           // password hashes computed at once; 0 means GOMAXPROCS
 }
 
 // Defaults returns the default configuration.
@@ -46,6 +48,7 @@ type setting struct {
 	flag, env, help string
 	str             *string
 	dur             *time.Duration
+	num             *int
 }
 
 func (c *Config) settings() []setting {
@@ -60,6 +63,7 @@ func (c *Config) settings() []setting {
 		{flag: "shutdown-timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", help: "time in-flight requests get to finish on SIGTERM, e.g. 30s", dur: &c.ShutdownTimeout},
 		{flag: "", env: "GATEHOUSE_SMTP_URL", help: "SMTP server for outgoing email (required): smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)", str: &c.SMTPURL},
 		{flag: "cache-ttl", env: "GATEHOUSE_CACHE_TTL", help: "how long each node keeps environments and API keys in memory, so a change made on another node (or a revoked API key) applies everywhere within it; 0 turns the cache off", dur: &c.CacheTTL},
+		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~25 ms of CPU each) computed at once; more wait their turn. 0 means GOMAXPROCS (one per CPU). With GOMAXPROCS set to the CPUs plus this number, hashing cannot hold every Go scheduler slot, which keeps token requests from queueing behind it at moderate load (docs/perf-hashing.md)", num: &c.HashConcurrency},
 		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
 }
@@ -75,6 +79,12 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 		}
 		if s.str != nil {
 			*s.str = v
+		} else if s.num != nil {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s=%q is not a whole number", s.env, v))
+			}
+			*s.num = n
 		} else if d, err := time.ParseDuration(v); err != nil {
 			problems = append(problems, fmt.Errorf("%s=%q is not a duration; write it like 30s or 1m", s.env, v))
 		} else {
@@ -88,6 +98,8 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 		help := fmt.Sprintf("%s (env %s)", s.help, s.env)
 		if s.str != nil {
 			fs.StringVar(s.str, s.flag, *s.str, help)
+		} else if s.num != nil {
+			fs.IntVar(s.num, s.flag, *s.num, help)
 		} else {
 			fs.DurationVar(s.dur, s.flag, *s.dur, help)
 		}
@@ -171,11 +183,18 @@ func (c *Config) Validate() error {
 	if c.CacheTTL < 0 || c.CacheTTL > time.Minute {
 		add("GATEHOUSE_CACHE_TTL=%s: use 0 (off) up to 1m, e.g. 2s", c.CacheTTL)
 	}
+	if c.HashConcurrency < 0 || c.HashConcurrency > MaxHashConcurrency {
+		add("GATEHOUSE_HASH_CONCURRENCY=%d: use 0 (GOMAXPROCS) up to %d; each hash in flight holds 19 MiB", c.HashConcurrency, MaxHashConcurrency)
+	}
 	if len(problems) == 0 {
 		return nil
 	}
 	return fmt.Errorf("the configuration has %d problem(s):\n  - %s", len(problems), strings.Join(problems, "\n  - "))
 }
+
+// MaxHashConcurrency bounds HashConcurrency: 64 hashes in flight already
+// hold about 1.2 GiB.
+const MaxHashConcurrency = 64
 
 // ParseLevel parses a log level name.
 func ParseLevel(s string) (slog.Level, error) {
