@@ -130,13 +130,13 @@ func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r To
 		return nil, invalidGrant("The code is invalid.")
 	}
 	now := s.now()
-	code, err := s.Store.ConsumeAuthCode(ctx, Hash(r.Code), now)
+	red, err := s.Store.ConsumeAuthCode(ctx, Hash(r.Code), now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, invalidGrant("The code is invalid.")
 	case errors.Is(err, store.ErrAlreadyUsed):
 		// A replayed code may be stolen: end the session it started.
-		if code.EnvironmentID == env.ID {
+		if code := red.Code; code.EnvironmentID == env.ID {
 			if err := s.Store.EndSession(ctx, env.ID, code.SessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
@@ -147,6 +147,7 @@ func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r To
 	case err != nil:
 		return nil, err
 	}
+	code := red.Code
 	if code.EnvironmentID != env.ID || code.ClientID != env.ClientID {
 		return nil, invalidGrant("The code was not issued to this client.")
 	}
@@ -164,31 +165,22 @@ func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r To
 	} else if !authed {
 		return nil, invalidGrant("The code was issued without PKCE; exchange it with client_secret.")
 	}
-	sess, err := s.activeSession(ctx, env, code.SessionID)
-	if err != nil {
+	if err := s.checkLive(env, red.Session); err != nil {
 		return nil, err
 	}
-	user, err := s.Store.GetUser(ctx, env.ID, code.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if red.User == nil {
 		return nil, invalidGrant("The user no longer exists.")
-	} else if err != nil {
-		return nil, err
 	}
-	return s.issue(ctx, env, sess, user, nil)
+	return s.issue(ctx, env, red.Session, red.User, nil)
 }
 
-// activeSession returns a session that is still live, or invalid_grant.
-func (s *Service) activeSession(ctx context.Context, env *store.Environment, id string) (*store.Session, error) {
-	sess, err := s.Store.GetSession(ctx, env.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidGrant("The session has ended.")
-	} else if err != nil {
-		return nil, err
+// checkLive returns invalid_grant unless sess (read with the code or
+// refresh token) is a live session of env.
+func (s *Service) checkLive(env *store.Environment, sess *store.Session) error {
+	if sess == nil || sess.EnvironmentID != env.ID || SessionStatus(env, sess, s.now()) != "active" {
+		return invalidGrant("The session has ended.")
 	}
-	if SessionStatus(env, sess, s.now()) != "active" {
-		return nil, invalidGrant("The session has ended.")
-	}
-	return sess, nil
+	return nil
 }
 
 // SessionStatus is "active", "expired" or "revoked" (ended early).
@@ -253,8 +245,8 @@ func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRe
 // the session and user the rotation read.
 func (s *Service) continueSession(ctx context.Context, env *store.Environment, rot *store.Rotation, refresh *string) (*TokenResponse, error) {
 	sess := rot.Session
-	if sess == nil || sess.EnvironmentID != env.ID || SessionStatus(env, sess, s.now()) != "active" {
-		return nil, invalidGrant("The session has ended.")
+	if err := s.checkLive(env, sess); err != nil {
+		return nil, err
 	}
 	if sess.ClientID != env.ClientID {
 		return nil, invalidGrant("The refresh token was not issued to this client.")

@@ -74,10 +74,18 @@ type AuthRequest struct {
 type AuthCodes interface {
 	// CreateAuthCode inserts c.
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
-	// ConsumeAuthCode marks the code used at now and returns it, atomically.
-	// If it was already used it returns the code and ErrAlreadyUsed; if it
+	// ConsumeAuthCode marks the code used at now and returns it as it was,
+	// atomically, with its session and user read in the same transaction.
+	// If it was already used it returns the same and ErrAlreadyUsed; if it
 	// does not exist, ErrNotFound. Expiry is the caller's check.
-	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*AuthCode, error)
+	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*Redemption, error)
+}
+
+// Redemption is what ConsumeAuthCode found.
+type Redemption struct {
+	Code    *AuthCode
+	Session *Session // nil if the session no longer exists
+	User    *User    // nil if the user no longer exists
 }
 
 // AuthCode is a single-use authorization code bound to its environment,

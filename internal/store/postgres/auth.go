@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -170,24 +170,42 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // before, holding the row's lock from the read to the commit, so of
 // concurrent consumers only the first succeeds. A used code is returned
 // as stored, with ErrAlreadyUsed.
-func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.AuthCode, error) {
-	var out *store.AuthCode
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		// Under READ COMMITTED a locking read that waited for another
-		// consumer returns the row as that consumer committed it.
-		c, err := scanAuthCode(tx.QueryRow(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1 FOR NO KEY UPDATE`, hash))
-		if err != nil {
-			return err
-		}
-		out = c
-		if c.UsedAt != nil {
-			return store.ErrAlreadyUsed
-		}
-		_, err = tx.Exec(ctx, `UPDATE auth_codes SET used_at = $1 WHERE hash = $2`, ts(now), hash)
-		return mapErr(err)
-	})
-	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {
+func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.Redemption, error) {
+	// One round trip, one implicit transaction (see RotateRefreshToken):
+	// the update takes the code only if no one has, waiting for a
+	// concurrent consumer's row lock and then finding used_at set.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE auth_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL`, hash, ts(now))
+	b.Queue(`SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1`, hash)
+	b.Queue(`SELECT `+sessionColumns+` FROM sessions WHERE id = (SELECT session_id FROM auth_codes WHERE hash = $1)`, hash)
+	b.Queue(`SELECT `+userColumns+` FROM users
+		WHERE (environment_id, id) = (SELECT environment_id, user_id FROM auth_codes WHERE hash = $1)`, hash)
+	br := db.pool.SendBatch(ctx, b)
+	defer br.Close()
+	tag, err := br.Exec()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	c, err := scanAuthCode(br.QueryRow())
+	if err != nil {
 		return nil, err
 	}
-	return out, err
+	r := &store.Redemption{Code: c}
+	if r.Session, err = orNil(scanSession(br.QueryRow())); err != nil {
+		return nil, err
+	}
+	if r.User, err = orNil(scanUser(br.QueryRow())); err != nil {
+		return nil, err
+	}
+	if err := mapErr(br.Close()); err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		if c.UsedAt == nil {
+			return nil, fmt.Errorf("consume auth code: not consumed, yet unused")
+		}
+		return r, store.ErrAlreadyUsed
+	}
+	c.UsedAt = nil // as it was before this call
+	return r, nil
 }

@@ -159,14 +159,21 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // ConsumeAuthCode marks the code used at now and returns it as it was
 // before, in one write transaction. A used code is returned as stored,
 // with ErrAlreadyUsed.
-func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.AuthCode, error) {
-	var out *store.AuthCode
+func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.Redemption, error) {
+	var out *store.Redemption
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		c, err := scanAuthCode(db.txr(ctx, tx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash))
 		if err != nil {
 			return err
 		}
-		out = c
+		out = &store.Redemption{Code: c}
+		if out.Session, err = orNil(scanSession(db.txr(ctx, tx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, c.SessionID))); err != nil {
+			return err
+		}
+		if out.User, err = orNil(scanUser(db.txr(ctx, tx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`,
+			c.EnvironmentID, c.UserID))); err != nil {
+			return err
+		}
 		if c.UsedAt != nil {
 			return store.ErrAlreadyUsed
 		}

@@ -28,15 +28,17 @@ func TestGroupCommitIsolatesWrites(t *testing.T) {
 	boom := errors.New("boom")
 	// The first write holds the committer until the others are queued,
 	// so they are committed as batches.
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	firstDone := make(chan error, 1)
 	go func() {
 		firstDone <- db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
 			<-release
 			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1000, 'first')`)
 			return err
 		})
 	}()
+	<-started
 	const n = 120
 	errs := make([]error, n)
 	var wg sync.WaitGroup

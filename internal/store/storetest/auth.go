@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -402,6 +404,53 @@ func newAuthCode(envID string) *store.AuthCode {
 	}
 }
 
+// consume is ConsumeAuthCode for tests about the code alone.
+func consume(ctx context.Context, s store.Store, hash []byte, now time.Time) (*store.AuthCode, error) {
+	r, err := s.ConsumeAuthCode(ctx, hash, now)
+	if r == nil {
+		return nil, err
+	}
+	if r.Code == nil {
+		return nil, fmt.Errorf("ConsumeAuthCode returned no code (err %v)", err)
+	}
+	return r.Code, err
+}
+
+// Consuming a code also returns its session and user as they are now.
+func testAuthCodeReadsSessionAndUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := newEnv(t, s, "Dev")
+	u := newUser(e.ID, "code@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(e.ID, u.ID)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	c := newAuthCode(e.ID)
+	c.UserID, c.SessionID = u.ID, sess.ID
+	if err := s.CreateAuthCode(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	wantUser, _ := s.GetUser(ctx, e.ID, u.ID)
+	r, err := s.ConsumeAuthCode(ctx, c.Hash, store.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code.UsedAt != nil || !cmp.Equal(sess, r.Session) || !cmp.Equal(wantUser, r.User) {
+		t.Errorf("redemption = %+v / %+v / %+v; want the unused code, its session and user", r.Code, r.Session, r.User)
+	}
+	if err := s.DeleteUser(ctx, e.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.ConsumeAuthCode(ctx, c.Hash, store.Now())
+	wantErr(t, err, store.ErrAlreadyUsed, "second consumption")
+	if r == nil || r.Code.UsedAt == nil || r.Session == nil || r.Session.ID != sess.ID || r.User != nil {
+		t.Errorf("reuse after deleting the user = %+v; want the used code, the session and no user", r)
+	}
+}
+
 func testAuthCodes(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
@@ -416,7 +465,7 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateAuthCode(ctx, &dup), store.ErrConflict, "duplicate code hash")
 
 	used := rawTime(time.Second)
-	got, err := s.ConsumeAuthCode(ctx, c.Hash, used)
+	got, err := consume(ctx, s, c.Hash, used)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +473,7 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(c, got); diff != "" {
 		t.Errorf("ConsumeAuthCode (-want +got):\n%s", diff)
 	}
-	got, err = s.ConsumeAuthCode(ctx, c.Hash, used.Add(time.Minute))
+	got, err = consume(ctx, s, c.Hash, used.Add(time.Minute))
 	wantErr(t, err, store.ErrAlreadyUsed, "second ConsumeAuthCode")
 	want := *c
 	want.UsedAt = ptr(store.Truncate(used))
@@ -434,7 +483,7 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	if got != nil && got.UsedAt != nil && got.UsedAt.Location() != time.UTC {
 		t.Errorf("UsedAt zone = %v", got.UsedAt.Location())
 	}
-	got, err = s.ConsumeAuthCode(ctx, randomHash(), store.Now())
+	got, err = consume(ctx, s, randomHash(), store.Now())
 	wantErr(t, err, store.ErrNotFound, "ConsumeAuthCode(unknown)")
 	if got != nil {
 		t.Errorf("unknown code returned %+v", got)
@@ -445,7 +494,7 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	if err := s.CreateAuthCode(ctx, bare); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.ConsumeAuthCode(ctx, bare.Hash, store.Now()); err != nil || !cmp.Equal(bare, got) {
+	if got, err := consume(ctx, s, bare.Hash, store.Now()); err != nil || !cmp.Equal(bare, got) {
 		t.Errorf("bare code = %+v, %v", got, err)
 	}
 }
@@ -462,7 +511,7 @@ func testAuthCodeConsumeRace(t *testing.T, s store.Store) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { got[i], errs[i] = s.ConsumeAuthCode(ctx, c.Hash, store.Now()) })
+		wg.Go(func() { got[i], errs[i] = consume(ctx, s, c.Hash, store.Now()) })
 	}
 	wg.Wait()
 	wins := 0

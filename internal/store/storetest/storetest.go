@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RefreshTokens", testRefreshTokens},
 		{"RefreshTokenRotateRace", testRefreshTokenRotateRace},
 		{"RefreshRotationReadsSessionAndUser", testRefreshRotationReadsSessionAndUser},
+		{"AuthCodeReadsSessionAndUser", testAuthCodeReadsSessionAndUser},
 		{"BrowserSessions", testBrowserSessions},
 		{"Throttles", testThrottles},
 		{"ThrottleConcurrent", testThrottleConcurrent},
