@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -146,16 +148,30 @@ func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int
 const authCodeColumns = `hash, environment_id, client_id, redirect_uri, code_challenge, user_id, session_id,
 	created_at, expires_at, used_at`
 
+// authCodeRow holds the scan targets of authCodeColumns.
+type authCodeRow struct {
+	c    store.AuthCode
+	used *time.Time
+}
+
+func (r *authCodeRow) dest() []any {
+	c := &r.c
+	return []any{&c.Hash, &c.EnvironmentID, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.UserID, &c.SessionID,
+		&c.CreatedAt, &c.ExpiresAt, &r.used}
+}
+
+func (r *authCodeRow) value() *store.AuthCode {
+	c := r.c
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utcPtr(r.used)
+	return &c
+}
+
 func scanAuthCode(row pgx.Row) (*store.AuthCode, error) {
-	var c store.AuthCode
-	var used *time.Time
-	err := row.Scan(&c.Hash, &c.EnvironmentID, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.UserID, &c.SessionID,
-		&c.CreatedAt, &c.ExpiresAt, &used)
-	if err != nil {
+	var r authCodeRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, mapErr(err)
 	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utcPtr(used)
-	return &c, nil
+	return r.value(), nil
 }
 
 // CreateAuthCode inserts c. ErrConflict if its hash exists.
@@ -167,45 +183,67 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 }
 
 // ConsumeAuthCode marks the code used at now and returns it as it was
-// before, holding the row's lock from the read to the commit, so of
-// concurrent consumers only the first succeeds. A used code is returned
-// as stored, with ErrAlreadyUsed.
+// before, with its session and user; of concurrent consumers only the
+// first succeeds. A used code is returned as stored, with ErrAlreadyUsed.
 func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.Redemption, error) {
 	// One round trip, one implicit transaction (see RotateRefreshToken):
 	// the update takes the code only if no one has, waiting for a
 	// concurrent consumer's row lock and then finding used_at set.
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE auth_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL`, hash, ts(now))
-	b.Queue(`SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1`, hash)
-	b.Queue(`SELECT `+sessionColumns+` FROM sessions WHERE id = (SELECT session_id FROM auth_codes WHERE hash = $1)`, hash)
-	b.Queue(`SELECT `+userColumns+` FROM users
-		WHERE (environment_id, id) = (SELECT environment_id, user_id FROM auth_codes WHERE hash = $1)`, hash)
-	br := db.pool.SendBatch(ctx, b)
-	defer br.Close()
-	tag, err := br.Exec()
+	b.Queue(codeJoinedSQL, hash)
+	var consumed bool
+	var r *store.Redemption
+	err := db.batch(ctx, b, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		consumed = tag.RowsAffected() > 0
+		var cr authCodeRow
+		var sr sessionRow
+		var ur userRow
+		if err := br.QueryRow().Scan(slices.Concat(cr.dest(), sr.dest(), ur.dest())...); err != nil {
+			return err
+		}
+		u, err := ur.value()
+		r = &store.Redemption{Code: cr.value(), Session: sr.value(), User: u}
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		// The code, its session or its user is missing: read what there is.
+		r, err = db.readRedemption(ctx, hash)
+	}
 	if err != nil {
-		return nil, mapErr(err)
-	}
-	c, err := scanAuthCode(br.QueryRow())
-	if err != nil {
 		return nil, err
 	}
-	r := &store.Redemption{Code: c}
-	if r.Session, err = orNil(scanSession(br.QueryRow())); err != nil {
-		return nil, err
-	}
-	if r.User, err = orNil(scanUser(br.QueryRow())); err != nil {
-		return nil, err
-	}
-	if err := mapErr(br.Close()); err != nil {
-		return nil, err
-	}
-	if tag.RowsAffected() == 0 {
-		if c.UsedAt == nil {
+	if !consumed {
+		if r.Code.UsedAt == nil {
 			return nil, fmt.Errorf("consume auth code: not consumed, yet unused")
 		}
 		return r, store.ErrAlreadyUsed
 	}
-	c.UsedAt = nil // as it was before this call
+	r.Code.UsedAt = nil // as it was before this call
 	return r, nil
+}
+
+var codeJoinedSQL = `SELECT ` + qualified("c", authCodeColumns) + `, ` + qualified("s", sessionColumns) + `, ` + qualified("u", userColumns) + `
+	FROM auth_codes c
+	JOIN sessions s ON s.id = c.session_id
+	JOIN users u ON u.environment_id = c.environment_id AND u.id = c.user_id
+	WHERE c.hash = $1`
+
+// readRedemption reads a code and whichever of its session and user
+// exist, one at a time.
+func (db *DB) readRedemption(ctx context.Context, hash []byte) (*store.Redemption, error) {
+	c, err := scanAuthCode(db.pool.QueryRow(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1`, hash))
+	if err != nil {
+		return nil, err
+	}
+	r := &store.Redemption{Code: c}
+	if r.Session, err = orNil(scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, c.SessionID))); err != nil {
+		return nil, err
+	}
+	r.User, err = orNil(db.GetUser(ctx, c.EnvironmentID, c.UserID))
+	return r, err
 }

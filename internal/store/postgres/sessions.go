@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,17 +17,31 @@ import (
 const sessionColumns = `id, environment_id, user_id, browser_session_id, client_id, auth_method, ip_address, user_agent,
 	organization_id, created_at, updated_at, last_active_at, expires_at, ended_at`
 
+// sessionRow holds the scan targets of sessionColumns.
+type sessionRow struct {
+	s     store.Session
+	ended *time.Time
+}
+
+func (r *sessionRow) dest() []any {
+	s := &r.s
+	return []any{&s.ID, &s.EnvironmentID, &s.UserID, &s.BrowserSessionID, &s.ClientID, &s.AuthMethod, &s.IPAddress,
+		&s.UserAgent, &s.OrganizationID, &s.CreatedAt, &s.UpdatedAt, &s.LastActiveAt, &s.ExpiresAt, &r.ended}
+}
+
+func (r *sessionRow) value() *store.Session {
+	s := r.s
+	s.CreatedAt, s.UpdatedAt, s.LastActiveAt, s.ExpiresAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC(), s.LastActiveAt.UTC(), s.ExpiresAt.UTC()
+	s.EndedAt = utcPtr(r.ended)
+	return &s
+}
+
 func scanSession(row pgx.Row) (*store.Session, error) {
-	var s store.Session
-	var ended *time.Time
-	err := row.Scan(&s.ID, &s.EnvironmentID, &s.UserID, &s.BrowserSessionID, &s.ClientID, &s.AuthMethod, &s.IPAddress,
-		&s.UserAgent, &s.OrganizationID, &s.CreatedAt, &s.UpdatedAt, &s.LastActiveAt, &s.ExpiresAt, &ended)
-	if err != nil {
+	var r sessionRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, mapErr(err)
 	}
-	s.CreatedAt, s.UpdatedAt, s.LastActiveAt, s.ExpiresAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC(), s.LastActiveAt.UTC(), s.ExpiresAt.UTC()
-	s.EndedAt = utcPtr(ended)
-	return &s, nil
+	return r.value(), nil
 }
 
 // CreateSession inserts s.
@@ -103,21 +118,36 @@ func (db *DB) EndSession(ctx context.Context, envID, id string, at time.Time) er
 
 const refreshTokenColumns = `hash, environment_id, session_id, created_at, used_at, successor_hash, successor_sealed`
 
-func scanRefreshToken(row pgx.Row) (*store.RefreshToken, error) {
-	var t store.RefreshToken
-	var used *time.Time
-	var sealed *string
-	if err := row.Scan(&t.Hash, &t.EnvironmentID, &t.SessionID, &t.CreatedAt, &used, &t.SuccessorHash, &sealed); err != nil {
-		return nil, mapErr(err)
-	}
-	t.CreatedAt, t.UsedAt = t.CreatedAt.UTC(), utcPtr(used)
-	if sealed != nil {
-		t.SuccessorSealed = *sealed
+// refreshTokenRow holds the scan targets of refreshTokenColumns.
+type refreshTokenRow struct {
+	t      store.RefreshToken
+	used   *time.Time
+	sealed *string
+}
+
+func (r *refreshTokenRow) dest() []any {
+	t := &r.t
+	return []any{&t.Hash, &t.EnvironmentID, &t.SessionID, &t.CreatedAt, &r.used, &t.SuccessorHash, &r.sealed}
+}
+
+func (r *refreshTokenRow) value() *store.RefreshToken {
+	t := r.t
+	t.CreatedAt, t.UsedAt = t.CreatedAt.UTC(), utcPtr(r.used)
+	if r.sealed != nil {
+		t.SuccessorSealed = *r.sealed
 	}
 	if len(t.SuccessorHash) == 0 {
 		t.SuccessorHash = nil
 	}
-	return &t, nil
+	return &t
+}
+
+func scanRefreshToken(row pgx.Row) (*store.RefreshToken, error) {
+	var r refreshTokenRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, mapErr(err)
+	}
+	return r.value(), nil
 }
 
 // execer is what can run a statement: the pool or a transaction.
@@ -136,27 +166,25 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) err
 	return insertRefreshToken(ctx, db.pool, t)
 }
 
-// Rotating a refresh token is one round trip: these statements go out as
+// Rotating a refresh token is one round trip: two statements go out as
 // one pipelined batch, which PostgreSQL runs as one implicit transaction.
 // The first marks the token used and inserts its successor in a single
 // statement, so two concurrent rotations cannot both succeed: the second
 // waits for the first's row lock, then finds used_at set and changes
-// nothing. The reads after it see the token as it is now (used by this
-// call or an earlier one), its session and its user.
-const (
-	rotateRefreshSQL = `WITH prev AS (
+// nothing. The second reads the token as it is now (used by this call or
+// an earlier one) joined with its session and user.
+const rotateRefreshSQL = `WITH prev AS (
 		UPDATE refresh_tokens SET used_at = $2, successor_hash = $3, successor_sealed = $4
 		WHERE hash = $1 AND used_at IS NULL
 		RETURNING environment_id, session_id)
 	INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
 	SELECT $3, environment_id, session_id, $5, $6, $7, $8 FROM prev`
-	refreshTokenByHashSQL = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens WHERE hash = $1`
-	sessionOfRefreshSQL   = `SELECT ` + sessionColumns + ` FROM sessions
-		WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1)`
-	userOfRefreshSQL = `SELECT ` + userColumns + ` FROM users
-		WHERE (environment_id, id) = (SELECT environment_id, user_id FROM sessions
-			WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1))`
-)
+
+var refreshJoinedSQL = `SELECT ` + qualified("t", refreshTokenColumns) + `, ` + qualified("s", sessionColumns) + `, ` + qualified("u", userColumns) + `
+	FROM refresh_tokens t
+	JOIN sessions s ON s.id = t.session_id
+	JOIN users u ON u.environment_id = s.environment_id AND u.id = s.user_id
+	WHERE t.hash = $1`
 
 // RotateRefreshToken marks the token used at now, records next as its
 // successor and inserts next (in the token's environment and session,
@@ -168,40 +196,59 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time
 	b := &pgx.Batch{}
 	b.Queue(rotateRefreshSQL, hash, ts(now), bytesOrNil(next.Hash), textOrNil(nextSealed),
 		ts(next.CreatedAt), tsPtr(next.UsedAt), bytesOrNil(next.SuccessorHash), textOrNil(next.SuccessorSealed))
-	b.Queue(refreshTokenByHashSQL, hash)
-	b.Queue(sessionOfRefreshSQL, hash)
-	b.Queue(userOfRefreshSQL, hash)
-	br := db.pool.SendBatch(ctx, b)
-	defer br.Close()
-	tag, err := br.Exec()
+	b.Queue(refreshJoinedSQL, hash)
+	var rotated bool
+	var r *store.Rotation
+	err := db.batch(ctx, b, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		rotated = tag.RowsAffected() > 0
+		var tr refreshTokenRow
+		var sr sessionRow
+		var ur userRow
+		if err := br.QueryRow().Scan(slices.Concat(tr.dest(), sr.dest(), ur.dest())...); err != nil {
+			return err
+		}
+		u, err := ur.value()
+		r = &store.Rotation{Token: tr.value(), Session: sr.value(), User: u}
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		// The token, its session or its user is missing: read what there is.
+		r, err = db.readRotation(ctx, hash)
+	}
 	if err != nil {
-		return nil, mapErr(err)
-	}
-	t, err := scanRefreshToken(br.QueryRow())
-	if err != nil {
 		return nil, err
 	}
-	r := &store.Rotation{Token: t}
-	if r.Session, err = orNil(scanSession(br.QueryRow())); err != nil {
-		return nil, err
-	}
-	if r.User, err = orNil(scanUser(br.QueryRow())); err != nil {
-		return nil, err
-	}
-	if err := mapErr(br.Close()); err != nil {
-		return nil, err
-	}
-	if tag.RowsAffected() == 0 {
-		if t.UsedAt == nil {
-			// Only a rotation can set used_at, and none succeeded here, so
-			// the token must have been used when the update looked at it.
+	if !rotated {
+		if r.Token.UsedAt == nil {
+			// Only a rotation sets used_at, and this one changed nothing,
+			// so the token was used when the update looked at it.
 			return nil, fmt.Errorf("rotate refresh token: not rotated, yet unused")
 		}
 		return r, store.ErrAlreadyUsed
 	}
 	// This call used it: give it back as it was.
-	t.UsedAt, t.SuccessorHash, t.SuccessorSealed = nil, nil, ""
+	r.Token.UsedAt, r.Token.SuccessorHash, r.Token.SuccessorSealed = nil, nil, ""
 	return r, nil
+}
+
+// readRotation reads a refresh token and whichever of its session and
+// user exist, one at a time: the path of unknown tokens and of sessions or
+// users that are gone.
+func (db *DB) readRotation(ctx context.Context, hash []byte) (*store.Rotation, error) {
+	t, err := scanRefreshToken(db.pool.QueryRow(ctx, `SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
+	if err != nil {
+		return nil, err
+	}
+	r := &store.Rotation{Token: t}
+	if r.Session, err = orNil(scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, t.SessionID))); err != nil || r.Session == nil {
+		return r, err
+	}
+	r.User, err = orNil(db.GetUser(ctx, r.Session.EnvironmentID, r.Session.UserID))
+	return r, err
 }
 
 // orNil turns ErrNotFound into a nil value and no error.

@@ -17,24 +17,38 @@ import (
 const userColumns = `id, environment_id, email, email_verified, first_name, last_name, name,
 	profile_picture_url, locale, external_id, metadata, password_hash, last_sign_in_at, created_at, updated_at`
 
-func scanUser(row pgx.Row) (*store.User, error) {
-	var u store.User
-	var meta []byte
-	var lastSignIn *time.Time
-	err := row.Scan(&u.ID, &u.EnvironmentID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.Name,
-		&u.ProfilePictureURL, &u.Locale, &u.ExternalID, &meta, &u.PasswordHash, &lastSignIn, &u.CreatedAt, &u.UpdatedAt)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	if err := json.Unmarshal(meta, &u.Metadata); err != nil {
+// userRow holds the scan targets of userColumns.
+type userRow struct {
+	u          store.User
+	meta       []byte
+	lastSignIn *time.Time
+}
+
+func (r *userRow) dest() []any {
+	u := &r.u
+	return []any{&u.ID, &u.EnvironmentID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.Name,
+		&u.ProfilePictureURL, &u.Locale, &u.ExternalID, &r.meta, &u.PasswordHash, &r.lastSignIn, &u.CreatedAt, &u.UpdatedAt}
+}
+
+func (r *userRow) value() (*store.User, error) {
+	u := r.u
+	if err := json.Unmarshal(r.meta, &u.Metadata); err != nil {
 		return nil, fmt.Errorf("user %s: metadata: %w", u.ID, err)
 	}
 	if u.Metadata == nil {
 		u.Metadata = map[string]string{}
 	}
-	u.LastSignInAt = utcPtr(lastSignIn)
+	u.LastSignInAt = utcPtr(r.lastSignIn)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return &u, nil
+}
+
+func scanUser(row pgx.Row) (*store.User, error) {
+	var r userRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, mapErr(err)
+	}
+	return r.value()
 }
 
 func metaJSON(m map[string]string) json.RawMessage {
