@@ -3,7 +3,8 @@
 // seconds, in front of a store.Store.
 //
 // A change made through the wrapped store (the dashboard on this node)
-// clears the cache at once; a change made elsewhere (another node, the admin
+// clears the cache at once (a read racing it may still cache the old value,
+// for at most the TTL); a change made elsewhere (another node, the admin
 // CLI) is seen within the TTL. Revoking an API key therefore takes effect on
 // every node within the TTL (2 s by default, GATEHOUSE_CACHE_TTL). Misses and
 // errors are never cached, so unknown keys and client IDs always reach the
