@@ -241,7 +241,7 @@ func (db *DB) readRedemption(ctx context.Context, hash []byte) (*store.Redemptio
 		return nil, err
 	}
 	r := &store.Redemption{Code: c}
-	if r.Session, err = orNil(scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, c.SessionID))); err != nil {
+	if r.Session, err = orNil(db.GetSessionByID(ctx, c.SessionID)); err != nil {
 		return nil, err
 	}
 	r.User, err = orNil(db.GetUser(ctx, c.EnvironmentID, c.UserID))

@@ -244,7 +244,7 @@ func (db *DB) readRotation(ctx context.Context, hash []byte) (*store.Rotation, e
 		return nil, err
 	}
 	r := &store.Rotation{Token: t}
-	if r.Session, err = orNil(scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, t.SessionID))); err != nil || r.Session == nil {
+	if r.Session, err = orNil(db.GetSessionByID(ctx, t.SessionID)); err != nil || r.Session == nil {
 		return r, err
 	}
 	r.User, err = orNil(db.GetUser(ctx, r.Session.EnvironmentID, r.Session.UserID))

@@ -167,11 +167,10 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (
 			return err
 		}
 		out = &store.Redemption{Code: c}
-		if out.Session, err = orNil(scanSession(db.txr(ctx, tx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, c.SessionID))); err != nil {
+		if out.Session, err = db.txSession(ctx, tx, c.SessionID); err != nil {
 			return err
 		}
-		if out.User, err = orNil(scanUser(db.txr(ctx, tx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`,
-			c.EnvironmentID, c.UserID))); err != nil {
+		if out.User, err = db.txUser(ctx, tx, c.EnvironmentID, c.UserID); err != nil {
 			return err
 		}
 		if c.UsedAt != nil {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -96,8 +95,7 @@ func (db *DB) commit(batch []*write) {
 	}
 	db.commits.Add(1)
 	db.batched.Add(int64(len(batch)))
-	bg := context.Background()
-	tx, err := db.writer.BeginTx(bg, nil)
+	tx, err := db.writer.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(mapErr(err))
 		return
@@ -108,39 +106,41 @@ func (db *DB) commit(batch []*write) {
 			errs[i] = err
 			continue
 		}
-		if shared {
-			if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+		if !shared {
+			if errs[i] = run(context.WithoutCancel(w.ctx), tx, w.fn); errs[i] != nil {
 				tx.Rollback()
-				fail(mapErr(err))
 				return
 			}
+			continue
 		}
-		errs[i] = run(context.WithoutCancel(w.ctx), tx, w.fn)
-		switch {
-		case errs[i] != nil && !shared:
+		var txErr error
+		if errs[i], txErr = inSavepoint(tx, w); txErr != nil {
 			tx.Rollback()
+			fail(mapErr(txErr))
 			return
-		case errs[i] != nil:
-			// Undo this write alone. If SQLite rolled the whole transaction
-			// back already (it does on some I/O errors), this fails, and so
-			// does every write of the batch: none of them is committed.
-			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
-				tx.Rollback()
-				fail(mapErr(err))
-				return
-			}
-			fallthrough
-		case shared:
-			if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
-				tx.Rollback()
-				fail(mapErr(err))
-				return
-			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		fail(mapErr(err))
 	}
+}
+
+// inSavepoint runs w inside a savepoint of tx and, if it fails, undoes its
+// work alone. txErr reports a transaction that can no longer be committed:
+// SQLite rolls the whole transaction back on some I/O errors, and then the
+// ROLLBACK TO fails, and so must every write of the batch.
+func inSavepoint(tx *sql.Tx, w *write) (writeErr, txErr error) {
+	bg := context.Background()
+	if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+		return nil, err
+	}
+	if writeErr = run(context.WithoutCancel(w.ctx), tx, w.fn); writeErr != nil {
+		if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+			return writeErr, err
+		}
+	}
+	_, txErr = tx.ExecContext(bg, "RELEASE w")
+	return writeErr, txErr
 }
 
 // run calls fn, turning a panic into an error so one bad write cannot take
@@ -151,11 +151,5 @@ func run(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) erro
 			err = fmt.Errorf("sqlite: write transaction panicked: %v", r)
 		}
 	}()
-	if err := fn(ctx, tx); err != nil {
-		if errors.Is(err, sql.ErrTxDone) {
-			return fmt.Errorf("sqlite: write transaction: %w", err)
-		}
-		return err
-	}
-	return nil
+	return fn(ctx, tx)
 }

@@ -41,9 +41,21 @@ func (db *DB) GetSession(ctx context.Context, envID, id string) (*store.Session,
 		envID, id))
 }
 
+const sessionByIDSQL = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
+
+// txSession and txUser read a session and a user inside a write
+// transaction (on the writer's warm cache); nil if it no longer exists.
+func (db *DB) txSession(ctx context.Context, tx *sql.Tx, id string) (*store.Session, error) {
+	return orNil(scanSession(db.txr(ctx, tx, sessionByIDSQL, id)))
+}
+
+func (db *DB) txUser(ctx context.Context, tx *sql.Tx, envID, id string) (*store.User, error) {
+	return orNil(scanUser(db.txr(ctx, tx, userByIDSQL, envID, id)))
+}
+
 // GetSessionByID returns a session whatever its environment.
 func (db *DB) GetSessionByID(ctx context.Context, id string) (*store.Session, error) {
-	return scanSession(db.qr(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	return scanSession(db.qr(ctx, sessionByIDSQL, id))
 }
 
 // ListUserSessions returns one keyset page of a user's sessions, ended or not.
@@ -144,12 +156,11 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time
 			return err
 		}
 		out = &store.Rotation{Token: t}
-		if out.Session, err = orNil(scanSession(db.txr(ctx, tx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, t.SessionID))); err != nil {
+		if out.Session, err = db.txSession(ctx, tx, t.SessionID); err != nil {
 			return err
 		}
 		if out.Session != nil {
-			if out.User, err = orNil(scanUser(db.txr(ctx, tx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`,
-				out.Session.EnvironmentID, out.Session.UserID))); err != nil {
+			if out.User, err = db.txUser(ctx, tx, out.Session.EnvironmentID, out.Session.UserID); err != nil {
 				return err
 			}
 		}

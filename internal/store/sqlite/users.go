@@ -147,9 +147,11 @@ func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
 	return mapErr(err)
 }
 
+const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE environment_id = ? AND id = ?`
+
 // GetUser returns a user by ID.
 func (db *DB) GetUser(ctx context.Context, envID, id string) (*store.User, error) {
-	return scanUser(db.qr(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`, envID, id))
+	return scanUser(db.qr(ctx, userByIDSQL, envID, id))
 }
 
 // GetUserByEmail returns a user by normalised email.
@@ -242,7 +244,7 @@ func listUsersQuery(envID string, f store.UserFilter, s store.Scan) (string, []a
 func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		u, err := scanUser(db.txr(ctx, tx, `SELECT `+userColumns+` FROM users WHERE environment_id = ? AND id = ?`, envID, id))
+		u, err := scanUser(db.txr(ctx, tx, userByIDSQL, envID, id))
 		if err != nil {
 			return err
 		}

@@ -82,23 +82,21 @@ func copyKey(k store.APIKey) *store.APIKey {
 
 // GetEnvironment returns the environment with the given ID.
 func (s *Store) GetEnvironment(ctx context.Context, id string) (*store.Environment, error) {
-	if env, ok := lookup(s, s.envByID, id); ok {
-		return copyEnv(env), nil
-	}
-	env, err := s.Store.GetEnvironment(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.putEnv(env)
-	return copyEnv(*env), nil
+	return s.environment(ctx, s.envByID, id, s.Store.GetEnvironment)
 }
 
 // GetEnvironmentByClientID returns the environment owning a client ID.
 func (s *Store) GetEnvironmentByClientID(ctx context.Context, clientID string) (*store.Environment, error) {
-	if env, ok := lookup(s, s.envByClient, clientID); ok {
+	return s.environment(ctx, s.envByClient, clientID, s.Store.GetEnvironmentByClientID)
+}
+
+// environment serves key from m, or loads it and caches it under both keys.
+func (s *Store) environment(ctx context.Context, m map[string]entry[store.Environment], key string,
+	load func(context.Context, string) (*store.Environment, error)) (*store.Environment, error) {
+	if env, ok := lookup(s, m, key); ok {
 		return copyEnv(env), nil
 	}
-	env, err := s.Store.GetEnvironmentByClientID(ctx, clientID)
+	env, err := load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
