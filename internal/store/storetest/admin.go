@@ -290,33 +290,8 @@ func testAdminTokenConsumeRace(t *testing.T, s store.Store) {
 	if err := s.CreateAdminToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	const n = 8
-	got := make([]*store.AdminToken, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { got[i], errs[i] = s.ConsumeAdminToken(ctx, tok.Hash, store.Now()) })
-	}
-	wg.Wait()
-	wins := 0
-	for i := range n {
-		switch {
-		case errs[i] == nil:
-			wins++
-			if got[i] == nil || got[i].UsedAt != nil {
-				t.Errorf("winner %d got %+v", i, got[i])
-			}
-		case errors.Is(errs[i], store.ErrAlreadyUsed):
-			if got[i] == nil || got[i].UsedAt == nil || !cmp.Equal(got[i].Hash, tok.Hash) {
-				t.Errorf("loser %d got %+v", i, got[i])
-			}
-		default:
-			t.Errorf("consumer %d: %v", i, errs[i])
-		}
-	}
-	if wins != 1 {
-		t.Errorf("%d consumers succeeded, want exactly 1", wins)
-	}
+	consumeRace(t, func() (*store.AdminToken, error) { return s.ConsumeAdminToken(ctx, tok.Hash, store.Now()) },
+		func(a *store.AdminToken) (*time.Time, []byte) { return a.UsedAt, a.Hash }, tok.Hash)
 }
 
 func testAdminSessions(t *testing.T, s store.Store) {

@@ -506,24 +506,38 @@ func testAuthCodeConsumeRace(t *testing.T, s store.Store) {
 	if err := s.CreateAuthCode(ctx, c); err != nil {
 		t.Fatal(err)
 	}
+	consumeRace(t, func() (*store.AuthCode, error) { return consume(ctx, s, c.Hash, store.Now()) },
+		func(c *store.AuthCode) (*time.Time, []byte) { return c.UsedAt, c.Hash }, c.Hash)
+}
+
+// consumeRace consumes one single-use record from 8 goroutines at once:
+// exactly one must win and get it as it was (unused); every other must
+// get ErrAlreadyUsed with the record as the winner left it (used).
+func consumeRace[T any](t *testing.T, consume func() (*T, error), fields func(*T) (usedAt *time.Time, hash []byte), hash []byte) {
+	t.Helper()
 	const n = 8
-	got := make([]*store.AuthCode, n)
+	got := make([]*T, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { got[i], errs[i] = consume(ctx, s, c.Hash, store.Now()) })
+		wg.Go(func() { got[i], errs[i] = consume() })
 	}
 	wg.Wait()
 	wins := 0
 	for i := range n {
+		var used *time.Time
+		var h []byte
+		if got[i] != nil {
+			used, h = fields(got[i])
+		}
 		switch {
 		case errs[i] == nil:
 			wins++
-			if got[i] == nil || got[i].UsedAt != nil {
+			if got[i] == nil || used != nil {
 				t.Errorf("winner %d got %+v", i, got[i])
 			}
 		case errors.Is(errs[i], store.ErrAlreadyUsed):
-			if got[i] == nil || got[i].UsedAt == nil || !cmp.Equal(got[i].Hash, c.Hash) {
+			if got[i] == nil || used == nil || !cmp.Equal(h, hash) {
 				t.Errorf("loser %d got %+v", i, got[i])
 			}
 		default:
