@@ -2,11 +2,10 @@ package admin
 
 import (
 	"fmt"
-	"math"
+	"github.com/gatehouse/gatehouse/internal/brand"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -125,24 +124,6 @@ func (h *Handler) brandingCSS(w http.ResponseWriter, r *http.Request, c *call) e
 		color = defaultBrandColor
 	}
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	fmt.Fprintf(w, ".preview { --brand: %s; --brand-text: %s; }\n", color, textOn(color))
+	fmt.Fprintf(w, ".preview { --brand: %s; --brand-text: %s; }\n", color, brand.TextOn(color))
 	return nil
-}
-
-// textOn picks black or white text for a #rrggbb background, whichever
-// contrasts more (WCAG relative luminance), as the hosted pages do.
-func textOn(hex string) string {
-	lin := func(s string) float64 {
-		v, _ := strconv.ParseUint(s, 16, 8)
-		c := float64(v) / 255
-		if c <= 0.03928 {
-			return c / 12.92
-		}
-		return math.Pow((c+0.055)/1.055, 2.4)
-	}
-	l := 0.2126*lin(hex[1:3]) + 0.7152*lin(hex[3:5]) + 0.0722*lin(hex[5:7])
-	if (l+0.05)/0.05 > 1.05/(l+0.05) {
-		return "#0b0c0e"
-	}
-	return "#ffffff"
 }

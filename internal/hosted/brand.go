@@ -5,11 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
+	"github.com/gatehouse/gatehouse/internal/brand"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -59,28 +58,10 @@ func (h *Handler) brandCSS(w http.ResponseWriter, r *http.Request) {
 		css.WriteString(":root{" + darkVars + "}\n")
 	}
 	if c := env.Branding.PrimaryColor; colorRE.MatchString(c) {
-		fmt.Fprintf(&css, ":root{--accent:%s;--accent-text:%s;}\n", strings.ToLower(c), textOn(c))
+		fmt.Fprintf(&css, ":root{--accent:%s;--accent-text:%s;}\n", strings.ToLower(c), brand.TextOn(c))
 	}
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Write([]byte(css.String()))
-}
-
-// textOn picks black or white text for a background colour, by WCAG
-// relative luminance.
-func textOn(hex string) string {
-	lin := func(s string) float64 {
-		v, _ := strconv.ParseUint(s, 16, 8)
-		c := float64(v) / 255
-		if c <= 0.03928 {
-			return c / 12.92
-		}
-		return math.Pow((c+0.055)/1.055, 2.4)
-	}
-	l := 0.2126*lin(hex[1:3]) + 0.7152*lin(hex[3:5]) + 0.0722*lin(hex[5:7])
-	if (l+0.05)/0.05 > 1.05/(l+0.05) {
-		return "#0b0c0e"
-	}
-	return "#ffffff"
 }

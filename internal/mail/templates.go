@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/brand"
 	htmltemplate "html/template"
 	"io/fs"
 	"math"
@@ -84,7 +85,7 @@ func (d TemplateData) view(kind string) (view, error) {
 	if colorRE.MatchString(d.PrimaryColor) {
 		v.Color = strings.ToLower(d.PrimaryColor)
 	}
-	v.ColorText, v.LinkColor = textOn(v.Color), v.Color
+	v.ColorText, v.LinkColor = brand.TextOn(v.Color), v.Color
 	if v.ColorText != "#ffffff" {
 		v.LinkColor = "#15171a"
 	}
@@ -214,22 +215,4 @@ func humanDuration(d time.Duration) string {
 	default:
 		return unit(max(1, int64(math.Round(d.Seconds()))), "second")
 	}
-}
-
-// textOn picks black or white text for a background colour (#rrggbb), by
-// WCAG relative luminance, as the hosted pages do.
-func textOn(hex string) string {
-	lin := func(s string) float64 {
-		v, _ := strconv.ParseUint(s, 16, 8)
-		c := float64(v) / 255
-		if c <= 0.03928 {
-			return c / 12.92
-		}
-		return math.Pow((c+0.055)/1.055, 2.4)
-	}
-	l := 0.2126*lin(hex[1:3]) + 0.7152*lin(hex[3:5]) + 0.0722*lin(hex[5:7])
-	if (l+0.05)/0.05 > 1.05/(l+0.05) {
-		return "#0b0c0e"
-	}
-	return "#ffffff"
 }
