@@ -3,6 +3,7 @@ package adminauth
 import (
 	"context"
 	"errors"
+	"github.com/gatehouse/gatehouse/internal/throttle"
 	"strconv"
 	"strings"
 	"time"
@@ -11,16 +12,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Brute-force limits for the dashboard's sign-in, as for end users: some
-// free failures per key within the window, then each further attempt waits
-// twice as long as the last, up to MaxThrottleDelay. Counters live in the
-// database, so the limits hold across nodes.
+// Free failures per key of the dashboard's sign-in, as for end users
+// (package throttle has the window and the doubling delays).
 const (
-	ThrottleWindow     = 15 * time.Minute
-	FreeEmailFailures  = 5
-	FreeIPFailures     = 50
-	MaxThrottleDelay   = 15 * time.Minute
-	firstThrottleDelay = time.Second
+	FreeEmailFailures = 5
+	FreeIPFailures    = 50
 	// TicketTTL is how long the second sign-in step (the TOTP code) waits
 	// after a correct password.
 	TicketTTL = 5 * time.Minute
@@ -37,30 +33,11 @@ var ErrInvalidCode = errs.New(errs.Unauthenticated, "invalid_code", "That code i
 // forged); the admin starts again.
 var ErrTicketExpired = errs.New(errs.Unauthenticated, "sign_in_expired", "This sign-in took too long. Enter your email and password again.")
 
-func throttleDelay(n, free int) time.Duration {
-	if n < free {
-		return 0
-	}
-	return min(firstThrottleDelay<<min(n-free, 20), MaxThrottleDelay)
-}
-
 func emailKey(email string) string { return "admin:email:" + email }
 func ipKey(ip string) string       { return "admin:ip:" + ip }
 
 func (s *Service) checkThrottle(ctx context.Context, key string, free int) error {
-	t, err := s.Store.GetThrottle(ctx, key)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	if t.Failures == 0 || now.Sub(t.FirstAt) > ThrottleWindow {
-		return nil
-	}
-	if wait := t.LastAt.Add(throttleDelay(t.Failures, free)).Sub(now); wait > 0 {
-		return &errs.Error{Kind: errs.RateLimited, Code: "too_many_attempts", RetryAfter: wait,
-			Message: "Too many sign-in attempts. Wait a moment and try again."}
-	}
-	return nil
+	return throttle.Check(ctx, s.Store, key, free, s.now())
 }
 
 func (s *Service) checkThrottles(ctx context.Context, email string, c Client) error {
@@ -75,11 +52,11 @@ func (s *Service) checkThrottles(ctx context.Context, email string, c Client) er
 
 func (s *Service) recordFailure(ctx context.Context, email string, c Client) error {
 	now := s.now()
-	if _, err := s.Store.RecordFailure(ctx, emailKey(email), now, ThrottleWindow); err != nil {
+	if _, err := s.Store.RecordFailure(ctx, emailKey(email), now, throttle.Window); err != nil {
 		return err
 	}
 	if c.IP != "" {
-		if _, err := s.Store.RecordFailure(ctx, ipKey(c.IP), now, ThrottleWindow); err != nil {
+		if _, err := s.Store.RecordFailure(ctx, ipKey(c.IP), now, throttle.Window); err != nil {
 			return err
 		}
 	}

@@ -3,7 +3,7 @@ package authflow
 import (
 	"context"
 	"errors"
-	"time"
+	"github.com/gatehouse/gatehouse/internal/throttle"
 
 	"github.com/gatehouse/gatehouse/internal/errs"
 	"github.com/gatehouse/gatehouse/internal/ids"
@@ -15,45 +15,19 @@ import (
 // it never says which was wrong, so it reveals no accounts.
 var ErrInvalidCredentials = errs.New(errs.Unauthenticated, "invalid_credentials", "The email or password is incorrect.")
 
-// Brute-force limits. Each key gets some free failures within the window;
-// after that every further attempt waits twice as long as the last, up to
-// MaxThrottleDelay. Counters live in the database, so the limits hold
-// across nodes.
+// Free failures per key of end-user sign-ins (package throttle has the
+// window and the doubling delays).
 const (
-	ThrottleWindow     = 15 * time.Minute
-	FreeEmailFailures  = 5
-	FreeIPFailures     = 50
-	MaxThrottleDelay   = 15 * time.Minute
-	firstThrottleDelay = time.Second
+	FreeEmailFailures = 5
+	FreeIPFailures    = 50
 )
-
-// throttleDelay is how long a key with n failures must wait after its last.
-func throttleDelay(n, free int) time.Duration {
-	if n < free {
-		return 0
-	}
-	d := firstThrottleDelay << min(n-free, 20)
-	return min(d, MaxThrottleDelay)
-}
 
 func emailKey(envID, email string) string { return "signin:email:" + envID + ":" + email }
 func ipKey(ip string) string              { return "signin:ip:" + ip }
 
 // checkThrottle returns a RateLimited error if key must still wait.
 func (s *Service) checkThrottle(ctx context.Context, key string, free int) error {
-	t, err := s.Store.GetThrottle(ctx, key)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	if t.Failures == 0 || now.Sub(t.FirstAt) > ThrottleWindow {
-		return nil
-	}
-	if wait := t.LastAt.Add(throttleDelay(t.Failures, free)).Sub(now); wait > 0 {
-		return &errs.Error{Kind: errs.RateLimited, Code: "too_many_attempts", RetryAfter: wait,
-			Message: "Too many sign-in attempts. Wait a moment and try again."}
-	}
-	return nil
+	return throttle.Check(ctx, s.Store, key, free, s.now())
 }
 
 // Authenticate checks an email and password, with throttling per email and
@@ -105,11 +79,11 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 	if !ok {
 		s.record(ctx, env.ID, EventSignInFailed, "user", "", targetOf(user), c, map[string]string{"email": truncate(norm, 254)})
 		now := s.now()
-		if _, err := s.Store.RecordFailure(ctx, ek, now, ThrottleWindow); err != nil {
+		if _, err := s.Store.RecordFailure(ctx, ek, now, throttle.Window); err != nil {
 			return nil, err
 		}
 		if c.IP != "" {
-			if _, err := s.Store.RecordFailure(ctx, ipKey(c.IP), now, ThrottleWindow); err != nil {
+			if _, err := s.Store.RecordFailure(ctx, ipKey(c.IP), now, throttle.Window); err != nil {
 				return nil, err
 			}
 		}

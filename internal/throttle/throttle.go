@@ -1,0 +1,46 @@
+// Package throttle is the brute-force limit end-user and dashboard
+// sign-ins share. Each key (an email, an IP address) gets some free
+// failures within Window; after that every attempt waits twice as long
+// after the last failure as the one before, up to MaxDelay. Counters live
+// in the database (store.Throttles), so the limit holds across nodes.
+package throttle
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/errs"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const (
+	Window     = 15 * time.Minute
+	MaxDelay   = 15 * time.Minute
+	firstDelay = time.Second
+)
+
+// Delay is how long a key with n failures, free of them without delay,
+// must wait after its last failure.
+func Delay(n, free int) time.Duration {
+	if n < free {
+		return 0
+	}
+	return min(firstDelay<<min(n-free, 20), MaxDelay)
+}
+
+// Check returns a RateLimited error, with the wait, if key must still
+// wait at now.
+func Check(ctx context.Context, st store.Throttles, key string, free int, now time.Time) error {
+	t, err := st.GetThrottle(ctx, key)
+	if err != nil {
+		return err
+	}
+	if t.Failures == 0 || now.Sub(t.FirstAt) > Window {
+		return nil
+	}
+	if wait := t.LastAt.Add(Delay(t.Failures, free)).Sub(now); wait > 0 {
+		return &errs.Error{Kind: errs.RateLimited, Code: "too_many_attempts", RetryAfter: wait,
+			Message: "Too many sign-in attempts. Wait a moment and try again."}
+	}
+	return nil
+}
