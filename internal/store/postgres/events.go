@@ -69,21 +69,5 @@ func (db *DB) ListEvents(ctx context.Context, envID string, types []string, p st
 		q += ` ORDER BY id ASC`
 	}
 	q += ` LIMIT ` + arg(s.Limit)
-	rows, err := db.pool.Query(ctx, q, args...)
-	if err != nil {
-		return store.Page[store.Event]{}, mapErr(err)
-	}
-	defer rows.Close()
-	var events []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return store.Page[store.Event]{}, err
-		}
-		events = append(events, *e)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.Event]{}, mapErr(err)
-	}
-	return store.MakePage(events, func(e store.Event) string { return e.ID }, p), nil
+	return queryPage(ctx, db, p, scanEvent, func(e store.Event) string { return e.ID }, q, args...)
 }

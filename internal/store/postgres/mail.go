@@ -154,23 +154,7 @@ func (db *DB) ListEmails(ctx context.Context, envID string, p store.ListParams) 
 		q += ` ORDER BY id ASC`
 	}
 	q += ` LIMIT ` + arg(s.Limit)
-	rows, err := db.pool.Query(ctx, q, args...)
-	if err != nil {
-		return store.Page[store.Email]{}, mapErr(err)
-	}
-	defer rows.Close()
-	var emails []store.Email
-	for rows.Next() {
-		e, err := scanEmail(rows)
-		if err != nil {
-			return store.Page[store.Email]{}, err
-		}
-		emails = append(emails, *e)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.Email]{}, mapErr(err)
-	}
-	return store.MakePage(emails, func(e store.Email) string { return e.ID }, p), nil
+	return queryPage(ctx, db, p, scanEmail, func(e store.Email) string { return e.ID }, q, args...)
 }
 
 const challengeColumns = `id, kind, environment_id, user_id, email, hash, attempts, created_at, expires_at, used_at, data`

@@ -362,3 +362,25 @@ func (db *DB) Migrations(ctx context.Context) ([]store.Migration, error) {
 	}
 	return out, nil
 }
+
+// queryPage runs a keyset list query (built for p.Scan()) and makes the
+// page from its rows.
+func queryPage[T any](ctx context.Context, db *DB, p store.ListParams, scan func(pgx.Row) (*T, error), id func(T) string, q string, args ...any) (store.Page[T], error) {
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return store.Page[T]{}, mapErr(err)
+	}
+	defer rows.Close()
+	var items []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return store.Page[T]{}, err
+		}
+		items = append(items, *v)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page[T]{}, mapErr(err)
+	}
+	return store.MakePage(items, id, p), nil
+}

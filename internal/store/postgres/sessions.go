@@ -82,23 +82,7 @@ func (db *DB) ListUserSessions(ctx context.Context, envID, userID string, p stor
 		q += ` ORDER BY id ASC`
 	}
 	q += ` LIMIT ` + arg(s.Limit)
-	rows, err := db.pool.Query(ctx, q, args...)
-	if err != nil {
-		return store.Page[store.Session]{}, mapErr(err)
-	}
-	defer rows.Close()
-	var sessions []store.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return store.Page[store.Session]{}, err
-		}
-		sessions = append(sessions, *s)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.Session]{}, mapErr(err)
-	}
-	return store.MakePage(sessions, func(s store.Session) string { return s.ID }, p), nil
+	return queryPage(ctx, db, p, scanSession, func(s store.Session) string { return s.ID }, q, args...)
 }
 
 // TouchSession records activity at the given time: LastActiveAt and

@@ -174,23 +174,7 @@ func (db *DB) ListUsers(ctx context.Context, envID string, f store.UserFilter, p
 		// start depends on how many users the prefix matches.
 		args = append([]any{pgx.QueryExecModeExec}, args...)
 	}
-	rows, err := db.pool.Query(ctx, q, args...)
-	if err != nil {
-		return store.Page[store.User]{}, mapErr(err)
-	}
-	defer rows.Close()
-	var users []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return store.Page[store.User]{}, err
-		}
-		users = append(users, *u)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.User]{}, mapErr(err)
-	}
-	return store.MakePage(users, func(u store.User) string { return u.ID }, p), nil
+	return queryPage(ctx, db, p, scanUser, func(u store.User) string { return u.ID }, q, args...)
 }
 
 // listUsersQuery builds ListUsers' query. Without a search it walks the

@@ -70,21 +70,5 @@ func (db *DB) ListEvents(ctx context.Context, envID string, types []string, p st
 	}
 	q += ` LIMIT ?`
 	args = append(args, s.Limit)
-	rows, err := db.qrs(ctx, q, args...)
-	if err != nil {
-		return store.Page[store.Event]{}, mapErr(err)
-	}
-	defer rows.Close()
-	var events []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return store.Page[store.Event]{}, err
-		}
-		events = append(events, *e)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.Event]{}, mapErr(err)
-	}
-	return store.MakePage(events, func(e store.Event) string { return e.ID }, p), nil
+	return queryPage(ctx, db, p, scanEvent, func(e store.Event) string { return e.ID }, q, args...)
 }

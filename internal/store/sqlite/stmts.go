@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"sync"
 )
 
@@ -150,4 +151,26 @@ func (db *DB) txe(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.R
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, q, args...)
+}
+
+// queryPage runs a keyset list query (built for p.Scan()) on the read pool
+// and makes the page from its rows.
+func queryPage[T any](ctx context.Context, db *DB, p store.ListParams, scan func(interface{ Scan(...any) error }) (*T, error), id func(T) string, q string, args ...any) (store.Page[T], error) {
+	rows, err := db.qrs(ctx, q, args...)
+	if err != nil {
+		return store.Page[T]{}, mapErr(err)
+	}
+	defer rows.Close()
+	var items []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return store.Page[T]{}, err
+		}
+		items = append(items, *v)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page[T]{}, mapErr(err)
+	}
+	return store.MakePage(items, id, p), nil
 }

@@ -167,23 +167,7 @@ func (db *DB) GetUserByExternalID(ctx context.Context, envID, externalID string)
 // ListUsers returns one keyset page of an environment's users.
 func (db *DB) ListUsers(ctx context.Context, envID string, f store.UserFilter, p store.ListParams) (store.Page[store.User], error) {
 	q, args := listUsersQuery(envID, f, p.Scan())
-	rows, err := db.qrs(ctx, q, args...)
-	if err != nil {
-		return store.Page[store.User]{}, mapErr(err)
-	}
-	defer rows.Close()
-	var users []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return store.Page[store.User]{}, err
-		}
-		users = append(users, *u)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.User]{}, mapErr(err)
-	}
-	return store.MakePage(users, func(u store.User) string { return u.ID }, p), nil
+	return queryPage(ctx, db, p, scanUser, func(u store.User) string { return u.ID }, q, args...)
 }
 
 // listUsersQuery builds ListUsers' query. Without a search it walks the
