@@ -18,33 +18,18 @@
 // as $E2E_OUT/<page>.png. The script exits non-zero if any step failed.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import { chromium } from 'playwright-core';
+import {
+  NAV_TIMEOUT, StepError, check, codeIn, config, devInbox, expectSignedInHome as expectHome, expectTitle, fillSignUp,
+  launch, log, newContext as openContext, short, sleep, startsWith, steps, submitHostedForm, track,
+} from './lib.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`dashboard.mjs: ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-};
-const APP_URL = env('APP_URL').replace(/\/+$/, '');
-const GATEHOUSE_URL = env('GATEHOUSE_URL').replace(/\/+$/, '');
-const CLIENT_ID = env('WORKOS_CLIENT_ID');
+const { env, APP_URL, GATEHOUSE_URL, CLIENT_ID, TTL_SECONDS, OUT, CHROMIUM, HOSTED, HOSTED_SIGN_IN, HOME } =
+  config('dashboard.mjs', { out: 'testout/e2e/dashboard' });
 const ADMIN_LINK = env('ADMIN_LINK');
-const TTL_SECONDS = Number(env('ACCESS_TOKEN_TTL_SECONDS'));
-const OUT = process.env.E2E_OUT || 'testout/e2e/dashboard';
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-const HOSTED = `${GATEHOUSE_URL}/hosted/${CLIENT_ID}`;
-const HOSTED_SIGN_IN = `${HOSTED}/sign-in`;
-const HOME = `${APP_URL}/`;
 const ADMIN = `${GATEHOUSE_URL}/admin`;
-const NAV_TIMEOUT = 20_000;
 
 const suffix = randomBytes(6).toString('hex');
 const user = {
@@ -64,49 +49,11 @@ const brand = { appName: `Acme Portal ${suffix}`, color: '#c2255c', rgb: 'rgb(19
 // ---------------------------------------------------------------------------
 
 let page; // the page a failing step is captured from
-const failures = [];
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-const log = (msg) => console.log(`[${elapsed()}] ${msg}`);
-
-class StepError extends Error {}
-const check = (cond, msg) => {
-  if (!cond) throw new StepError(msg);
-};
-
-// step runs fn, logs the outcome and captures the page if it fails. A
-// failing step is recorded and the flow goes on, unless it is fatal (the
+// A failing step is recorded and the flow goes on, unless it is fatal (the
 // steps after it need what it does).
-async function step(name, fn, { fatal = false } = {}) {
-  log(`STEP ${name}`);
-  try {
-    await fn();
-    log(`  ok ${name}`);
-    return true;
-  } catch (err) {
-    log(`FAIL ${name}: ${err.message.split('\n').slice(0, 8).join('\n    ')}`);
-    failures.push(name);
-    await capture(`FAIL-${name}`);
-    if (fatal) throw Object.assign(err, { reported: true });
-    return false;
-  }
-}
-
-async function capture(name) {
-  if (!page || page.isClosed()) return;
-  try {
-    mkdirSync(OUT, { recursive: true });
-    const png = join(OUT, `${name}.png`);
-    await page.screenshot({ path: png, fullPage: true, timeout: 5_000 });
-    writeFileSync(join(OUT, `${name}.html`), await page.content());
-    log(`  page at failure: ${page.url()}`);
-    log(`  saved ${png} and ${name}.html`);
-    const text = (await page.locator('body').innerText({ timeout: 2_000 })).replace(/\s+/g, ' ').trim();
-    log(`  page text: ${text.slice(0, 500)}`);
-  } catch (err) {
-    log(`  could not capture the page: ${err.message}`);
-  }
-}
+const { step, run } = steps({
+  out: OUT, currentPage: () => page, keepGoing: true, capturePrefix: 'FAIL-', messageLines: 8, textLimit: 500,
+});
 
 // shot saves a page the dashboard's look is judged by.
 async function shot(p, name) {
@@ -131,41 +78,6 @@ async function shot(p, name) {
   for (const h of hidden) log(`  layout note (${name}): ${h}`);
 }
 
-// track logs a page's main-frame navigations and failed responses, and
-// returns the URL of every navigation request, redirect hops included.
-function track(p, label) {
-  const hops = [];
-  p.on('request', (req) => {
-    if (req.isNavigationRequest() && req.frame() === p.mainFrame()) {
-      hops.push(req.url());
-      log(`  [${label}] ${req.method()} ${short(req.url())}`);
-    }
-  });
-  p.on('response', (res) => {
-    if (res.status() >= 400) log(`  [${label}] ${res.status()} from ${res.request().method()} ${short(res.url())}`);
-  });
-  p.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) log(`  [${label}] console error: ${msg.text()}`);
-  });
-  p.on('pageerror', (err) => log(`  [${label}] page error: ${err.message}`));
-  return hops;
-}
-
-// short shortens long path segments and query values (tokens, codes) for
-// the log.
-function short(url) {
-  try {
-    const u = new URL(url);
-    for (const [k, v] of u.searchParams) if (v.length > 24) u.searchParams.set(k, `${v.slice(0, 12)}…`);
-    u.pathname = u.pathname.replace(/\/admin\/login\/[^/]{12}[^/]+/, (m) => `${m.slice(0, 25)}…`);
-    return decodeURIComponent(u.toString());
-  } catch {
-    return url;
-  }
-}
-
-const startsWith = (prefix) => (url) => url.toString().startsWith(prefix);
-
 async function text(locator) {
   return (await locator.innerText()).replace(/\s+/g, ' ').trim();
 }
@@ -174,57 +86,8 @@ async function text(locator) {
 // The app and the hosted pages (as in flow.mjs)
 // ---------------------------------------------------------------------------
 
-async function expectSignedInHome(p) {
-  await p.waitForURL(HOME, { timeout: NAV_TIMEOUT });
-  const email = p.locator('#email');
-  await email.waitFor({ timeout: 10_000 });
-  check((await email.innerText()) === user.email, `home page shows ${await email.innerText()}, want ${user.email}`);
-  check(await p.getByRole('button', { name: 'Sign out' }).isVisible(), 'no "Sign out" button on the home page');
-}
-
-async function submitHostedForm(p) {
-  const form = p.locator('form:has(input[name=password])');
-  await form.locator('button[type=submit]').first().click();
-}
-
-async function expectTitle(p, want) {
-  const h1 = p.locator('h1#page-title');
-  await h1.waitFor({ timeout: 10_000 });
-  const got = (await h1.innerText()).trim();
-  check(got === want, `the page at ${short(p.url())} is titled "${got}", want "${want}"`);
-}
-
-async function inbox(address) {
-  const res = await fetch(`${GATEHOUSE_URL}/_dev/inbox.json`, { headers: { accept: 'application/json' } });
-  const body = await res.text();
-  check(res.ok, `GET /_dev/inbox.json: ${res.status} ${body.slice(0, 200)}`);
-  const { data } = JSON.parse(body);
-  check(Array.isArray(data), `/_dev/inbox.json has no data array: ${body.slice(0, 200)}`);
-  return data.filter((e) => e.to.toLowerCase() === address.toLowerCase());
-}
-
-async function seenEmails(address) {
-  return new Set((await inbox(address)).map((e) => e.id));
-}
-
-async function newEmail(address, seen) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const fresh = (await inbox(address)).filter((e) => !seen.has(e.id));
-    if (fresh.length > 0) {
-      log(`  email to ${address}: "${fresh[0].subject}" (${fresh[0].status})`);
-      return fresh[0];
-    }
-    check(Date.now() < deadline, `no new email to ${address} in the dev inbox after 10s`);
-    await sleep(200);
-  }
-}
-
-function codeIn(mail) {
-  const m = /^[ \t]+(\d{6})[ \t]*$/m.exec(mail.text);
-  check(m, `no 6-digit code in the email "${mail.subject}":\n${mail.text}`);
-  return m[1];
-}
+const expectSignedInHome = (p) => expectHome(p, HOME, user.email);
+const { seenEmails, newEmail } = devInbox(GATEHOUSE_URL);
 
 // api calls Gatehouse's API with an API key and returns the status and body.
 async function api(path, key) {
@@ -276,35 +139,16 @@ async function cssColor(locator, prop) {
 // The flow
 // ---------------------------------------------------------------------------
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-  ],
-});
+const browser = await launch(CHROMIUM);
 log(`Chromium ${browser.version()}; app ${APP_URL}; Gatehouse ${GATEHOUSE_URL}; client ${CLIENT_ID}; user ${user.email}`);
 
-async function newContext() {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  ctx.setDefaultTimeout(15_000);
-  ctx.setDefaultNavigationTimeout(NAV_TIMEOUT);
-  return ctx;
-}
+const newContext = () => openContext(browser, { viewport: { width: 1280, height: 800 } });
 
-let exitCode = 0;
-try {
+await run(browser, async () => {
   // The user's browser and the admin's are separate.
   const userCtx = await newContext();
   const userPage = await userCtx.newPage();
-  const userHops = track(userPage, 'user');
+  const { hops: userHops } = track(userPage, 'user');
   const adminCtx = await newContext();
   const adminPage = await adminCtx.newPage();
   track(adminPage, 'admin');
@@ -320,10 +164,7 @@ try {
     await page.waitForURL(startsWith(HOSTED_SIGN_IN));
     await page.locator('a[href*="/sign-up"]').first().click();
     await page.waitForURL((u) => u.toString().startsWith(GATEHOUSE_URL) && u.pathname.includes('/sign-up'));
-    await page.locator('input[name=email]').fill(user.email);
-    await page.locator('input[name=password]').fill(user.password);
-    await page.locator('input[name=first_name]').fill(user.firstName);
-    await page.locator('input[name=last_name]').fill(user.lastName);
+    await fillSignUp(page, user);
     const seen = await seenEmails(user.email);
     await submitHostedForm(page);
     await page.waitForURL(startsWith(`${HOSTED}/verify-email?`));
@@ -603,21 +444,4 @@ try {
     check(ttl === `${TTL_SECONDS}s`, `the access-token lifetime reads "${ttl}", want ${TTL_SECONDS}s`);
     await shot(page, 'settings');
   });
-
-  if (failures.length > 0) {
-    exitCode = 1;
-    log(`FAILED: ${failures.length} step(s): ${failures.join(', ')}`);
-  } else {
-    log('PASS: every step passed');
-  }
-} catch (err) {
-  exitCode = 1;
-  if (!err.reported) {
-    log(`FAIL: ${err.stack || err}`);
-    await capture('FAIL-unexpected');
-  }
-  if (failures.length > 0) log(`FAILED: ${failures.join(', ')}`);
-} finally {
-  await browser.close().catch(() => {});
-}
-process.exit(exitCode);
+});

@@ -5,7 +5,10 @@
 // sign-out, sign-in again, the Gatehouse browser session, the sign-in
 // endpoint redirect, a forgotten password reset by emailed link, and
 // sign-in and sign-up with an emailed code). Emails are read from
-// gatehouse dev's inbox, /_dev/inbox.json.
+// gatehouse dev's inbox, /_dev/inbox.json. dashboard_test.go and
+// goexample_test.go drive the admin dashboard (dashboard.mjs) and the Go
+// quickstart (goflow.mjs) the same way; the three scripts share their
+// harness, lib.mjs, and the tests their helpers, helpers_test.go.
 //
 // It needs the system Chromium and the pinned npm packages:
 //

@@ -14,30 +14,15 @@
 // read their mailbox.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import { chromium } from 'playwright-core';
+import {
+  check, clickSignOut, codeIn, config, devInbox, expectDashboard as expectDashboardAt, expectSignedInHome as expectHome,
+  expectTitle, fillSignUp, launch, log, newContext, sessionCookie as appCookie, short, sleep, startsWith, steps,
+  submitHostedForm, track,
+} from './lib.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`flow.mjs: ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-};
-const APP_URL = env('APP_URL').replace(/\/+$/, '');
-const GATEHOUSE_URL = env('GATEHOUSE_URL').replace(/\/+$/, '');
-const CLIENT_ID = env('WORKOS_CLIENT_ID');
-const TTL_SECONDS = Number(env('ACCESS_TOKEN_TTL_SECONDS'));
-const OUT = process.env.E2E_OUT || 'testout/e2e';
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-const HOSTED_SIGN_IN = `${GATEHOUSE_URL}/hosted/${CLIENT_ID}/sign-in`;
-const HOME = `${APP_URL}/`;
-const NAV_TIMEOUT = 20_000;
+const { APP_URL, GATEHOUSE_URL, CLIENT_ID, TTL_SECONDS, OUT, CHROMIUM, HOSTED_SIGN_IN, HOME } =
+  config('flow.mjs', { out: 'testout/e2e' });
 
 const suffix = randomBytes(6).toString('hex');
 const user = {
@@ -52,161 +37,20 @@ const newPassword = `Gatehouse e2e reset ${randomBytes(12).toString('base64url')
 const magicEmail = `e2e-magic-${suffix}@example.com`;
 
 // ---------------------------------------------------------------------------
-// Harness
+// Harness (lib.mjs) and this flow's checks
 // ---------------------------------------------------------------------------
 
 let page; // the page a failing step is captured from
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-const log = (msg) => console.log(`[${elapsed()}] ${msg}`);
+const { step, run } = steps({ out: OUT, currentPage: () => page });
+const { seenEmails, newEmail } = devInbox(GATEHOUSE_URL);
 
-class StepError extends Error {}
-const check = (cond, msg) => {
-  if (!cond) throw new StepError(msg);
-};
-
-async function step(name, fn) {
-  log(`STEP ${name}`);
-  try {
-    await fn();
-    log(`  ok ${name}`);
-  } catch (err) {
-    log(`FAIL ${name}: ${err.message.split('\n').slice(0, 6).join('\n    ')}`);
-    await capture(name);
-    throw Object.assign(err, { reported: true });
-  }
-}
-
-async function capture(name) {
-  if (!page || page.isClosed()) return;
-  try {
-    mkdirSync(OUT, { recursive: true });
-    const png = join(OUT, `${name}.png`);
-    await page.screenshot({ path: png, fullPage: true, timeout: 5_000 });
-    writeFileSync(join(OUT, `${name}.html`), await page.content());
-    log(`  page at failure: ${page.url()}`);
-    log(`  saved ${png} and ${name}.html`);
-    const text = (await page.locator('body').innerText({ timeout: 2_000 })).replace(/\s+/g, ' ').trim();
-    log(`  page text: ${text.slice(0, 400)}`);
-  } catch (err) {
-    log(`  could not capture the page: ${err.message}`);
-  }
-}
-
-// track logs a page's main-frame navigations and failed responses. It
-// returns the URL of every navigation request, redirect hops included
-// (hops), and of every page actually committed in the main frame (pages).
-function track(p, label) {
-  const hops = [];
-  const pages = [];
-  p.on('framenavigated', (frame) => {
-    if (frame === p.mainFrame()) pages.push(frame.url());
-  });
-  p.on('request', (req) => {
-    if (req.isNavigationRequest() && req.frame() === p.mainFrame()) {
-      hops.push(req.url());
-      log(`  [${label}] ${req.method()} ${short(req.url())}`);
-    }
-  });
-  p.on('response', (res) => {
-    if (res.status() >= 400) log(`  [${label}] ${res.status()} from ${res.request().method()} ${short(res.url())}`);
-  });
-  p.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) log(`  [${label}] console error: ${msg.text()}`);
-  });
-  p.on('pageerror', (err) => log(`  [${label}] page error: ${err.message}`));
-  return { hops, pages };
-}
-
-// short shortens long query values (codes, tokens, states) for the log.
-function short(url) {
-  try {
-    const u = new URL(url);
-    for (const [k, v] of u.searchParams) if (v.length > 24) u.searchParams.set(k, `${v.slice(0, 12)}…`);
-    return decodeURIComponent(u.toString());
-  } catch {
-    return url;
-  }
-}
-
-const startsWith = (prefix) => (url) => url.toString().startsWith(prefix);
-
+// sessionCookie is the value of the app's wos-session cookie, if set.
 async function sessionCookie(context) {
-  const cookies = await context.cookies(APP_URL);
-  return cookies.find((c) => c.name === 'wos-session')?.value;
+  return (await appCookie(context, APP_URL))?.value;
 }
 
-async function expectSignedInHome(p, want = user.email) {
-  await p.waitForURL(HOME, { timeout: NAV_TIMEOUT });
-  const email = p.locator('#email');
-  await email.waitFor({ timeout: 10_000 });
-  check((await email.innerText()) === want, `home page shows ${await email.innerText()}, want ${want}`);
-  check(await p.getByRole('button', { name: 'Sign out' }).isVisible(), 'no "Sign out" button on the home page');
-}
-
-async function expectDashboard(p) {
-  check(p.url() === `${APP_URL}/dashboard`, `at ${p.url()}, want ${APP_URL}/dashboard`);
-  const h1 = await p.locator('h1').innerText();
-  check(h1 === 'Dashboard', `heading is "${h1}", want "Dashboard"`);
-  const email = await p.locator('#email').innerText();
-  check(email === user.email, `dashboard shows ${email}, want ${user.email}`);
-}
-
-// submitHostedForm submits the form holding the password field.
-async function submitHostedForm(p) {
-  const form = p.locator('form:has(input[name=password])');
-  await form.locator('button[type=submit]').first().click();
-}
-
-// expectTitle checks a hosted page's heading.
-async function expectTitle(p, want) {
-  const h1 = p.locator('h1#page-title');
-  await h1.waitFor({ timeout: 10_000 });
-  const got = (await h1.innerText()).trim();
-  check(got === want, `the page at ${short(p.url())} is titled "${got}", want "${want}"`);
-}
-
-// ---------------------------------------------------------------------------
-// The dev inbox
-// ---------------------------------------------------------------------------
-
-// inbox returns the emails gatehouse dev captured for address, newest first.
-async function inbox(address) {
-  const res = await fetch(`${GATEHOUSE_URL}/_dev/inbox.json`, { headers: { accept: 'application/json' } });
-  const body = await res.text();
-  check(res.ok, `GET /_dev/inbox.json: ${res.status} ${body.slice(0, 200)}`);
-  const { data } = JSON.parse(body);
-  check(Array.isArray(data), `/_dev/inbox.json has no data array: ${body.slice(0, 200)}`);
-  return data.filter((e) => e.to.toLowerCase() === address.toLowerCase());
-}
-
-// seenEmails records the IDs of an address's emails before an action, so
-// newEmail can wait for the one the action sends.
-async function seenEmails(address) {
-  return new Set((await inbox(address)).map((e) => e.id));
-}
-
-// newEmail polls the dev inbox briefly for an email to address that was not
-// in seen, and returns the newest such email.
-async function newEmail(address, seen) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const fresh = (await inbox(address)).filter((e) => !seen.has(e.id));
-    if (fresh.length > 0) {
-      log(`  email to ${address}: "${fresh[0].subject}" (${fresh[0].status})`);
-      return fresh[0];
-    }
-    check(Date.now() < deadline, `no new email to ${address} in the dev inbox after 10s`);
-    await sleep(200);
-  }
-}
-
-// codeIn finds the 6-digit code, which stands alone on an indented line.
-function codeIn(mail) {
-  const m = /^[ \t]+(\d{6})[ \t]*$/m.exec(mail.text);
-  check(m, `no 6-digit code in the email "${mail.subject}":\n${mail.text}`);
-  return m[1];
-}
+const expectSignedInHome = (p, want = user.email) => expectHome(p, HOME, want);
+const expectDashboard = (p) => expectDashboardAt(p, `${APP_URL}/dashboard`, user.email);
 
 // resetLinkIn finds the password-reset link of a reset email.
 function resetLinkIn(mail) {
@@ -220,27 +64,11 @@ function resetLinkIn(mail) {
 // The flow
 // ---------------------------------------------------------------------------
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-  ],
-});
+const browser = await launch(CHROMIUM);
 log(`Chromium ${browser.version()}; app ${APP_URL}; Gatehouse ${GATEHOUSE_URL}; client ${CLIENT_ID}; user ${user.email}`);
 
-let exitCode = 0;
-try {
-  const context = await browser.newContext();
-  context.setDefaultTimeout(15_000);
-  context.setDefaultNavigationTimeout(NAV_TIMEOUT);
+await run(browser, async () => {
+  const context = await newContext(browser);
   page = await context.newPage();
   const { hops, pages } = track(page, 'main');
   let seen; // an address's emails before the step that sends one
@@ -249,16 +77,7 @@ try {
   // went through Gatehouse's logout endpoint and ended on the home page,
   // signed out.
   async function signOut() {
-    const from = hops.length;
-    const backHome = page.waitForResponse(
-      (res) => res.url() === HOME && res.request().isNavigationRequest() && res.request().method() === 'GET',
-      { timeout: NAV_TIMEOUT },
-    );
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await backHome;
-    await page.waitForLoadState('load');
-    const chain = hops.slice(from);
-    log(`  sign-out chain: ${chain.map(short).join(' -> ')}`);
+    const chain = await clickSignOut(page, HOME, hops);
     check(
       chain.some((u) => u.startsWith(`${GATEHOUSE_URL}/user_management/sessions/logout?session_id=`)),
       'sign-out did not go through Gatehouse /user_management/sessions/logout',
@@ -278,10 +97,7 @@ try {
     await signUp.click();
     await page.waitForURL((u) => u.toString().startsWith(GATEHOUSE_URL) && u.pathname.includes('/sign-up'));
     log(`  hosted sign-up: ${short(page.url())}`);
-    await page.locator('input[name=email]').fill(user.email);
-    await page.locator('input[name=password]').fill(user.password);
-    await page.locator('input[name=first_name]').fill(user.firstName);
-    await page.locator('input[name=last_name]').fill(user.lastName);
+    await fillSignUp(page, user);
     seen = await seenEmails(user.email);
     await submitHostedForm(page);
   });
@@ -377,9 +193,7 @@ try {
   });
 
   await step('08-hosted-sign-in-without-request', async () => {
-    const fresh = await browser.newContext();
-    fresh.setDefaultTimeout(15_000);
-    fresh.setDefaultNavigationTimeout(NAV_TIMEOUT);
+    const fresh = await newContext(browser);
     page = await fresh.newPage();
     const { hops: freshHops } = track(page, 'fresh');
     await page.goto(HOSTED_SIGN_IN);
@@ -529,15 +343,4 @@ try {
     const email = await page.locator('#email').innerText();
     check(email === magicEmail, `dashboard shows ${email}, want ${magicEmail}`);
   });
-
-  log('PASS: every step passed');
-} catch (err) {
-  exitCode = 1;
-  if (!err.reported) {
-    log(`FAIL: ${err.stack || err}`);
-    await capture('unexpected');
-  }
-} finally {
-  await browser.close().catch(() => {});
-}
-process.exit(exitCode);
+});

@@ -13,32 +13,16 @@
 // saved as $E2E_OUT/<step>.png (and .html) and the script exits non-zero.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import { chromium } from 'playwright-core';
+import {
+  check, clickSignOut, codeIn, config, devInbox, expectDashboard as expectDashboardAt, expectSignedInHome as expectHome,
+  fillSignUp, launch, log, newContext, sessionCookie as appCookie, short, sleep, startsWith, steps, submitHostedForm,
+  track,
+} from './lib.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`goflow.mjs: ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-};
-const APP_URL = env('APP_URL').replace(/\/+$/, '');
-const GATEHOUSE_URL = env('GATEHOUSE_URL').replace(/\/+$/, '');
-const CLIENT_ID = env('WORKOS_CLIENT_ID');
-const TTL_SECONDS = Number(env('ACCESS_TOKEN_TTL_SECONDS'));
-const OUT = process.env.E2E_OUT || 'testout/e2e-go';
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-const HOSTED = `${GATEHOUSE_URL}/hosted/${CLIENT_ID}`;
-const HOSTED_SIGN_IN = `${HOSTED}/sign-in`;
-const HOME = `${APP_URL}/`;
+const { APP_URL, GATEHOUSE_URL, CLIENT_ID, TTL_SECONDS, OUT, CHROMIUM, HOSTED, HOSTED_SIGN_IN, HOME } =
+  config('goflow.mjs', { out: 'testout/e2e-go' });
 const DASHBOARD = `${APP_URL}/dashboard`;
-const NAV_TIMEOUT = 20_000;
 
 const suffix = randomBytes(6).toString('hex');
 const user = {
@@ -49,161 +33,35 @@ const user = {
 };
 
 // ---------------------------------------------------------------------------
-// Harness
+// Harness (lib.mjs) and this flow's checks
 // ---------------------------------------------------------------------------
 
 let page; // the page a failing step is captured from
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-const log = (msg) => console.log(`[${elapsed()}] ${msg}`);
+const { step, run } = steps({ out: OUT, currentPage: () => page });
+const { newEmail } = devInbox(GATEHOUSE_URL);
 
-class StepError extends Error {}
-const check = (cond, msg) => {
-  if (!cond) throw new StepError(msg);
-};
-
-async function step(name, fn) {
-  log(`STEP ${name}`);
-  try {
-    await fn();
-    log(`  ok ${name}`);
-  } catch (err) {
-    log(`FAIL ${name}: ${err.message.split('\n').slice(0, 6).join('\n    ')}`);
-    await capture(name);
-    throw Object.assign(err, { reported: true });
-  }
-}
-
-async function capture(name) {
-  if (!page || page.isClosed()) return;
-  try {
-    mkdirSync(OUT, { recursive: true });
-    const png = join(OUT, `${name}.png`);
-    await page.screenshot({ path: png, fullPage: true, timeout: 5_000 });
-    writeFileSync(join(OUT, `${name}.html`), await page.content());
-    log(`  page at failure: ${page.url()}`);
-    log(`  saved ${png} and ${name}.html`);
-    const text = (await page.locator('body').innerText({ timeout: 2_000 })).replace(/\s+/g, ' ').trim();
-    log(`  page text: ${text.slice(0, 400)}`);
-  } catch (err) {
-    log(`  could not capture the page: ${err.message}`);
-  }
-}
-
-// track logs a page's main-frame navigations (redirect hops included) and
-// failed responses, and returns the URLs of the navigation requests.
-function track(p, label) {
-  const hops = [];
-  p.on('request', (req) => {
-    if (req.isNavigationRequest() && req.frame() === p.mainFrame()) {
-      hops.push(req.url());
-      log(`  [${label}] ${req.method()} ${short(req.url())}`);
-    }
-  });
-  p.on('response', (res) => {
-    if (res.status() >= 400) log(`  [${label}] ${res.status()} from ${res.request().method()} ${short(res.url())}`);
-  });
-  p.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) log(`  [${label}] console error: ${msg.text()}`);
-  });
-  p.on('pageerror', (err) => log(`  [${label}] page error: ${err.message}`));
-  return hops;
-}
-
-// short shortens long query values (codes, tokens, states) for the log.
-function short(url) {
-  try {
-    const u = new URL(url);
-    for (const [k, v] of u.searchParams) if (v.length > 24) u.searchParams.set(k, `${v.slice(0, 12)}…`);
-    return decodeURIComponent(u.toString());
-  } catch {
-    return url;
-  }
-}
-
-const startsWith = (prefix) => (url) => url.toString().startsWith(prefix);
-
-async function sessionCookie(context) {
-  const cookies = await context.cookies(APP_URL);
-  return cookies.find((c) => c.name === 'wos-session');
-}
-
-async function expectSignedInHome(p) {
-  await p.waitForURL(HOME, { timeout: NAV_TIMEOUT });
-  const email = p.locator('#email');
-  await email.waitFor({ timeout: 10_000 });
-  check((await email.innerText()) === user.email, `home page shows ${await email.innerText()}, want ${user.email}`);
-  check(await p.getByRole('button', { name: 'Sign out' }).isVisible(), 'no "Sign out" button on the home page');
-}
-
-async function expectDashboard(p) {
-  check(p.url() === DASHBOARD, `at ${p.url()}, want ${DASHBOARD}`);
-  const h1 = await p.locator('h1').innerText();
-  check(h1 === 'Dashboard', `heading is "${h1}", want "Dashboard"`);
-  const email = await p.locator('#email').innerText();
-  check(email === user.email, `dashboard shows ${email}, want ${user.email}`);
-}
-
-// submitHostedForm submits the form holding the password field.
-async function submitHostedForm(p) {
-  const form = p.locator('form:has(input[name=password])');
-  await form.locator('button[type=submit]').first().click();
-}
-
-// inbox returns the emails gatehouse dev captured for address, newest first.
-async function inbox(address) {
-  const res = await fetch(`${GATEHOUSE_URL}/_dev/inbox.json`, { headers: { accept: 'application/json' } });
-  const body = await res.text();
-  check(res.ok, `GET /_dev/inbox.json: ${res.status} ${body.slice(0, 200)}`);
-  const { data } = JSON.parse(body);
-  check(Array.isArray(data), `/_dev/inbox.json has no data array: ${body.slice(0, 200)}`);
-  return data.filter((e) => String(e.to).toLowerCase() === address.toLowerCase());
-}
+// sessionCookie is the app's wos-session cookie, if set.
+const sessionCookie = (context) => appCookie(context, APP_URL);
+const expectSignedInHome = (p) => expectHome(p, HOME, user.email);
+const expectDashboard = (p) => expectDashboardAt(p, DASHBOARD, user.email);
 
 // verificationCode polls the dev inbox for the newest email to address and
 // returns the 6-digit code standing alone on an indented line of its text.
 async function verificationCode(address) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const [mail] = await inbox(address);
-    if (mail) {
-      log(`  email to ${address}: "${mail.subject}"`);
-      const m = /^[ \t]+(\d{6})[ \t]*$/m.exec(mail.text);
-      check(m, `no 6-digit code in the email "${mail.subject}":\n${mail.text}`);
-      return m[1];
-    }
-    check(Date.now() < deadline, `no email to ${address} in the dev inbox after 10s`);
-    await sleep(200);
-  }
+  return codeIn(await newEmail(address, new Set()));
 }
 
 // ---------------------------------------------------------------------------
 // The flow
 // ---------------------------------------------------------------------------
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-  ],
-});
+const browser = await launch(CHROMIUM);
 log(`Chromium ${browser.version()}; app ${APP_URL}; Gatehouse ${GATEHOUSE_URL}; client ${CLIENT_ID}; user ${user.email}`);
 
-let exitCode = 0;
-try {
-  const context = await browser.newContext();
-  context.setDefaultTimeout(15_000);
-  context.setDefaultNavigationTimeout(NAV_TIMEOUT);
+await run(browser, async () => {
+  const context = await newContext(browser);
   page = await context.newPage();
-  const hops = track(page, 'main');
+  const { hops } = track(page, 'main');
   let sessionId;
 
   await step('01-sign-up', async () => {
@@ -215,10 +73,7 @@ try {
     check((await signUp.count()) > 0, 'the hosted sign-in page has no link to /sign-up');
     await signUp.click();
     await page.waitForURL(startsWith(`${HOSTED}/sign-up`));
-    await page.locator('input[name=email]').fill(user.email);
-    await page.locator('input[name=password]').fill(user.password);
-    await page.locator('input[name=first_name]').fill(user.firstName);
-    await page.locator('input[name=last_name]').fill(user.lastName);
+    await fillSignUp(page, user);
     await submitHostedForm(page);
   });
 
@@ -298,16 +153,7 @@ try {
     const wait = (TTL_SECONDS + 2) * 1000;
     log(`  waiting ${wait / 1000}s for the access token to expire before signing out`);
     await sleep(wait);
-    const from = hops.length;
-    const backHome = page.waitForResponse(
-      (res) => res.url() === HOME && res.request().isNavigationRequest() && res.request().method() === 'GET',
-      { timeout: NAV_TIMEOUT },
-    );
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await backHome;
-    await page.waitForLoadState('load');
-    const chain = hops.slice(from);
-    log(`  sign-out chain: ${chain.map(short).join(' -> ')}`);
+    const chain = await clickSignOut(page, HOME, hops);
     const logout = `${GATEHOUSE_URL}/user_management/sessions/logout?`;
     check(chain.length === 3 && chain[0] === `${APP_URL}/logout` && chain[1].startsWith(logout) && chain[2] === HOME,
       `sign-out went ${chain.map(short).join(' -> ')}, want POST /logout -> Gatehouse logout -> ${HOME}`);
@@ -340,15 +186,4 @@ try {
     const sid = await page.locator('#session-id').innerText();
     check(sid !== sessionId, `signing in again reused the ended session ${sid}`);
   });
-
-  log('PASS: every step passed');
-} catch (err) {
-  exitCode = 1;
-  if (!err.reported) {
-    log(`FAIL: ${err.stack || err}`);
-    await capture('unexpected');
-  }
-} finally {
-  await browser.close().catch(() => {});
-}
-process.exit(exitCode);
+});
