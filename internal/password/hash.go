@@ -11,8 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse/gatehouse/internal/password/argon2"
 )
 
 // Params are argon2id cost parameters.
@@ -111,6 +112,10 @@ type Hasher struct {
 	sem    *semaphore
 	slots  int64
 	dummy  string
+	// mems keeps the argon2 block memory of finished computations, one per
+	// slot, for the next ones: no 19 MiB allocation, zeroing and page
+	// faults per hash, and no garbage.
+	mems chan *argon2.Memory
 
 	// testEnter and testExit, when set by tests, run at the start and end
 	// of every computation while it holds its slots.
@@ -137,6 +142,7 @@ func NewHasher(p Params, limit int) *Hasher {
 		limits: lim,
 		sem:    newSemaphore(int64(limit)),
 		slots:  int64(limit),
+		mems:   make(chan *argon2.Memory, limit),
 	}
 	// The dummy hash has the current parameters and a random key, so no
 	// password matches it and verifying against it costs what a real
@@ -174,8 +180,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", errors.New("password: password too long")
 	}
 	a := h.newArgon2Hash(nil)
-	err := h.run(ctx, 1, func() {
-		a.key = argon2.IDKey([]byte(password), a.salt, a.time, a.memory, a.threads, h.params.KeyLen)
+	err := h.run(ctx, 1, func(mem *argon2.Memory) {
+		a.key = argon2.Key(mem, argon2.ModeID, []byte(password), a.salt, a.time, a.memory, a.threads, h.params.KeyLen)
 	})
 	if err != nil {
 		return "", err
@@ -201,8 +207,8 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, need
 		return false, false, nil
 	}
 	var verr error
-	err = h.run(ctx, h.weight(ph), func() {
-		ok, verr = ph.verify([]byte(password))
+	err = h.run(ctx, h.weight(ph), func(mem *argon2.Memory) {
+		ok, verr = ph.verify(mem, []byte(password))
 	})
 	if err != nil {
 		return false, false, err
@@ -223,8 +229,9 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) {
 	_, _, _ = h.Verify(ctx, h.dummy, password)
 }
 
-// run calls f while holding weight slots of h's semaphore.
-func (h *Hasher) run(ctx context.Context, weight int64, f func()) error {
+// run calls f with a block memory while holding weight slots of h's
+// semaphore.
+func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memory)) error {
 	if err := h.sem.acquire(ctx, weight); err != nil {
 		return err
 	}
@@ -235,7 +242,20 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func()) error {
 	if h.testExit != nil {
 		defer h.testExit()
 	}
-	f()
+	var mem *argon2.Memory
+	select {
+	case mem = <-h.mems:
+	default:
+		mem = new(argon2.Memory)
+	}
+	f(mem)
+	if mem.Size() <= h.params.Memory {
+		// Memory grown by a dearer imported hash is let go.
+		select {
+		case h.mems <- mem:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -257,7 +277,7 @@ func (h *Hasher) isCurrent(ph parsedHash) bool {
 	a, ok := ph.(*argon2Hash)
 	return ok &&
 		a.mode == modeArgon2id &&
-		a.version == argon2.Version &&
+		a.version == argon2Version13 &&
 		a.memory == h.params.Memory &&
 		a.time == h.params.Time &&
 		a.threads == h.params.Threads &&
@@ -296,7 +316,7 @@ func ValidateImported(hashType, hash string) (string, error) {
 
 // parsedHash is a decoded hash that can check a password.
 type parsedHash interface {
-	verify(password []byte) (bool, error)
+	verify(mem *argon2.Memory, password []byte) (bool, error)
 }
 
 // parseHash decodes encoded, refusing parameters beyond lim.
@@ -366,14 +386,14 @@ func (a *argon2Hash) encode() string {
 		b64.EncodeToString(a.salt), b64.EncodeToString(a.key))
 }
 
-func (a *argon2Hash) verify(password []byte) (bool, error) {
+func (a *argon2Hash) verify(mem *argon2.Memory, password []byte) (bool, error) {
 	var key []byte
 	keyLen := uint32(len(a.key))
 	switch {
 	case a.version == argon2Version13 && a.mode == modeArgon2id:
-		key = argon2.IDKey(password, a.salt, a.time, a.memory, a.threads, keyLen)
+		key = argon2.Key(mem, argon2.ModeID, password, a.salt, a.time, a.memory, a.threads, keyLen)
 	case a.version == argon2Version13 && a.mode == modeArgon2i:
-		key = argon2.Key(password, a.salt, a.time, a.memory, a.threads, keyLen)
+		key = argon2.Key(mem, argon2.ModeI, password, a.salt, a.time, a.memory, a.threads, keyLen)
 	default:
 		return false, unsupported("argon2 version " + strconv.Itoa(int(a.version)))
 	}
@@ -497,7 +517,7 @@ type bcryptHash struct {
 	encoded string
 }
 
-func (b *bcryptHash) verify(password []byte) (bool, error) {
+func (b *bcryptHash) verify(_ *argon2.Memory, password []byte) (bool, error) {
 	err := bcrypt.CompareHashAndPassword([]byte(b.encoded), password)
 	switch {
 	case err == nil:

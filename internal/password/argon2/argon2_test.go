@@ -1,0 +1,114 @@
+package argon2
+
+import (
+	"bytes"
+	"encoding/hex"
+	"math/rand/v2"
+	"testing"
+
+	xargon2 "golang.org/x/crypto/argon2"
+)
+
+// TestRFC9106Vectors checks the Argon2i and Argon2id test vectors of
+// RFC 9106, 5.2 and 5.3, which use a secret and associated data.
+func TestRFC9106Vectors(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2: Key uses x/crypto, which has no secret or associated data")
+	}
+	password := bytes.Repeat([]byte{1}, 32)
+	salt := bytes.Repeat([]byte{2}, 16)
+	secret := bytes.Repeat([]byte{3}, 8)
+	data := bytes.Repeat([]byte{4}, 12)
+	for _, tc := range []struct {
+		mode Mode
+		want string
+	}{
+		{ModeI, "c814d9d1dc7f37aa13f0d77f2494bda1c8de6b016dd388d29952a4c4672b6ce8"},
+		{ModeID, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"},
+	} {
+		var mem Memory
+		got := hex.EncodeToString(mem.key(tc.mode, password, salt, secret, data, 3, 32, 4, 32))
+		if got != tc.want {
+			t.Errorf("mode %d: tag %s, want %s", tc.mode, got, tc.want)
+		}
+	}
+}
+
+// TestMatchesXCrypto compares Key with x/crypto over random parameters:
+// lanes 1–4, memory that is and is not a multiple of 4p (up to several
+// address blocks per segment), 1–3 passes, tags of 4–300 bytes (one or
+// several blake2b hashes), and one Memory reused across sizes.
+func TestMatchesXCrypto(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	var mem Memory
+	n := 120
+	if testing.Short() {
+		n = 30
+	}
+	for i := range n {
+		password := randomBytes(r, r.IntN(48))
+		salt := randomBytes(r, 8+r.IntN(24))
+		threads := uint8(1 + r.IntN(4))
+		memory := uint32(8*int(threads) + r.IntN(1200))
+		if i%10 == 0 {
+			memory += 4096 // segments of over 1,024 blocks: yields and many address blocks
+		}
+		time := uint32(1 + r.IntN(3))
+		keyLen := uint32(4 + r.IntN(300))
+		for _, mode := range []Mode{ModeID, ModeI} {
+			got := Key(&mem, mode, password, salt, time, memory, threads, keyLen)
+			want := xargon2.IDKey(password, salt, time, memory, threads, keyLen)
+			if mode == ModeI {
+				want = xargon2.Key(password, salt, time, memory, threads, keyLen)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("case %d, mode %d, t=%d m=%d p=%d keyLen=%d: %x, x/crypto %x",
+					i, mode, time, memory, threads, keyLen, got, want)
+			}
+		}
+	}
+}
+
+func TestMemory(t *testing.T) {
+	var mem Memory
+	a := Key(&mem, ModeID, []byte("pw"), []byte("saltsalt"), 1, 64, 1, 32)
+	if mem.Size() != 64 && useAVX2 {
+		t.Errorf("Size after m=64: %d", mem.Size())
+	}
+	Key(&mem, ModeID, []byte("pw"), []byte("saltsalt"), 1, 256, 2, 32)
+	// A smaller computation in the grown memory gives the same key.
+	if b := Key(&mem, ModeID, []byte("pw"), []byte("saltsalt"), 1, 64, 1, 32); !bytes.Equal(a, b) {
+		t.Errorf("key changed after the memory grew: %x, then %x", a, b)
+	}
+	if b := Key(nil, ModeID, []byte("pw"), []byte("saltsalt"), 1, 64, 1, 32); !bytes.Equal(a, b) {
+		t.Errorf("key with a nil Memory: %x, want %x", b, a)
+	}
+	for i, b := range mem.blocks {
+		if b != (block{}) {
+			t.Fatalf("block %d not cleared after Key", i)
+		}
+	}
+}
+
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// The benchmarks compare one hash at the default parameters
+// (m=19456 KiB, t=2, p=1), here and in x/crypto.
+func BenchmarkKey(b *testing.B) {
+	var mem Memory
+	for b.Loop() {
+		Key(&mem, ModeID, []byte("correct horse"), []byte("0123456789abcdef"), 2, 19456, 1, 32)
+	}
+}
+
+func BenchmarkXCrypto(b *testing.B) {
+	for b.Loop() {
+		xargon2.IDKey([]byte("correct horse"), []byte("0123456789abcdef"), 2, 19456, 1, 32)
+	}
+}
