@@ -502,12 +502,27 @@ func testAuthCodes(t *testing.T, s store.Store) {
 func testAuthCodeConsumeRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
-	c := newAuthCode(e.ID)
-	if err := s.CreateAuthCode(ctx, c); err != nil {
+	// Codes of a real session and user, whose consumers read them too, and
+	// codes of neither.
+	u := newUser(e.ID, "code-race@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	consumeRace(t, func() (*store.AuthCode, error) { return consume(ctx, s, c.Hash, store.Now()) },
-		func(c *store.AuthCode) (*time.Time, []byte) { return c.UsedAt, c.Hash }, c.Hash)
+	sess := newSession(e.ID, u.ID)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		c := newAuthCode(e.ID)
+		if i < 3 {
+			c.UserID, c.SessionID = u.ID, sess.ID
+		}
+		if err := s.CreateAuthCode(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		consumeRace(t, func() (*store.AuthCode, error) { return consume(ctx, s, c.Hash, store.Now()) },
+			func(c *store.AuthCode) (*time.Time, []byte) { return c.UsedAt, c.Hash }, c.Hash)
+	}
 }
 
 // consumeRace consumes one single-use record from 8 goroutines at once:

@@ -381,9 +381,26 @@ func testRefreshRotationReadsSessionAndUser(t *testing.T, s store.Store) {
 }
 
 func testRefreshTokenRotateRace(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
-	sessionID := ids.New("session")
+	// Once for a token of a real session and user, whose rotations read
+	// them too, and once for an orphan token.
+	u := newUser(e.ID, "race@example.com")
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(e.ID, u.ID)
+	if err := s.CreateSession(t.Context(), sess); err != nil {
+		t.Fatal(err)
+	}
+	for _, sessionID := range []string{sess.ID, ids.New("session")} {
+		for range 3 {
+			rotateRace(t, s, e, sessionID)
+		}
+	}
+}
+
+func rotateRace(t *testing.T, s store.Store, e *store.Environment, sessionID string) {
+	ctx := t.Context()
 	tok := newRefreshToken(e.ID, sessionID)
 	if err := s.CreateRefreshToken(ctx, tok); err != nil {
 		t.Fatal(err)
