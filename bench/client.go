@@ -81,6 +81,7 @@ type vu struct {
 	id      int
 	l       *load
 	api     *http.Client // no cookies
+	raw     *rawClient   // what api requests to http:// URLs go through
 	browser *http.Client // cookie jar holding a Gatehouse browser session
 	rt      string       // the current refresh token of this VU's chain
 	rng     *rand.Rand
@@ -92,6 +93,7 @@ func newVU(id int, l *load) *vu {
 	return &vu{
 		id: id, l: l,
 		api:     &http.Client{Transport: l.transport, Timeout: requestTimeout, CheckRedirect: noRedirects},
+		raw:     newRawClient(nil),
 		browser: &http.Client{Transport: l.transport, Timeout: requestTimeout, CheckRedirect: noRedirects, Jar: jar},
 		rng:     rand.New(rand.NewPCG(uint64(id), uint64(time.Now().UnixNano()))),
 		rec:     newRecorder(),
@@ -133,8 +135,21 @@ type response struct {
 	body   []byte
 }
 
-// do sends one request and reads the whole response.
+// do sends one request and reads the whole response. API requests to
+// http:// URLs go through the VU's rawClient, the rest through c.
 func (v *vu) do(ctx context.Context, c *http.Client, method, u, ctype string, body []byte, auth bool) (*response, error) {
+	w := v.l.win.Load()
+	w.requests.Add(1)
+	if w.start.Load() != 0 && !w.stopped.Load() {
+		w.measuredRq.Add(1)
+	}
+	if host, target, ok := splitHTTP(u); ok && c == v.api {
+		bearer := ""
+		if auth {
+			bearer = v.l.t.apiKey
+		}
+		return v.raw.do(ctx, method, host, target, ctype, body, bearer)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -146,11 +161,6 @@ func (v *vu) do(ctx context.Context, c *http.Client, method, u, ctype string, bo
 		req.Header.Set("Authorization", "Bearer "+v.l.t.apiKey)
 	}
 	req.Header.Set("User-Agent", "gatehouse-bench")
-	w := v.l.win.Load()
-	w.requests.Add(1)
-	if w.start.Load() != 0 && !w.stopped.Load() {
-		w.measuredRq.Add(1)
-	}
 	res, err := c.Do(req)
 	if err != nil {
 		return nil, err

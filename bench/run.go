@@ -139,6 +139,7 @@ func (l *load) createPool(ctx context.Context, n, workers int, hash string) erro
 	for w := range min(workers, n) {
 		v := newVU(-1-w, l)
 		wg.Go(func() {
+			defer v.raw.close()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n || ctx.Err() != nil {
@@ -652,8 +653,8 @@ type CeilingResult struct {
 }
 
 // measureCeiling serves a small JSON body from a bare net/http handler in
-// this process on loopback and drives it like the server (same transport
-// settings, same number of VUs, closed loop).
+// this process on loopback and drives it like the server's API (the same
+// client, the same number of VUs, closed loop).
 func measureCeiling(ctx context.Context, vus int, warmup, d time.Duration) (*CeilingResult, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -667,10 +668,7 @@ func measureCeiling(ctx context.Context, vus int, warmup, d time.Duration) (*Cei
 	})}
 	go hs.Serve(ln)
 	defer hs.Close()
-	url := "http://" + ln.Addr().String() + "/"
-	tp := newTransport(vus*2+16, nil)
-	defer tp.CloseIdleConnections()
-	client := &http.Client{Transport: tp, Timeout: requestTimeout}
+	host := ln.Addr().String()
 	var startNs atomic.Int64
 	var stopped atomic.Bool
 	lats := make([][]time.Duration, vus)
@@ -678,15 +676,13 @@ func measureCeiling(ctx context.Context, vus int, warmup, d time.Duration) (*Cei
 	var wg sync.WaitGroup
 	for i := range vus {
 		wg.Go(func() {
+			rc := newRawClient(nil) // the client API requests use
+			defer rc.close()
 			for cctx.Err() == nil {
 				t0 := time.Now()
-				req, _ := http.NewRequestWithContext(cctx, "GET", url, nil)
-				res, err := client.Do(req)
-				if err != nil {
+				if _, err := rc.do(cctx, "GET", host, "/", "", nil, ""); err != nil {
 					continue
 				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
 				if s := startNs.Load(); s != 0 && t0.UnixNano() >= s && !stopped.Load() {
 					lats[i] = append(lats[i], time.Since(t0))
 				}
