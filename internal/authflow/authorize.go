@@ -66,10 +66,11 @@ func appendQuery(uri string, q url.Values) string {
 
 var challengeRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
-// StartAuthorization checks an authorization request and stores it. The
-// client ID and redirect URI are checked first: until both are known good,
-// errors are never redirected.
-func (s *Service) StartAuthorization(ctx context.Context, p AuthorizeParams) (*store.Environment, *store.AuthRequest, error) {
+// CheckAuthorization checks an authorization request and returns it ready
+// to store (SaveAuthorization) or to grant at once (Grant). The client ID
+// and redirect URI are checked first: until both are known good, errors
+// are never redirected.
+func (s *Service) CheckAuthorization(ctx context.Context, p AuthorizeParams) (*store.Environment, *store.AuthRequest, error) {
 	page := func(code, desc string) error { return &AuthorizeError{Code: code, Description: desc} }
 	if p.ClientID == "" {
 		return nil, nil, page("invalid_request", "The request has no client_id. The app that sent you here is misconfigured.")
@@ -125,10 +126,12 @@ func (s *Service) StartAuthorization(ctx context.Context, p AuthorizeParams) (*s
 		State: p.State, CodeChallenge: p.CodeChallenge, ScreenHint: hint, LoginHint: p.LoginHint,
 		CreatedAt: now, ExpiresAt: now.Add(AuthRequestTTL),
 	}
-	if err := s.Store.CreateAuthRequest(ctx, req); err != nil {
-		return nil, nil, err
-	}
 	return env, req, nil
+}
+
+// SaveAuthorization stores a checked request while the browser signs in.
+func (s *Service) SaveAuthorization(ctx context.Context, req *store.AuthRequest) error {
+	return s.Store.CreateAuthRequest(ctx, req)
 }
 
 // RedirectAllowed reports whether uri matches one of the environment's
@@ -168,15 +171,22 @@ func (s *Service) PendingRequest(ctx context.Context, env *store.Environment, id
 	return req, nil
 }
 
-// Complete finishes a pending request for a signed-in user: it consumes the
-// request, starts a session with the app and returns the app's redirect URI
-// with a fresh code and the request's state.
+// Complete finishes a stored request for a signed-in user: it consumes the
+// request, then grants it.
 func (s *Service) Complete(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client) (string, error) {
 	if err := s.Store.DeleteAuthRequest(ctx, env.ID, req.ID); errors.Is(err, store.ErrNotFound) {
 		return "", ErrRequestGone
 	} else if err != nil {
 		return "", err
 	}
+	return s.Grant(ctx, env, req, user, browserSessionID, method, c)
+}
+
+// Grant answers a checked request for a signed-in user: it starts a session
+// with the app and returns the app's redirect URI with a fresh code and the
+// request's state. A request that was stored must go through Complete, so
+// that it is used once.
+func (s *Service) Grant(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client) (string, error) {
 	sess, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c)
 	if err != nil {
 		return "", err

@@ -3,11 +3,12 @@ package authflow
 import (
 	"context"
 	"errors"
-	"github.com/gatehouse/gatehouse/internal/throttle"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/errs"
 	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/throttle"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
 
@@ -193,8 +194,14 @@ func (s *Service) BrowserSession(ctx context.Context, env *store.Environment, to
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.Store.TouchBrowserSession(ctx, b.ID, now); err != nil {
-		return nil, nil, err
+	// Record activity at most every tenth of the idle timeout (and every
+	// minute): a session then ends at most that much before its idle
+	// timeout, and a browser going through many sign-ins costs no write
+	// for each.
+	if now.Sub(b.LastSeenAt) >= min(time.Minute, e.SessionIdleTimeout/10) {
+		if err := s.Store.TouchBrowserSession(ctx, b.ID, now); err != nil {
+			return nil, nil, err
+		}
 	}
 	return b, u, nil
 }

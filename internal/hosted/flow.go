@@ -22,7 +22,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		CodeChallenge: q.Get("code_challenge"), CodeChallengeMethod: q.Get("code_challenge_method"),
 		ConnectionID: q.Get("connection_id"), OrganizationID: q.Get("organization_id"),
 	}
-	env, req, err := h.Flow.StartAuthorization(r.Context(), p)
+	env, req, err := h.Flow.CheckAuthorization(r.Context(), p)
 	var ae *authflow.AuthorizeError
 	if errors.As(err, &ae) {
 		if ae.RedirectURI != "" {
@@ -40,8 +40,13 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	// A live browser session signs in without asking again.
+	// A live browser session signs in without asking again, and without
+	// storing the request.
 	if done := h.continueBrowserSession(w, r, env, req); done {
+		return
+	}
+	if err := h.Flow.SaveAuthorization(r.Context(), req); err != nil {
+		h.serverError(w, r, err)
 		return
 	}
 	page := "sign-in"
@@ -51,8 +56,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, pageURL(env, page, req.ID), http.StatusFound)
 }
 
-// continueBrowserSession completes req for the browser's signed-in user, if
-// it has a live session, and reports whether it answered the request.
+// continueBrowserSession grants req, not stored, to the browser's
+// signed-in user, if it has a live session, and reports whether it
+// answered the request.
 func (h *Handler) continueBrowserSession(w http.ResponseWriter, r *http.Request, env *store.Environment, req *store.AuthRequest) bool {
 	b, user, err := h.Flow.BrowserSession(r.Context(), env, cookieValue(r, sessionCookieName(env)))
 	if err != nil {
@@ -62,7 +68,7 @@ func (h *Handler) continueBrowserSession(w http.ResponseWriter, r *http.Request,
 	if b == nil {
 		return false
 	}
-	to, err := h.Flow.Complete(r.Context(), env, req, user, b.ID, "password", clientOf(r))
+	to, err := h.Flow.Grant(r.Context(), env, req, user, b.ID, "password", clientOf(r))
 	if err != nil {
 		h.flowError(w, r, env, err)
 		return true

@@ -172,8 +172,11 @@ func FuzzHostedForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, page uint8, withRequest, withCSRF bool, contentType, body string) {
 		p := pages[int(page)%len(pages)]
 		if withRequest {
-			_, req, err := s.srv.Flow.StartAuthorization(t.Context(), authflow.AuthorizeParams{ClientID: s.env.ClientID, RedirectURI: callback,
+			_, req, err := s.srv.Flow.CheckAuthorization(t.Context(), authflow.AuthorizeParams{ClientID: s.env.ClientID, RedirectURI: callback,
 				ResponseType: "code", Provider: "authkit"})
+			if err == nil {
+				err = s.srv.Flow.SaveAuthorization(t.Context(), req)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

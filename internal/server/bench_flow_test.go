@@ -77,12 +77,12 @@ func (f *flowBench) codes(b *testing.B, n int) []string {
 	}
 	out := make([]string, 0, n)
 	for range n {
-		_, req, err := f.srv.Flow.StartAuthorization(ctx, authflow.AuthorizeParams{ClientID: f.env.ClientID, RedirectURI: callback,
+		_, req, err := f.srv.Flow.CheckAuthorization(ctx, authflow.AuthorizeParams{ClientID: f.env.ClientID, RedirectURI: callback,
 			ResponseType: "code", Provider: "authkit"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		to, err := f.srv.Flow.Complete(ctx, f.env, req, u, "", "password", authflow.Client{IP: "127.0.0.1"})
+		to, err := f.srv.Flow.Grant(ctx, f.env, req, u, "", "password", authflow.Client{IP: "127.0.0.1"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -759,3 +759,34 @@ func TestSignInWithoutRequestGoesToApp(t *testing.T) {
 		}
 	})
 }
+
+// TestBrowserSessionIdle follows a returning browser's session through the
+// idle timeout (7 days by default). Activity is recorded at most once a
+// minute, so the session lives while it is used and ends one idle timeout
+// after the activity last recorded.
+func TestBrowserSessionIdle(t *testing.T) {
+	backends(t, func(t *testing.T, tsReal *testServer) {
+		clk := newClock()
+		ts := startWith(t, tsReal.Store, clk.Now)
+		registerApp(t, ts)
+		b := newBrowser(t, ts)
+		b.signUp(authorizeURL(ts, nil), "idle@example.com", "correct horse battery staple")
+		returning := func(step string, want bool) {
+			t.Helper()
+			p := b.get(authorizeURL(ts, nil))
+			got := p.Status == http.StatusFound && strings.HasPrefix(p.Location, callback+"?code=")
+			if got != want || p.Status != http.StatusFound {
+				t.Fatalf("%s: authorize = %d to %s; signed in straight away: %v, want %v", step, p.Status, p.Location, got, want)
+			}
+		}
+		idle := store.DefaultSessionIdleTimeout
+		clk.Advance(idle - 2*time.Minute)
+		returning("just inside the idle timeout", true) // recorded: over a minute since the last
+		clk.Advance(idle - 2*time.Minute)
+		returning("again, counted from the last use", true)
+		clk.Advance(30 * time.Second)
+		returning("30 s later", true) // not recorded: under a minute
+		clk.Advance(idle - 30*time.Second)
+		returning("one idle timeout after the last recorded use", false)
+	})
+}
