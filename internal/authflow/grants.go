@@ -130,7 +130,10 @@ func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r To
 		return nil, invalidGrant("The code is invalid.")
 	}
 	now := s.now()
-	red, err := s.Store.ConsumeAuthCode(ctx, Hash(r.Code), now)
+	// The session's first refresh token is stored with the consumption
+	// (one trip to the database) and deleted if the exchange is refused.
+	rt, rtHash := newSecret()
+	red, err := s.Store.ConsumeAuthCode(ctx, Hash(r.Code), now, &store.RefreshToken{Hash: rtHash, CreatedAt: now})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, invalidGrant("The code is invalid.")
@@ -147,31 +150,43 @@ func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r To
 	case err != nil:
 		return nil, err
 	}
+	if err := s.checkRedemption(env, red, r, authed, now); err != nil {
+		if derr := s.Store.DeleteRefreshToken(ctx, rtHash); derr != nil {
+			// Harmless if it stays: the token was never given out.
+			s.Logger.WarnContext(ctx, "delete the refresh token of a refused exchange", "err", derr)
+		}
+		return nil, err
+	}
+	return s.issue(ctx, env, red.Session, red.User, &rt)
+}
+
+// checkRedemption checks a consumed code against the exchange request.
+func (s *Service) checkRedemption(env *store.Environment, red *store.Redemption, r TokenRequest, authed bool, now time.Time) error {
 	code := red.Code
 	if code.EnvironmentID != env.ID || code.ClientID != env.ClientID {
-		return nil, invalidGrant("The code was not issued to this client.")
+		return invalidGrant("The code was not issued to this client.")
 	}
 	if !now.Before(code.ExpiresAt) {
-		return nil, invalidGrant("The code has expired.")
+		return invalidGrant("The code has expired.")
 	}
 	if code.CodeChallenge != "" {
 		if r.CodeVerifier == "" {
-			return nil, invalidGrant("The code was issued with a PKCE challenge; send code_verifier.")
+			return invalidGrant("The code was issued with a PKCE challenge; send code_verifier.")
 		}
 		sum := sha256.Sum256([]byte(r.CodeVerifier))
 		if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(code.CodeChallenge)) != 1 {
-			return nil, invalidGrant("The code_verifier does not match the code_challenge.")
+			return invalidGrant("The code_verifier does not match the code_challenge.")
 		}
 	} else if !authed {
-		return nil, invalidGrant("The code was issued without PKCE; exchange it with client_secret.")
+		return invalidGrant("The code was issued without PKCE; exchange it with client_secret.")
 	}
 	if err := s.checkLive(env, red.Session); err != nil {
-		return nil, err
+		return err
 	}
 	if red.User == nil {
-		return nil, invalidGrant("The user no longer exists.")
+		return invalidGrant("The user no longer exists.")
 	}
-	return s.issue(ctx, env, red.Session, red.User, nil)
+	return nil
 }
 
 // checkLive returns invalid_grant unless sess (read with the code or

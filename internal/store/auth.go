@@ -78,7 +78,13 @@ type AuthCodes interface {
 	// atomically, with its session and user read in the same transaction.
 	// If it was already used it returns the same and ErrAlreadyUsed; if it
 	// does not exist, ErrNotFound. Expiry is the caller's check.
-	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*Redemption, error)
+	//
+	// When first is not nil and this call consumes the code, first is
+	// inserted in the same transaction as the session's first refresh
+	// token, in the code's environment and session (whatever first says;
+	// first itself is not changed), so an exchange is one trip to the
+	// database. A caller that then refuses the exchange deletes it.
+	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, first *RefreshToken) (*Redemption, error)
 }
 
 // Redemption is what ConsumeAuthCode found.
@@ -151,6 +157,8 @@ type Session struct {
 type RefreshTokens interface {
 	// CreateRefreshToken inserts t.
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// DeleteRefreshToken deletes the token with hash. ErrNotFound if absent.
+	DeleteRefreshToken(ctx context.Context, hash []byte) error
 	// RotateRefreshToken atomically marks the token with hash used at now
 	// and inserts next as its successor (next's EnvironmentID and SessionID
 	// are taken from the rotated token, whatever the caller set), recording next's hash and

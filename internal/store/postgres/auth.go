@@ -185,12 +185,18 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // ConsumeAuthCode marks the code used at now and returns it as it was
 // before, with its session and user; of concurrent consumers only the
 // first succeeds. A used code is returned as stored, with ErrAlreadyUsed.
-func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.Redemption, error) {
+func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, first *store.RefreshToken) (*store.Redemption, error) {
 	// One round trip, one implicit transaction (see RotateRefreshToken):
 	// the update takes the code only if no one has, waiting for a
-	// concurrent consumer's row lock and then finding used_at set.
+	// concurrent consumer's row lock and then finding used_at set; the
+	// first refresh token goes in with it.
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE auth_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL`, hash, ts(now))
+	if first == nil {
+		b.Queue(`UPDATE auth_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL`, hash, ts(now))
+	} else {
+		b.Queue(consumeWithTokenSQL, hash, ts(now), bytesOrNil(first.Hash), ts(first.CreatedAt), tsPtr(first.UsedAt),
+			bytesOrNil(first.SuccessorHash), textOrNil(first.SuccessorSealed))
+	}
 	b.Queue(codeJoinedSQL, hash)
 	var consumed bool
 	var r *store.Redemption
@@ -226,6 +232,15 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (
 	r.Code.UsedAt = nil // as it was before this call
 	return r, nil
 }
+
+// consumeWithTokenSQL consumes a code and inserts the session's first
+// refresh token in one statement; it affects one row only if the code was
+// consumed.
+const consumeWithTokenSQL = `WITH used AS (
+		UPDATE auth_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL
+		RETURNING environment_id, session_id)
+	INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+	SELECT $3, environment_id, session_id, $4, $5, $6, $7 FROM used`
 
 var codeJoinedSQL = `SELECT ` + qualified("c", authCodeColumns) + `, ` + qualified("s", sessionColumns) + `, ` + qualified("u", userColumns) + `
 	FROM auth_codes c

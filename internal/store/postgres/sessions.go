@@ -150,6 +150,11 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) err
 	return insertRefreshToken(ctx, db.pool, t)
 }
 
+// DeleteRefreshToken deletes the token with hash. ErrNotFound if absent.
+func (db *DB) DeleteRefreshToken(ctx context.Context, hash []byte) error {
+	return rowsAffected(db.pool.Exec(ctx, `DELETE FROM refresh_tokens WHERE hash = $1`, hash))
+}
+
 // Rotating a refresh token is one round trip: two statements go out as
 // one pipelined batch, which PostgreSQL runs as one implicit transaction.
 // The first marks the token used and inserts its successor in a single

@@ -159,7 +159,7 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // ConsumeAuthCode marks the code used at now and returns it as it was
 // before, in one write transaction. A used code is returned as stored,
 // with ErrAlreadyUsed.
-func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (*store.Redemption, error) {
+func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, first *store.RefreshToken) (*store.Redemption, error) {
 	var out *store.Redemption
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		c, err := scanAuthCode(db.txr(ctx, tx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = ?`, hash))
@@ -176,7 +176,12 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time) (
 		if c.UsedAt != nil {
 			return store.ErrAlreadyUsed
 		}
-		_, err = db.txe(ctx, tx, `UPDATE auth_codes SET used_at = ? WHERE hash = ?`, ms(now), hash)
+		if _, err = db.txe(ctx, tx, `UPDATE auth_codes SET used_at = ? WHERE hash = ?`, ms(now), hash); err != nil || first == nil {
+			return mapErr(err)
+		}
+		t := *first
+		t.EnvironmentID, t.SessionID = c.EnvironmentID, c.SessionID
+		_, err = db.txe(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(&t)...)
 		return mapErr(err)
 	})
 	if err != nil && !errors.Is(err, store.ErrAlreadyUsed) {

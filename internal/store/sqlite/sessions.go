@@ -123,6 +123,11 @@ func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) err
 	return mapErr(err)
 }
 
+// DeleteRefreshToken deletes the token with hash. ErrNotFound if absent.
+func (db *DB) DeleteRefreshToken(ctx context.Context, hash []byte) error {
+	return rowsAffected(db.ex(ctx, `DELETE FROM refresh_tokens WHERE hash = ?`, hash))
+}
+
 // RotateRefreshToken marks the token used at now, records next as its
 // successor and inserts next (in the token's environment and session,
 // whatever next says; next itself is not changed), in one write

@@ -406,7 +406,7 @@ func newAuthCode(envID string) *store.AuthCode {
 
 // consume is ConsumeAuthCode for tests about the code alone.
 func consume(ctx context.Context, s store.Store, hash []byte, now time.Time) (*store.AuthCode, error) {
-	r, err := s.ConsumeAuthCode(ctx, hash, now)
+	r, err := s.ConsumeAuthCode(ctx, hash, now, nil)
 	if r == nil {
 		return nil, err
 	}
@@ -434,7 +434,7 @@ func testAuthCodeReadsSessionAndUser(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	wantUser, _ := s.GetUser(ctx, e.ID, u.ID)
-	r, err := s.ConsumeAuthCode(ctx, c.Hash, store.Now())
+	r, err := s.ConsumeAuthCode(ctx, c.Hash, store.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func testAuthCodeReadsSessionAndUser(t *testing.T, s store.Store) {
 	if err := s.DeleteUser(ctx, e.ID, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	r, err = s.ConsumeAuthCode(ctx, c.Hash, store.Now())
+	r, err = s.ConsumeAuthCode(ctx, c.Hash, store.Now(), nil)
 	wantErr(t, err, store.ErrAlreadyUsed, "second consumption")
 	if r == nil || r.Code.UsedAt == nil || r.Session == nil || r.Session.ID != sess.ID || r.User != nil {
 		t.Errorf("reuse after deleting the user = %+v; want the used code, the session and no user", r)
@@ -586,4 +586,92 @@ func testAuthForeignKeys(t *testing.T, s store.Store) {
 	if err := s.RotateSigningKey(ctx, newSigningKey(missing, now), now); err == nil {
 		t.Error("rotated to a signing key in a missing environment")
 	}
+}
+
+// Consuming a code can insert the session's first refresh token in the
+// same transaction: only when this call consumes the code, and always in
+// the code's environment and session.
+func testAuthCodeFirstRefreshToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := newEnv(t, s, "Dev")
+	u := newUser(e.ID, "first-token@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(e.ID, u.ID)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	newCode := func() *store.AuthCode {
+		c := newAuthCode(e.ID)
+		c.UserID, c.SessionID = u.ID, sess.ID
+		if err := s.CreateAuthCode(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// exists reports whether a token was stored, deleting it.
+	exists := func(tok *store.RefreshToken) bool {
+		t.Helper()
+		err := s.DeleteRefreshToken(ctx, tok.Hash)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	c := newCode()
+	first := newRefreshToken("env_elsewhere", "session_elsewhere")
+	asGiven := *first
+	r, err := s.ConsumeAuthCode(ctx, c.Hash, store.Now(), first)
+	if err != nil || r.Session == nil || r.Session.ID != sess.ID {
+		t.Fatalf("consume with a first token = %+v, %v", r, err)
+	}
+	if !cmp.Equal(&asGiven, first) {
+		t.Errorf("first changed: %+v, was %+v", first, asGiven)
+	}
+	// It is stored in the code's environment and session: rotating it reads them.
+	rot, err := s.RotateRefreshToken(ctx, first.Hash, store.Now(), newRefreshToken(e.ID, sess.ID), "sealed")
+	if err != nil {
+		t.Fatalf("rotating the first token: %v", err)
+	}
+	if rot.Token.EnvironmentID != e.ID || rot.Token.SessionID != sess.ID || rot.Session == nil || rot.User == nil || rot.User.ID != u.ID {
+		t.Errorf("first token stored as %+v (session %v, user %v); want environment %s, session %s", rot.Token, rot.Session, rot.User, e.ID, sess.ID)
+	}
+
+	// A used code inserts nothing, nor does an unknown one.
+	second := newRefreshToken(e.ID, sess.ID)
+	_, err = s.ConsumeAuthCode(ctx, c.Hash, store.Now(), second)
+	wantErr(t, err, store.ErrAlreadyUsed, "used code")
+	unknown := newRefreshToken(e.ID, sess.ID)
+	_, err = s.ConsumeAuthCode(ctx, randomHash(), store.Now(), unknown)
+	wantErr(t, err, store.ErrNotFound, "unknown code")
+	if exists(second) || exists(unknown) {
+		t.Error("a consumption that failed inserted its token")
+	}
+
+	// Of concurrent consumers, only the winner's token is stored.
+	for range 3 {
+		c := newCode()
+		const n = 8
+		toks := make([]*store.RefreshToken, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			toks[i] = newRefreshToken(e.ID, sess.ID)
+			wg.Go(func() { _, errs[i] = s.ConsumeAuthCode(ctx, c.Hash, store.Now(), toks[i]) })
+		}
+		wg.Wait()
+		for i := range n {
+			if (errs[i] == nil) != exists(toks[i]) {
+				t.Errorf("consumer %d: err %v, but its token stored: %v", i, errs[i], !exists(toks[i]))
+			}
+		}
+	}
+
+	// Deleting: once, then ErrNotFound.
+	if err := s.DeleteRefreshToken(ctx, first.Hash); err != nil {
+		t.Errorf("DeleteRefreshToken: %v", err)
+	}
+	wantErr(t, s.DeleteRefreshToken(ctx, first.Hash), store.ErrNotFound, "second DeleteRefreshToken")
 }

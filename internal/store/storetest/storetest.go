@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RefreshTokenRotateRace", testRefreshTokenRotateRace},
 		{"RefreshRotationReadsSessionAndUser", testRefreshRotationReadsSessionAndUser},
 		{"AuthCodeReadsSessionAndUser", testAuthCodeReadsSessionAndUser},
+		{"AuthCodeFirstRefreshToken", testAuthCodeFirstRefreshToken},
 		{"BrowserSessions", testBrowserSessions},
 		{"Throttles", testThrottles},
 		{"ThrottleConcurrent", testThrottleConcurrent},
