@@ -187,16 +187,12 @@ func (s *Service) Complete(ctx context.Context, env *store.Environment, req *sto
 // request's state. A request that was stored must go through Complete, so
 // that it is used once.
 func (s *Service) Grant(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client) (string, error) {
-	sess, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c)
-	if err != nil {
-		return "", err
-	}
 	code, hash := newSecret()
 	now := s.now()
-	if err := s.Store.CreateAuthCode(ctx, &store.AuthCode{
-		Hash: hash, EnvironmentID: env.ID, ClientID: req.ClientID, RedirectURI: req.RedirectURI,
-		CodeChallenge: req.CodeChallenge, UserID: user.ID, SessionID: sess.ID, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
-	}); err != nil {
+	if _, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c, &store.AuthCode{
+		Hash: hash, ClientID: req.ClientID, RedirectURI: req.RedirectURI, CodeChallenge: req.CodeChallenge,
+		CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+	}, nil); err != nil {
 		return "", err
 	}
 	q := url.Values{"code": {code}}
@@ -206,26 +202,34 @@ func (s *Service) Grant(ctx context.Context, env *store.Environment, req *store.
 	return appendQuery(req.RedirectURI, q), nil
 }
 
-// startSession creates a user's session with an app and records the sign-in.
-func (s *Service) startSession(ctx context.Context, env *store.Environment, user *store.User, clientID, browserSessionID, method string, c Client) (*store.Session, error) {
+// startSession records a user's sign-in to an app: the session, the
+// user's last sign-in, and the code (Grant) or first refresh token
+// (signIn) that hands the session over, in one store transaction.
+func (s *Service) startSession(ctx context.Context, env *store.Environment, user *store.User, clientID, browserSessionID, method string, c Client,
+	code *store.AuthCode, first *store.RefreshToken) (*store.Session, error) {
 	now := s.now()
 	e := env.WithDefaults()
-	user.LastSignInAt = &now // the response shows this sign-in
 	sess := &store.Session{
 		ID: ids.New("session"), EnvironmentID: env.ID, UserID: user.ID, BrowserSessionID: browserSessionID,
 		ClientID: clientID, AuthMethod: method, IPAddress: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
 		CreatedAt: now, UpdatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(e.SessionLifetime),
 	}
-	if err := s.Store.CreateSession(ctx, sess); err != nil {
+	if err := s.Store.StartSession(ctx, sess, code, first); err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.UpdateUser(ctx, env.ID, user.ID, func(u *store.User) error {
-		u.LastSignInAt = &now
-		return nil
-	}); err != nil {
-		return nil, err
-	}
+	user.LastSignInAt = &now // the response shows this sign-in
 	return sess, nil
+}
+
+// signIn starts a session for a user who signed in through the API and
+// issues its tokens.
+func (s *Service) signIn(ctx context.Context, env *store.Environment, user *store.User, method string, c Client) (*TokenResponse, error) {
+	rt, hash := newSecret()
+	sess, err := s.startSession(ctx, env, user, env.ClientID, "", method, c, nil, &store.RefreshToken{Hash: hash, CreatedAt: s.now()})
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, env, sess, user, rt)
 }
 
 func truncate(s string, n int) string {

@@ -279,11 +279,7 @@ func (s *Service) completePendingVerification(ctx context.Context, env *store.En
 	}); err != nil {
 		return nil, err
 	}
-	sess, err := s.startSession(ctx, env, user, env.ClientID, "", "password", c)
-	if err != nil {
-		return nil, err
-	}
-	return s.issue(ctx, env, sess, user, nil)
+	return s.signIn(ctx, env, user, "password", c)
 }
 
 // StartMagicAuth emails a sign-in code to an address. For an address with

@@ -105,11 +105,7 @@ func (s *Service) Token(ctx context.Context, r TokenRequest, checkKey func(ctx c
 		if err != nil {
 			return nil, err
 		}
-		sess, err := s.startSession(ctx, env, user, env.ClientID, "", "magic_code", r.Client)
-		if err != nil {
-			return nil, err
-		}
-		return s.issue(ctx, env, sess, user, nil)
+		return s.signIn(ctx, env, user, "magic_code", r.Client)
 	case "":
 		return nil, invalidRequest("grant_type is required.")
 	}
@@ -157,7 +153,7 @@ func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r To
 		}
 		return nil, err
 	}
-	return s.issue(ctx, env, red.Session, red.User, &rt)
+	return s.issue(ctx, env, red.Session, red.User, rt)
 }
 
 // checkRedemption checks a consumed code against the exchange request.
@@ -239,7 +235,7 @@ func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRe
 				return nil, fmt.Errorf("open successor refresh token: %w", err)
 			}
 			tok := string(succ)
-			return s.continueSession(ctx, env, rot, &tok)
+			return s.continueSession(ctx, env, rot, tok)
 		}
 		if err := s.Store.EndSession(ctx, env.ID, prev.SessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -253,12 +249,12 @@ func (s *Service) refresh(ctx context.Context, env *store.Environment, r TokenRe
 	if rot.Token.EnvironmentID != env.ID {
 		return nil, invalidGrant("The refresh token is invalid.")
 	}
-	return s.continueSession(ctx, env, rot, &nextTok)
+	return s.continueSession(ctx, env, rot, nextTok)
 }
 
 // continueSession issues tokens for a live session after a refresh, from
 // the session and user the rotation read.
-func (s *Service) continueSession(ctx context.Context, env *store.Environment, rot *store.Rotation, refresh *string) (*TokenResponse, error) {
+func (s *Service) continueSession(ctx context.Context, env *store.Environment, rot *store.Rotation, refresh string) (*TokenResponse, error) {
 	sess := rot.Session
 	if err := s.checkLive(env, sess); err != nil {
 		return nil, err
@@ -287,16 +283,13 @@ func (s *Service) passwordGrant(ctx context.Context, env *store.Environment, r T
 	if NeedsVerification(env, user) {
 		return nil, s.stepUpVerification(ctx, env, user, r.Client)
 	}
-	sess, err := s.startSession(ctx, env, user, env.ClientID, "", "password", r.Client)
-	if err != nil {
-		return nil, err
-	}
-	return s.issue(ctx, env, sess, user, nil)
+	return s.signIn(ctx, env, user, "password", r.Client)
 }
 
-// issue mints an access token and, unless refresh is given (a grace-window
-// replay that reuses the successor), a new refresh-token chain.
-func (s *Service) issue(ctx context.Context, env *store.Environment, sess *store.Session, user *store.User, refresh *string) (*TokenResponse, error) {
+// issue mints an access token and answers with it and refresh, the
+// refresh token the caller stored (with the session, the code exchange or
+// the rotation).
+func (s *Service) issue(ctx context.Context, env *store.Environment, sess *store.Session, user *store.User, refresh string) (*TokenResponse, error) {
 	key, err := s.Keys.Signer(ctx, env)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -310,17 +303,7 @@ func (s *Service) issue(ctx context.Context, env *store.Environment, sess *store
 	if err != nil {
 		return nil, err
 	}
-	var rt string
-	if refresh != nil {
-		rt = *refresh
-	} else {
-		var hash []byte
-		rt, hash = newSecret()
-		if err := s.Store.CreateRefreshToken(ctx, &store.RefreshToken{Hash: hash, EnvironmentID: env.ID, SessionID: sess.ID, CreatedAt: now}); err != nil {
-			return nil, err
-		}
-	}
-	return &TokenResponse{User: user, AccessToken: access, RefreshToken: rt, OrganizationID: sess.OrganizationID,
+	return &TokenResponse{User: user, AccessToken: access, RefreshToken: refresh, OrganizationID: sess.OrganizationID,
 		AuthenticationMethod: methodName(sess.AuthMethod), Session: sess}, nil
 }
 

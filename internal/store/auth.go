@@ -113,6 +113,12 @@ type AuthCode struct {
 type Sessions interface {
 	// CreateSession inserts s.
 	CreateSession(ctx context.Context, s *Session) error
+	// StartSession records a sign-in in one transaction: it inserts s, sets
+	// the user's LastSignInAt to s.CreatedAt, and inserts code and first
+	// (the session's first refresh token) where not nil, bound to s's
+	// environment, user and session whatever they say (they are not
+	// changed). ErrNotFound, with nothing written, if the user is gone.
+	StartSession(ctx context.Context, s *Session, code *AuthCode, first *RefreshToken) error
 	// GetSession returns a session of an environment.
 	GetSession(ctx context.Context, envID, id string) (*Session, error)
 	// GetSessionByID returns a session whatever its environment. Only the

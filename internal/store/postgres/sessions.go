@@ -47,10 +47,53 @@ func scanSession(row pgx.Row) (*store.Session, error) {
 // CreateSession inserts s.
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		s.ID, s.EnvironmentID, s.UserID, s.BrowserSessionID, s.ClientID, s.AuthMethod, s.IPAddress, s.UserAgent,
-		s.OrganizationID, ts(s.CreatedAt), ts(s.UpdatedAt), ts(s.LastActiveAt), ts(s.ExpiresAt), tsPtr(s.EndedAt))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, sessionArgs(s)...)
 	return mapErr(err)
+}
+
+func sessionArgs(s *store.Session) []any {
+	return []any{s.ID, s.EnvironmentID, s.UserID, s.BrowserSessionID, s.ClientID, s.AuthMethod, s.IPAddress, s.UserAgent,
+		s.OrganizationID, ts(s.CreatedAt), ts(s.UpdatedAt), ts(s.LastActiveAt), ts(s.ExpiresAt), tsPtr(s.EndedAt)}
+}
+
+// startSessionSQL sets the user's last sign-in and inserts the session in
+// one statement: the insert takes its row from the update, so it inserts
+// nothing when the user is gone.
+const startSessionSQL = `WITH u AS (
+		UPDATE users SET last_sign_in_at = $10 WHERE environment_id = $2 AND id = $3 RETURNING 1)
+	INSERT INTO sessions (` + sessionColumns + `)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM u`
+
+// StartSession records a sign-in (the session, the user's last sign-in,
+// and the code or first refresh token) as one pipelined batch: one round
+// trip, one implicit transaction. The code and token are inserted only if
+// the session was, so a missing user leaves nothing behind.
+func (db *DB) StartSession(ctx context.Context, s *store.Session, code *store.AuthCode, first *store.RefreshToken) error {
+	b := &pgx.Batch{}
+	b.Queue(startSessionSQL, sessionArgs(s)...)
+	if code != nil {
+		b.Queue(`INSERT INTO auth_codes (`+authCodeColumns+`)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $7)`,
+			code.Hash, s.EnvironmentID, code.ClientID, code.RedirectURI, code.CodeChallenge, s.UserID, s.ID,
+			ts(code.CreatedAt), ts(code.ExpiresAt), tsPtr(code.UsedAt))
+	}
+	if first != nil {
+		b.Queue(`INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
+			SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $3)`,
+			first.Hash, s.EnvironmentID, s.ID, ts(first.CreatedAt), tsPtr(first.UsedAt), bytesOrNil(first.SuccessorHash), textOrNil(first.SuccessorSealed))
+	}
+	br := db.pool.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	for i := 1; err == nil && i < b.Len(); i++ {
+		_, err = br.Exec()
+	}
+	if err := errors.Join(err, br.Close()); err != nil {
+		return mapErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // GetSession returns a session of an environment.

@@ -150,10 +150,15 @@ func scanAuthCode(row interface{ Scan(...any) error }) (*store.AuthCode, error) 
 
 // CreateAuthCode inserts c. ErrConflict if its hash exists.
 func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
-	_, err := db.ex(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Hash, c.EnvironmentID, c.ClientID, c.RedirectURI, c.CodeChallenge, c.UserID, c.SessionID,
-		ms(c.CreatedAt), ms(c.ExpiresAt), msPtr(c.UsedAt))
+	_, err := db.ex(ctx, insertAuthCodeSQL, authCodeArgs(c)...)
 	return mapErr(err)
+}
+
+const insertAuthCodeSQL = `INSERT INTO auth_codes (` + authCodeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func authCodeArgs(c *store.AuthCode) []any {
+	return []any{c.Hash, c.EnvironmentID, c.ClientID, c.RedirectURI, c.CodeChallenge, c.UserID, c.SessionID,
+		ms(c.CreatedAt), ms(c.ExpiresAt), msPtr(c.UsedAt)}
 }
 
 // ConsumeAuthCode marks the code used at now and returns it as it was

@@ -28,11 +28,45 @@ func scanSession(row interface{ Scan(...any) error }) (*store.Session, error) {
 
 // CreateSession inserts s.
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := db.ex(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.EnvironmentID, s.UserID, s.BrowserSessionID, s.ClientID, s.AuthMethod, s.IPAddress, s.UserAgent,
-		s.OrganizationID, ms(s.CreatedAt), ms(s.UpdatedAt), ms(s.LastActiveAt), ms(s.ExpiresAt), msPtr(s.EndedAt))
+	_, err := db.ex(ctx, insertSessionSQL, sessionArgs(s)...)
 	return mapErr(err)
+}
+
+const insertSessionSQL = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func sessionArgs(s *store.Session) []any {
+	return []any{s.ID, s.EnvironmentID, s.UserID, s.BrowserSessionID, s.ClientID, s.AuthMethod, s.IPAddress, s.UserAgent,
+		s.OrganizationID, ms(s.CreatedAt), ms(s.UpdatedAt), ms(s.LastActiveAt), ms(s.ExpiresAt), msPtr(s.EndedAt)}
+}
+
+// StartSession records a sign-in (the session, the user's last sign-in,
+// and the code or first refresh token) in one write transaction.
+func (db *DB) StartSession(ctx context.Context, s *store.Session, code *store.AuthCode, first *store.RefreshToken) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := db.txe(ctx, tx, `UPDATE users SET last_sign_in_at = ? WHERE environment_id = ? AND id = ?`,
+			ms(s.CreatedAt), s.EnvironmentID, s.UserID)
+		if err := rowsAffected(res, err); err != nil {
+			return err
+		}
+		if _, err := db.txe(ctx, tx, insertSessionSQL, sessionArgs(s)...); err != nil {
+			return mapErr(err)
+		}
+		if code != nil {
+			c := *code
+			c.EnvironmentID, c.UserID, c.SessionID = s.EnvironmentID, s.UserID, s.ID
+			if _, err := db.txe(ctx, tx, insertAuthCodeSQL, authCodeArgs(&c)...); err != nil {
+				return mapErr(err)
+			}
+		}
+		if first != nil {
+			t := *first
+			t.EnvironmentID, t.SessionID = s.EnvironmentID, s.ID
+			if _, err := db.txe(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(&t)...); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
 }
 
 // GetSession returns a session of an environment.

@@ -609,3 +609,75 @@ func testThrottleConcurrent(t *testing.T, s store.Store) {
 		t.Errorf("final count = %+v, %v; want %d", got, err, n)
 	}
 }
+
+// StartSession writes a sign-in in one transaction: the session, the
+// user's last sign-in, and the code and first refresh token bound to the
+// session; for a missing user, nothing at all.
+func testStartSession(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := newEnv(t, s, "Dev")
+	u := newUser(e.ID, "start@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.GetUser(ctx, e.ID, u.ID)
+
+	sess := newSession(e.ID, u.ID)
+	sess.CreatedAt = rawTime(0)
+	code := newAuthCode("env_elsewhere") // its user and session are not this one's
+	first := newRefreshToken("env_elsewhere", "session_elsewhere")
+	codeAsGiven, firstAsGiven := *code, *first
+	if err := s.StartSession(ctx, sess, code, first); err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(&codeAsGiven, code) || !cmp.Equal(&firstAsGiven, first) {
+		t.Error("StartSession changed the code or token it was given")
+	}
+	want := *sess
+	want.CreatedAt = store.Truncate(sess.CreatedAt)
+	got, err := s.GetSession(ctx, e.ID, sess.ID)
+	if err != nil || !cmp.Equal(&want, got) {
+		t.Errorf("session = %+v, %v; want %+v", got, err, &want)
+	}
+	after, _ := s.GetUser(ctx, e.ID, u.ID)
+	if after.LastSignInAt == nil || !after.LastSignInAt.Equal(want.CreatedAt) || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("user after sign-in: last sign-in %v (want %v), updated %v (was %v)", after.LastSignInAt, want.CreatedAt, after.UpdatedAt, before.UpdatedAt)
+	}
+	red, err := s.ConsumeAuthCode(ctx, code.Hash, store.Now(), nil)
+	if err != nil || red.Code.EnvironmentID != e.ID || red.Code.UserID != u.ID || red.Code.SessionID != sess.ID ||
+		red.Code.RedirectURI != code.RedirectURI || red.Session == nil || red.User == nil {
+		t.Errorf("code = %+v (session %v, user %v), %v; want it bound to the session", red.Code, red.Session, red.User, err)
+	}
+	rot, err := s.RotateRefreshToken(ctx, first.Hash, store.Now(), newRefreshToken(e.ID, sess.ID), "sealed")
+	if err != nil || rot.Token.EnvironmentID != e.ID || rot.Token.SessionID != sess.ID || rot.Session == nil || rot.Session.ID != sess.ID {
+		t.Errorf("first token = %+v, %v; want it bound to the session", rot, err)
+	}
+
+	// Neither code nor token.
+	bare := newSession(e.ID, u.ID)
+	if err := s.StartSession(ctx, bare, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSession(ctx, e.ID, bare.ID); err != nil {
+		t.Errorf("bare session: %v", err)
+	}
+
+	// A missing user: nothing is written.
+	lost := newSession(e.ID, ids.New("user"))
+	code, first = newAuthCode(e.ID), newRefreshToken(e.ID, lost.ID)
+	wantErr(t, s.StartSession(ctx, lost, code, first), store.ErrNotFound, "StartSession for a missing user")
+	_, err = s.GetSession(ctx, e.ID, lost.ID)
+	wantErr(t, err, store.ErrNotFound, "session of a missing user")
+	_, err = s.ConsumeAuthCode(ctx, code.Hash, store.Now(), nil)
+	wantErr(t, err, store.ErrNotFound, "code of a missing user")
+	wantErr(t, s.DeleteRefreshToken(ctx, first.Hash), store.ErrNotFound, "token of a missing user")
+
+	// A session ID taken already: nothing is written either.
+	dup := newSession(e.ID, u.ID)
+	dup.ID = bare.ID
+	code, first = newAuthCode(e.ID), newRefreshToken(e.ID, "")
+	wantErr(t, s.StartSession(ctx, dup, code, first), store.ErrConflict, "StartSession with a taken session ID")
+	_, err = s.ConsumeAuthCode(ctx, code.Hash, store.Now(), nil)
+	wantErr(t, err, store.ErrNotFound, "code of a refused session")
+	wantErr(t, s.DeleteRefreshToken(ctx, first.Hash), store.ErrNotFound, "token of a refused session")
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RefreshRotationReadsSessionAndUser", testRefreshRotationReadsSessionAndUser},
 		{"AuthCodeReadsSessionAndUser", testAuthCodeReadsSessionAndUser},
 		{"AuthCodeFirstRefreshToken", testAuthCodeFirstRefreshToken},
+		{"StartSession", testStartSession},
 		{"BrowserSessions", testBrowserSessions},
 		{"Throttles", testThrottles},
 		{"ThrottleConcurrent", testThrottleConcurrent},
