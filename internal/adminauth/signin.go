@@ -37,7 +37,8 @@ func emailKey(email string) string { return "admin:email:" + email }
 func ipKey(ip string) string       { return "admin:ip:" + ip }
 
 func (s *Service) checkThrottle(ctx context.Context, key string, free int) error {
-	return throttle.Check(ctx, s.Store, key, free, s.now())
+	_, err := throttle.Check(ctx, s.Store, key, free, s.now())
+	return err
 }
 
 func (s *Service) checkThrottles(ctx context.Context, email string, c Client) error {

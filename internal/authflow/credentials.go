@@ -27,7 +27,7 @@ func emailKey(envID, email string) string { return "signin:email:" + envID + ":"
 func ipKey(ip string) string              { return "signin:ip:" + ip }
 
 // checkThrottle returns a RateLimited error if key must still wait.
-func (s *Service) checkThrottle(ctx context.Context, key string, free int) error {
+func (s *Service) checkThrottle(ctx context.Context, key string, free int) (recorded bool, err error) {
 	return throttle.Check(ctx, s.Store, key, free, s.now())
 }
 
@@ -40,11 +40,12 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 		norm = email // still throttled and still hashed, so it costs the same
 	}
 	ek := emailKey(env.ID, norm)
-	if err := s.checkThrottle(ctx, ek, FreeEmailFailures); err != nil {
+	emailFailed, err := s.checkThrottle(ctx, ek, FreeEmailFailures)
+	if err != nil {
 		return nil, err
 	}
 	if c.IP != "" {
-		if err := s.checkThrottle(ctx, ipKey(c.IP), FreeIPFailures); err != nil {
+		if _, err := s.checkThrottle(ctx, ipKey(c.IP), FreeIPFailures); err != nil {
 			return nil, err
 		}
 	}
@@ -90,8 +91,12 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 		}
 		return nil, ErrInvalidCredentials
 	}
-	if err := s.Store.ClearThrottle(ctx, ek); err != nil {
-		return nil, err
+	// A success clears the email's failures (not the IP's: one address may
+	// be guessing at many accounts), when there are any.
+	if emailFailed {
+		if err := s.Store.ClearThrottle(ctx, ek); err != nil {
+			return nil, err
+		}
 	}
 	s.record(ctx, env.ID, EventSignedIn, "user", user.ID, user.ID, c, map[string]string{"method": "password"})
 	return user, nil

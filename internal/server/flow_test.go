@@ -713,6 +713,20 @@ func TestGenericCredentialsErrorAndThrottle(t *testing.T) {
 		if ok := grant("known@example.com", "correct horse battery staple"); ok.Status != 200 {
 			t.Fatalf("another account is not throttled: %d %s", ok.Status, ok.Raw)
 		}
+		// A success clears the email's failures: four wrong, the right one,
+		// four wrong again, and none of them waits (nine would).
+		for round := range 2 {
+			for i := range 4 {
+				if r := grant("known@example.com", "wrong wrong wrong"); r.Status != 400 {
+					t.Fatalf("round %d, failure %d: %d %s", round, i, r.Status, r.Raw)
+				}
+			}
+			if round == 0 {
+				if ok := grant("known@example.com", "correct horse battery staple"); ok.Status != 200 {
+					t.Fatalf("right password after four failures: %d %s", ok.Status, ok.Raw)
+				}
+			}
+		}
 	})
 }
 

@@ -29,18 +29,19 @@ func Delay(n, free int) time.Duration {
 }
 
 // Check returns a RateLimited error, with the wait, if key must still
-// wait at now.
-func Check(ctx context.Context, st store.Throttles, key string, free int, now time.Time) error {
+// wait at now. recorded reports whether key has failures on record, in
+// the window or not: only then does a success need to clear them.
+func Check(ctx context.Context, st store.Throttles, key string, free int, now time.Time) (recorded bool, err error) {
 	t, err := st.GetThrottle(ctx, key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if t.Failures == 0 || now.Sub(t.FirstAt) > Window {
-		return nil
+		return t.Failures > 0, nil
 	}
 	if wait := t.LastAt.Add(Delay(t.Failures, free)).Sub(now); wait > 0 {
-		return &errs.Error{Kind: errs.RateLimited, Code: "too_many_attempts", RetryAfter: wait,
+		return true, &errs.Error{Kind: errs.RateLimited, Code: "too_many_attempts", RetryAfter: wait,
 			Message: "Too many sign-in attempts. Wait a moment and try again."}
 	}
-	return nil
+	return true, nil
 }

@@ -36,8 +36,8 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := store.Now()
-	if err := Check(ctx, db, "k", 2, now); err != nil {
-		t.Fatalf("a key never seen: %v", err)
+	if recorded, err := Check(ctx, db, "k", 2, now); err != nil || recorded {
+		t.Fatalf("a key never seen: %v, recorded %v", err, recorded)
 	}
 	for range 3 {
 		if _, err := db.RecordFailure(ctx, "k", now, Window); err != nil {
@@ -45,18 +45,19 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	// Three failures, two free: the next attempt waits 2 s after the last.
-	err = Check(ctx, db, "k", 2, now.Add(500*time.Millisecond))
+	_, err = Check(ctx, db, "k", 2, now.Add(500*time.Millisecond))
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Kind != errs.RateLimited || e.RetryAfter != 1500*time.Millisecond {
 		t.Fatalf("within the delay: %v (kind %v, retry after %s), want RateLimited with 1.5s to wait", err, e.Kind, e.RetryAfter)
 	}
-	if err := Check(ctx, db, "k", 2, now.Add(2*time.Second)); err != nil {
-		t.Errorf("after the delay: %v", err)
+	if recorded, err := Check(ctx, db, "k", 2, now.Add(2*time.Second)); err != nil || !recorded {
+		t.Errorf("after the delay: %v, recorded %v", err, recorded)
 	}
-	if err := Check(ctx, db, "k", 3, now); err == nil {
+	if _, err := Check(ctx, db, "k", 3, now); err == nil {
 		t.Error("3 failures with 3 free must wait a second")
 	}
-	if err := Check(ctx, db, "k", 2, now.Add(Window+time.Second)); err != nil {
-		t.Errorf("after the window: %v", err)
+	// Stale failures do not limit, but are still on record to clear.
+	if recorded, err := Check(ctx, db, "k", 2, now.Add(Window+time.Second)); err != nil || !recorded {
+		t.Errorf("after the window: %v, recorded %v", err, recorded)
 	}
 }
