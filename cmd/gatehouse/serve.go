@@ -54,7 +54,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("email via SMTP", "server", smtpCfg.String(), "from", cfg.MailFrom)
 	// 0 means GOMAXPROCS. Bounding hashing apart from GOMAXPROCS lets an
-	// operator give hashing fewer Ps than the server has (docs/perf-hashing.md).
+	// operator keep CPUs for token traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
 	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout)

@@ -63,7 +63,7 @@ func (c *Config) settings() []setting {
 		{flag: "shutdown-timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", help: "time in-flight requests get to finish on SIGTERM, e.g. 30s", dur: &c.ShutdownTimeout},
 		{flag: "", env: "GATEHOUSE_SMTP_URL", help: "SMTP server for outgoing email (required): smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)", str: &c.SMTPURL},
 		{flag: "cache-ttl", env: "GATEHOUSE_CACHE_TTL", help: "how long each node keeps environments and API keys in memory, so a change made on another node (or a revoked API key) applies everywhere within it; 0 turns the cache off", dur: &c.CacheTTL},
-		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~25 ms of CPU each) computed at once; more wait their turn. 0 means GOMAXPROCS (one per CPU). With GOMAXPROCS one above this number, hashing cannot hold every Go scheduler slot, so token requests stop queueing behind sign-ins, at the cost of ~15 % sign-in throughput (docs/performance.md)", num: &c.HashConcurrency},
+		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~20-30 ms of CPU each) computed at once; more wait their turn. 0 means GOMAXPROCS (one per CPU). Each slot keeps its 19 MiB once used. A lower number keeps CPUs free for token requests during sign-in storms (docs/performance.md)", num: &c.HashConcurrency},
 		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
 }
