@@ -123,3 +123,15 @@ func TestSmokeInProcess(t *testing.T) {
 		t.Errorf("ceiling = %+v", res.Ceiling)
 	}
 }
+
+func TestHashRatePools(t *testing.T) {
+	h := newHashRate(4)
+	h.add(HashRun{Verifications: 100, Seconds: 2, CPUSeconds: 4})
+	if h.PerSecond != 50 || h.PerCPUSecond != 25 {
+		t.Fatalf("one run: %v/s, %v per CPU-s", h.PerSecond, h.PerCPUSecond)
+	}
+	h.add(HashRun{Verifications: 200, Seconds: 4, CPUSeconds: 6})
+	if h.PerSecond != 50 || h.PerCPUSecond != 30 || len(h.Runs) != 2 {
+		t.Fatalf("pooled: %v/s, %v per CPU-s, %d runs", h.PerSecond, h.PerCPUSecond, len(h.Runs))
+	}
+}

@@ -68,10 +68,11 @@
 // latency counts from the scheduled start, so queueing shows. --rate 70%
 // first runs a closed-loop calibration (--calibrate) and then runs at 70%
 // of the peak it found. --ceiling measures a bare net/http JSON handler in
-// this process with the same VUs and transport settings, and gives every
-// rate as a ratio to it. For mixes with password operations the bench
-// measures argon2id verification alone with the server's Hasher (default
-// parameters, at most GOMAXPROCS at once), the ceiling for sign-ins.
+// this process with the same client and VUs, and gives every rate as a
+// ratio to it. For mixes with password operations the bench measures
+// argon2id verification alone with the server's Hasher (default
+// parameters, at most GOMAXPROCS at once), the ceiling for sign-ins,
+// before the run and again after it, and pools the two.
 //
 // Each run ends with PASS/FAIL for the targets of issue 7 that apply to it
 // (see docs/performance.md for the figures and exact commands).

@@ -276,7 +276,8 @@ func run(ctx context.Context, args []string) error {
 	}
 	if cfg.hashRate == "on" || (cfg.hashRate == "auto" && m.passwordOps()) {
 		logf("argon2id alone: %d callers, bound %d, %s …", cfg.vus, runtimeProcs(), cfg.hashTime)
-		res.HashRate = measureHashRate(ctx, hasher, hash, l.password, cfg.vus, cfg.hashTime)
+		res.HashRate = newHashRate(cfg.vus)
+		res.HashRate.add(measureHashRate(ctx, hasher, hash, l.password, cfg.vus, cfg.hashTime))
 		logf("argon2id alone: %.1f verifications/s", res.HashRate.PerSecond)
 	}
 	l.settle(ctx)
@@ -310,6 +311,12 @@ func run(ctx context.Context, args []string) error {
 		logf("running mix %q with %d VUs: %s warm-up, %s measured …", m.Name, cfg.vus, cfg.warmup, cfg.duration)
 	}
 	res.Run = l.phase(ctx, vus, m, opts)
+	if res.HashRate != nil && m.passwordOps() && ctx.Err() == nil {
+		// Again after the run, pooled with the first: the ratio then
+		// compares the run with both ends of it.
+		logf("argon2id alone, again after the run: %s …", cfg.hashTime)
+		res.HashRate.add(measureHashRate(ctx, hasher, hash, l.password, cfg.vus, cfg.hashTime))
+	}
 	if t.sink != nil {
 		res.Emails = &EmailStats{Received: t.sink.received.Load(), Unclaimed: t.sink.unclaimed.Load()}
 	}

@@ -192,7 +192,20 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 		fmt.Fprintf(w, "ceiling (bare net/http JSON handler, %d VUs): %.0f req/s, p50 %.2f ms, p99 %.2f ms\n", c.VUs, c.PerSecond, c.P50Ms, c.P99Ms)
 	}
 	if h := res.HashRate; h != nil {
-		fmt.Fprintf(w, "argon2id verification alone (%s, at most %d at once, %d callers): %.1f/s, %.1f per CPU-second\n", h.Params, h.Bound, h.Callers, h.PerSecond, h.PerCPUSecond)
+		fmt.Fprintf(w, "argon2id verification alone (%s, at most %d at once, %d callers): %.1f/s, %.1f per CPU-second", h.Params, h.Bound, h.Callers, h.PerSecond, h.PerCPUSecond)
+		for i, r := range h.Runs {
+			sep := " (before the run"
+			if i > 0 {
+				sep = "; after"
+			}
+			if r.CPUSeconds > 0 {
+				fmt.Fprintf(w, "%s: %.1f per CPU-second", sep, float64(r.Verifications)/r.CPUSeconds)
+			}
+		}
+		if len(h.Runs) > 0 {
+			fmt.Fprint(w, ")")
+		}
+		fmt.Fprintln(w)
 	}
 	if len(res.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets:")

@@ -722,12 +722,37 @@ type HashRate struct {
 	// does nothing else meanwhile): steadier than PerSecond on a shared
 	// machine, and comparable with sign-ins per server CPU-second.
 	PerCPUSecond float64 `json:"verifications_per_cpu_second"`
+	// Runs are the measurements pooled into the figures above: one before
+	// the run and, for password mixes, one after, so that a machine whose
+	// speed drifts during the run is compared with both ends of it.
+	Runs []HashRun `json:"runs,omitempty"`
+}
+
+// HashRun is one measurement of argon2id alone.
+type HashRun struct {
+	Verifications int64   `json:"verifications"`
+	Seconds       float64 `json:"seconds"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+}
+
+// add pools another measurement into h.
+func (h *HashRate) add(r HashRun) {
+	h.Runs = append(h.Runs, r)
+	var n int64
+	var wall, cpu float64
+	for _, r := range h.Runs {
+		n, wall, cpu = n+r.Verifications, wall+r.Seconds, cpu+r.CPUSeconds
+	}
+	h.PerSecond, h.PerCPUSecond = float64(n)/wall, 0
+	if cpu > 0 {
+		h.PerCPUSecond = float64(n) / cpu
+	}
 }
 
 // measureHashRate verifies the bench password against its hash with the
 // server's Hasher (default parameters, at most GOMAXPROCS at once) from
 // callers goroutines: the ceiling for password sign-ins on this machine.
-func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, callers int, d time.Duration) *HashRate {
+func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, callers int, d time.Duration) HashRun {
 	var n atomic.Int64
 	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -745,11 +770,11 @@ func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, c
 	}
 	wg.Wait()
 	cpu1, _ := procCPU(os.Getpid())
+	return HashRun{Verifications: n.Load(), Seconds: time.Since(start).Seconds(), CPUSeconds: (cpu1 - cpu0).Seconds()}
+}
+
+func newHashRate(callers int) *HashRate {
 	p := password.DefaultParams
-	hr := &HashRate{Params: fmt.Sprintf("argon2id m=%d KiB, t=%d, p=%d", p.Memory, p.Time, p.Threads),
-		Bound: runtimeProcs(), Callers: callers, PerSecond: float64(n.Load()) / time.Since(start).Seconds()}
-	if d := (cpu1 - cpu0).Seconds(); d > 0 {
-		hr.PerCPUSecond = float64(n.Load()) / d
-	}
-	return hr
+	return &HashRate{Params: fmt.Sprintf("argon2id m=%d KiB, t=%d, p=%d", p.Memory, p.Time, p.Threads),
+		Bound: runtimeProcs(), Callers: callers}
 }
