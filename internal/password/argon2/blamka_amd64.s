@@ -37,6 +37,19 @@ GLOBL ·rotr16<>(SB), (NOPTR+RODATA), $32
 	GB4(a, b, c, d, t); \
 	VPERMQ $0x93, b, b; VPERMQ $0x4E, c, c; VPERMQ $0x39, d, d
 
+// The 128 bytes at offset R8 of base, in Y0–Y3: loaded, XORed in, stored.
+#define LOAD4(base) \
+	VMOVDQU 0(base)(R8*1), Y0; VMOVDQU 32(base)(R8*1), Y1; \
+	VMOVDQU 64(base)(R8*1), Y2; VMOVDQU 96(base)(R8*1), Y3
+
+#define XOR4(base) \
+	VPXOR 0(base)(R8*1), Y0, Y0; VPXOR 32(base)(R8*1), Y1, Y1; \
+	VPXOR 64(base)(R8*1), Y2, Y2; VPXOR 96(base)(R8*1), Y3, Y3
+
+#define STORE4(base) \
+	VMOVDQU Y0, 0(base)(R8*1); VMOVDQU Y1, 32(base)(R8*1); \
+	VMOVDQU Y2, 64(base)(R8*1); VMOVDQU Y3, 96(base)(R8*1)
+
 // func compressAVX2(out, x, y, z *block, xor bool)
 //
 // z = x ^ y; P on z's rows, then on its columns; then out = z ^ x ^ y,
@@ -52,20 +65,11 @@ TEXT ·compressAVX2(SB), NOSPLIT, $0-33
 	// z = x ^ y, 128 bytes at a time.
 	XORQ R8, R8
 xy:
-	VMOVDQU 0(AX)(R8*1), Y0
-	VMOVDQU 32(AX)(R8*1), Y1
-	VMOVDQU 64(AX)(R8*1), Y2
-	VMOVDQU 96(AX)(R8*1), Y3
-	VPXOR   0(BX)(R8*1), Y0, Y0
-	VPXOR   32(BX)(R8*1), Y1, Y1
-	VPXOR   64(BX)(R8*1), Y2, Y2
-	VPXOR   96(BX)(R8*1), Y3, Y3
+	LOAD4(AX)
+	XOR4(BX)
 	// The first P works on this row (words 16i..16i+15): do it now.
 	ROUND(Y0, Y1, Y2, Y3, Y8)
-	VMOVDQU Y0, 0(DI)(R8*1)
-	VMOVDQU Y1, 32(DI)(R8*1)
-	VMOVDQU Y2, 64(DI)(R8*1)
-	VMOVDQU Y3, 96(DI)(R8*1)
+	STORE4(DI)
 	ADDQ $128, R8
 	CMPQ R8, $1024
 	JNE  xy
@@ -99,29 +103,14 @@ cols:
 	MOVBLZX xor+32(FP), CX
 	XORQ    R8, R8
 fin:
-	VMOVDQU 0(DI)(R8*1), Y0
-	VMOVDQU 32(DI)(R8*1), Y1
-	VMOVDQU 64(DI)(R8*1), Y2
-	VMOVDQU 96(DI)(R8*1), Y3
-	VPXOR   0(AX)(R8*1), Y0, Y0
-	VPXOR   32(AX)(R8*1), Y1, Y1
-	VPXOR   64(AX)(R8*1), Y2, Y2
-	VPXOR   96(AX)(R8*1), Y3, Y3
-	VPXOR   0(BX)(R8*1), Y0, Y0
-	VPXOR   32(BX)(R8*1), Y1, Y1
-	VPXOR   64(BX)(R8*1), Y2, Y2
-	VPXOR   96(BX)(R8*1), Y3, Y3
-	TESTQ   CX, CX
-	JZ      store
-	VPXOR   0(DX)(R8*1), Y0, Y0
-	VPXOR   32(DX)(R8*1), Y1, Y1
-	VPXOR   64(DX)(R8*1), Y2, Y2
-	VPXOR   96(DX)(R8*1), Y3, Y3
+	LOAD4(DI)
+	XOR4(AX)
+	XOR4(BX)
+	TESTQ CX, CX
+	JZ    store
+	XOR4(DX)
 store:
-	VMOVDQU Y0, 0(DX)(R8*1)
-	VMOVDQU Y1, 32(DX)(R8*1)
-	VMOVDQU Y2, 64(DX)(R8*1)
-	VMOVDQU Y3, 96(DX)(R8*1)
+	STORE4(DX)
 	ADDQ $128, R8
 	CMPQ R8, $1024
 	JNE  fin

@@ -420,14 +420,7 @@ func consume(ctx context.Context, s store.Store, hash []byte, now time.Time) (*s
 func testAuthCodeReadsSessionAndUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
-	u := newUser(e.ID, "code@example.com")
-	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	sess := newSession(e.ID, u.ID)
-	if err := s.CreateSession(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	u, sess := userWithSession(t, s, e.ID, "code@example.com")
 	c := newAuthCode(e.ID)
 	c.UserID, c.SessionID = u.ID, sess.ID
 	if err := s.CreateAuthCode(ctx, c); err != nil {
@@ -504,14 +497,7 @@ func testAuthCodeConsumeRace(t *testing.T, s store.Store) {
 	e := newEnv(t, s, "Dev")
 	// Codes of a real session and user, whose consumers read them too, and
 	// codes of neither.
-	u := newUser(e.ID, "code-race@example.com")
-	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	sess := newSession(e.ID, u.ID)
-	if err := s.CreateSession(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	u, sess := userWithSession(t, s, e.ID, "code-race@example.com")
 	for i := range 6 {
 		c := newAuthCode(e.ID)
 		if i < 3 {
@@ -594,14 +580,7 @@ func testAuthForeignKeys(t *testing.T, s store.Store) {
 func testAuthCodeFirstRefreshToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
-	u := newUser(e.ID, "first-token@example.com")
-	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	sess := newSession(e.ID, u.ID)
-	if err := s.CreateSession(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	u, sess := userWithSession(t, s, e.ID, "first-token@example.com")
 	newCode := func() *store.AuthCode {
 		c := newAuthCode(e.ID)
 		c.UserID, c.SessionID = u.ID, sess.ID

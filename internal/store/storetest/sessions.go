@@ -15,6 +15,20 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
+// userWithSession creates a user and a session of theirs.
+func userWithSession(t *testing.T, s store.Store, envID, email string) (*store.User, *store.Session) {
+	t.Helper()
+	u := newUser(envID, email)
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(envID, u.ID)
+	if err := s.CreateSession(t.Context(), sess); err != nil {
+		t.Fatal(err)
+	}
+	return u, sess
+}
+
 func newSession(envID, userID string) *store.Session {
 	now := store.Now()
 	return &store.Session{
@@ -384,14 +398,7 @@ func testRefreshTokenRotateRace(t *testing.T, s store.Store) {
 	e := newEnv(t, s, "Dev")
 	// Once for a token of a real session and user, whose rotations read
 	// them too, and once for an orphan token.
-	u := newUser(e.ID, "race@example.com")
-	if err := s.CreateUser(t.Context(), u); err != nil {
-		t.Fatal(err)
-	}
-	sess := newSession(e.ID, u.ID)
-	if err := s.CreateSession(t.Context(), sess); err != nil {
-		t.Fatal(err)
-	}
+	_, sess := userWithSession(t, s, e.ID, "race@example.com")
 	for _, sessionID := range []string{sess.ID, ids.New("session")} {
 		for range 3 {
 			rotateRace(t, s, e, sessionID)
