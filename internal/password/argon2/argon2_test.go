@@ -112,3 +112,26 @@ func BenchmarkXCrypto(b *testing.B) {
 		xargon2.IDKey([]byte("correct horse"), []byte("0123456789abcdef"), 2, 19456, 1, 32)
 	}
 }
+
+// FuzzKeyMatchesXCrypto compares Key with x/crypto on fuzzed inputs and
+// small parameters (1–4 lanes, up to 512 KiB, 1–3 passes, 4–131-byte
+// tags), in both modes, with one Memory reused throughout.
+func FuzzKeyMatchesXCrypto(f *testing.F) {
+	f.Add([]byte("password"), []byte("somesalt"), uint8(0), uint16(64), uint8(0), uint8(28), false)
+	f.Add([]byte{}, []byte("saltsaltsaltsalt"), uint8(2), uint16(500), uint8(3), uint8(127), true)
+	f.Add([]byte("\x00\xff"), []byte{}, uint8(1), uint16(0), uint8(1), uint8(0), false)
+	var mem Memory
+	f.Fuzz(func(t *testing.T, password, salt []byte, time uint8, memory uint16, threads uint8, keyLen uint8, argon2i bool) {
+		tm := uint32(time%3) + 1
+		p := threads%4 + 1
+		m := uint32(memory) % 513
+		kl := uint32(keyLen)%128 + 4
+		mode, want := ModeID, xargon2.IDKey(password, salt, tm, m, p, kl)
+		if argon2i {
+			mode, want = ModeI, xargon2.Key(password, salt, tm, m, p, kl)
+		}
+		if got := Key(&mem, mode, password, salt, tm, m, p, kl); !bytes.Equal(got, want) {
+			t.Fatalf("mode %d, t=%d m=%d p=%d keyLen=%d: %x, x/crypto %x", mode, tm, m, p, kl, got, want)
+		}
+	})
+}
