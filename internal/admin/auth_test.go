@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/adminauth"
+	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -258,7 +259,14 @@ func TestEndUserSessionDoesNotOpenDashboard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := ts.Srv.Flow.StartBrowserSession(ctx, ts.Env, u)
+		// A hosted sign-in completing a request starts the browser session.
+		now := store.Now()
+		areq := &store.AuthRequest{ID: ids.New("authreq"), EnvironmentID: ts.Env.ID, ClientID: ts.Env.ClientID,
+			RedirectURI: "http://localhost:3000/callback", ScreenHint: "sign-in", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := ts.Srv.Flow.SaveAuthorization(ctx, areq); err != nil {
+			t.Fatal(err)
+		}
+		_, tok, err := ts.Srv.Flow.Complete(ctx, ts.Env, areq, u, "password", authflow.Client{})
 		if err != nil {
 			t.Fatal(err)
 		}

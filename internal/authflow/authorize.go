@@ -171,28 +171,47 @@ func (s *Service) PendingRequest(ctx context.Context, env *store.Environment, id
 	return req, nil
 }
 
-// Complete finishes a stored request for a signed-in user: it consumes the
-// request, then grants it.
-func (s *Service) Complete(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client) (string, error) {
-	if err := s.Store.DeleteAuthRequest(ctx, env.ID, req.ID); errors.Is(err, store.ErrNotFound) {
-		return "", ErrRequestGone
-	} else if err != nil {
-		return "", err
+// Complete finishes a stored request for a user who has just signed in on
+// the hosted pages. In one store transaction it consumes the request,
+// starts Gatehouse's session with the browser and the user's session with
+// the app, and stores the code. It returns the app's redirect URI with
+// the code and the request's state, and the browser session's cookie
+// token.
+func (s *Service) Complete(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, method string, c Client) (to, browserToken string, err error) {
+	browserToken, hash := newSecret()
+	now := s.now()
+	b := &store.BrowserSession{
+		ID: ids.New("bsession"), Hash: hash, EnvironmentID: env.ID, UserID: user.ID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(env.WithDefaults().SessionLifetime),
 	}
-	return s.Grant(ctx, env, req, user, browserSessionID, method, c)
+	to, err = s.grant(ctx, env, req, user, b.ID, method, c, store.SignIn{Browser: b, Request: req.ID})
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		return "", "", ErrRequestGone
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return to, browserToken, nil
 }
 
-// Grant answers a checked request for a signed-in user: it starts a session
-// with the app and returns the app's redirect URI with a fresh code and the
-// request's state. A request that was stored must go through Complete, so
-// that it is used once.
+// Grant answers a checked request, never stored, for a user signed in
+// through a live browser session: it starts a session with the app and
+// returns the app's redirect URI with a fresh code and the request's
+// state. A stored request goes through Complete, so that it is used once.
 func (s *Service) Grant(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client) (string, error) {
+	return s.grant(ctx, env, req, user, browserSessionID, method, c, store.SignIn{})
+}
+
+// grant stores the sign-in in (see startSession) with a code for req and
+// returns the redirect to the app.
+func (s *Service) grant(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client, in store.SignIn) (string, error) {
 	code, hash := newSecret()
 	now := s.now()
-	if _, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c, &store.AuthCode{
+	in.Code = &store.AuthCode{
 		Hash: hash, ClientID: req.ClientID, RedirectURI: req.RedirectURI, CodeChallenge: req.CodeChallenge,
 		CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
-	}, nil); err != nil {
+	}
+	if _, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c, in); err != nil {
 		return "", err
 	}
 	q := url.Values{"code": {code}}
@@ -202,11 +221,12 @@ func (s *Service) Grant(ctx context.Context, env *store.Environment, req *store.
 	return appendQuery(req.RedirectURI, q), nil
 }
 
-// startSession records a user's sign-in to an app: the session, the
-// user's last sign-in, and the code (Grant) or first refresh token
-// (signIn) that hands the session over, in one store transaction.
-func (s *Service) startSession(ctx context.Context, env *store.Environment, user *store.User, clientID, browserSessionID, method string, c Client,
-	code *store.AuthCode, first *store.RefreshToken) (*store.Session, error) {
+// startSession records a user's sign-in to an app in one store
+// transaction: the session, the user's last sign-in, and whatever else in
+// carries: the code (grant) or first refresh token (signIn) that hands the
+// session over, and for a sign-in on the hosted pages the browser session
+// and the request it completes.
+func (s *Service) startSession(ctx context.Context, env *store.Environment, user *store.User, clientID, browserSessionID, method string, c Client, in store.SignIn) (*store.Session, error) {
 	now := s.now()
 	e := env.WithDefaults()
 	sess := &store.Session{
@@ -214,7 +234,8 @@ func (s *Service) startSession(ctx context.Context, env *store.Environment, user
 		ClientID: clientID, AuthMethod: method, IPAddress: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
 		CreatedAt: now, UpdatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(e.SessionLifetime),
 	}
-	if err := s.Store.StartSession(ctx, sess, code, first); err != nil {
+	in.Session = sess
+	if err := s.Store.StartSession(ctx, in); err != nil {
 		return nil, err
 	}
 	user.LastSignInAt = &now // the response shows this sign-in
@@ -225,7 +246,7 @@ func (s *Service) startSession(ctx context.Context, env *store.Environment, user
 // issues its tokens.
 func (s *Service) signIn(ctx context.Context, env *store.Environment, user *store.User, method string, c Client) (*TokenResponse, error) {
 	rt, hash := newSecret()
-	sess, err := s.startSession(ctx, env, user, env.ClientID, "", method, c, nil, &store.RefreshToken{Hash: hash, CreatedAt: s.now()})
+	sess, err := s.startSession(ctx, env, user, env.ClientID, "", method, c, store.SignIn{First: &store.RefreshToken{Hash: hash, CreatedAt: s.now()}})
 	if err != nil {
 		return nil, err
 	}

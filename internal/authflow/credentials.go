@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/errs"
-	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/throttle"
 	"github.com/gatehouse/gatehouse/internal/users"
@@ -155,22 +154,6 @@ func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpI
 	}
 	s.record(ctx, env.ID, EventSignedUp, "user", u.ID, u.ID, c, map[string]string{"method": "password"})
 	return u, nil
-}
-
-// StartBrowserSession starts Gatehouse's own session with a browser after a
-// sign-in and returns the cookie's secret token.
-func (s *Service) StartBrowserSession(ctx context.Context, env *store.Environment, user *store.User) (string, *store.BrowserSession, error) {
-	tok, hash := newSecret()
-	now := s.now()
-	e := env.WithDefaults()
-	b := &store.BrowserSession{
-		ID: ids.New("bsession"), Hash: hash, EnvironmentID: env.ID, UserID: user.ID,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(e.SessionLifetime),
-	}
-	if err := s.Store.CreateBrowserSession(ctx, b); err != nil {
-		return "", nil, err
-	}
-	return tok, b, nil
 }
 
 // BrowserSession returns the live browser session a cookie token names, and

@@ -299,12 +299,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, env *store.En
 // signedInWith is signedIn for a given sign-in method (the session's
 // auth_method: password, magic_code).
 func (h *Handler) signedInWith(w http.ResponseWriter, r *http.Request, env *store.Environment, req *store.AuthRequest, user *store.User, method string) {
-	tok, b, err := h.Flow.StartBrowserSession(r.Context(), env, user)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	to, err := h.Flow.Complete(r.Context(), env, req, user, b.ID, method, clientOf(r))
+	to, tok, err := h.Flow.Complete(r.Context(), env, req, user, method, clientOf(r))
 	if err != nil {
 		h.flowError(w, r, env, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/authflow"
+	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tokens"
 )
@@ -802,5 +805,55 @@ func TestBrowserSessionIdle(t *testing.T) {
 		returning("30 s later", true) // not recorded: under a minute
 		clk.Advance(idle - 30*time.Second)
 		returning("one idle timeout after the last recorded use", false)
+	})
+}
+
+// TestRequestCompletedOnce posts the same hosted sign-in form twice: the
+// first completes the request (code, browser session cookie), the second
+// finds it gone and sends the browser back to the app's sign-in endpoint,
+// with no code and no new browser session. Two completions racing past
+// that check are settled by the store: the second gets ErrRequestGone.
+func TestRequestCompletedOnce(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		session(t, ts, "twice@example.com")
+		b := newBrowser(t, ts)
+		p := b.get(authorizeURL(ts, nil))
+		p = b.get(p.Location)
+		action := field(t, actionRE, p.Body)
+		form := url.Values{"csrf_token": {field(t, csrfRE, p.Body)}, "request": {field(t, requestRE, p.Body)},
+			"email": {"twice@example.com"}, "password": {"correct horse battery staple"}}
+		first := b.post(action, form)
+		if first.Status != http.StatusSeeOther || !strings.HasPrefix(first.Location, callback+"?code=") ||
+			len(first.Header.Values("Set-Cookie")) == 0 {
+			t.Fatalf("first submit = %d to %s, cookies %q", first.Status, first.Location, first.Header.Values("Set-Cookie"))
+		}
+		second := b.post(action, form)
+		if second.Status != http.StatusFound || strings.Contains(second.Location, "code=") {
+			t.Fatalf("second submit = %d to %s\n%s", second.Status, second.Location, second.Body)
+		}
+		for _, c := range second.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(c, "gh_"+ts.Env.ID+"=") {
+				t.Errorf("second submit set a browser session cookie: %s", c)
+			}
+		}
+
+		ctx := t.Context()
+		u, err := ts.Store.GetUserByEmail(ctx, ts.Env.ID, "twice@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := store.Now()
+		req := &store.AuthRequest{ID: ids.New("authreq"), EnvironmentID: ts.Env.ID, ClientID: ts.Env.ClientID,
+			RedirectURI: callback, ScreenHint: "sign-in", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := ts.Srv.Flow.SaveAuthorization(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ts.Srv.Flow.Complete(ctx, ts.Env, req, u, "password", authflow.Client{}); err != nil {
+			t.Fatalf("first Complete: %v", err)
+		}
+		if to, tok, err := ts.Srv.Flow.Complete(ctx, ts.Env, req, u, "password", authflow.Client{}); !errors.Is(err, authflow.ErrRequestGone) || to != "" || tok != "" {
+			t.Fatalf("second Complete = %q, %q, %v; want ErrRequestGone", to, tok, err)
+		}
 	})
 }

@@ -113,12 +113,10 @@ type AuthCode struct {
 type Sessions interface {
 	// CreateSession inserts s.
 	CreateSession(ctx context.Context, s *Session) error
-	// StartSession records a sign-in in one transaction: it inserts s, sets
-	// the user's LastSignInAt to s.CreatedAt, and inserts code and first
-	// (the session's first refresh token) where not nil, bound to s's
-	// environment, user and session whatever they say (they are not
-	// changed). ErrNotFound, with nothing written, if the user is gone.
-	StartSession(ctx context.Context, s *Session, code *AuthCode, first *RefreshToken) error
+	// StartSession records a sign-in in one transaction (see SignIn).
+	// Nothing is written if the request is gone (ErrAlreadyUsed) or the
+	// user is (ErrNotFound).
+	StartSession(ctx context.Context, in SignIn) error
 	// GetSession returns a session of an environment.
 	GetSession(ctx context.Context, envID, id string) (*Session, error)
 	// GetSessionByID returns a session whatever its environment. Only the
@@ -135,6 +133,25 @@ type Sessions interface {
 	// user (after a password reset, say) in one transaction and returns how
 	// many sessions it ended.
 	EndUserSessions(ctx context.Context, envID, userID string, at time.Time) (int, error)
+}
+
+// SignIn is what StartSession writes: Session, with its user's
+// LastSignInAt set to Session.CreatedAt, and whichever of the rest are
+// set. Code and First are bound to the session's environment, user and
+// session whatever they say; none of the values is changed.
+type SignIn struct {
+	Session *Session
+	// Browser is Gatehouse's new session with the browser that signed in
+	// on the hosted pages, or nil.
+	Browser *BrowserSession
+	// Request is the ID of the stored authorization request, of the
+	// session's environment, that the sign-in completes: it is deleted, so
+	// it is completed once. "" for none.
+	Request string
+	// Code is the authorization code handing the session to the app, or nil.
+	Code *AuthCode
+	// First is the session's first refresh token, or nil.
+	First *RefreshToken
 }
 
 // Session is a user's session with an app, created at sign-in and kept

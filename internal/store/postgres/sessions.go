@@ -56,42 +56,66 @@ func sessionArgs(s *store.Session) []any {
 		s.OrganizationID, ts(s.CreatedAt), ts(s.UpdatedAt), ts(s.LastActiveAt), ts(s.ExpiresAt), tsPtr(s.EndedAt)}
 }
 
-// startSessionSQL sets the user's last sign-in and inserts the session in
-// one statement: the insert takes its row from the update, so it inserts
-// nothing when the user is gone.
-const startSessionSQL = `WITH u AS (
-		UPDATE users SET last_sign_in_at = $10 WHERE environment_id = $2 AND id = $3 RETURNING 1)
-	INSERT INTO sessions (` + sessionColumns + `)
-	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM u`
+// startSessionSQL deletes the authorization request the sign-in completes
+// ($15; none if it is empty) if the user exists, sets the user's last sign-in,
+// and inserts the session, in one statement: each step takes its row from
+// the one before, so nothing is written unless all of them are. It
+// answers which steps went through.
+const startSessionSQL = `WITH known AS (
+		SELECT 1 FROM users WHERE environment_id = $2 AND id = $3),
+	r AS (
+		DELETE FROM auth_requests
+		WHERE environment_id = $2 AND id = $15 AND EXISTS (SELECT 1 FROM known)
+		RETURNING 1),
+	u AS (
+		UPDATE users SET last_sign_in_at = $10
+		WHERE environment_id = $2 AND id = $3 AND ($15 = '' OR EXISTS (SELECT 1 FROM r))
+		RETURNING 1),
+	s AS (
+		INSERT INTO sessions (` + sessionColumns + `)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM u
+		RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM known), EXISTS (SELECT 1 FROM r), EXISTS (SELECT 1 FROM s)`
 
-// StartSession records a sign-in (the session, the user's last sign-in,
-// and the code or first refresh token) as one pipelined batch: one round
-// trip, one implicit transaction. The code and token are inserted only if
-// the session was, so a missing user leaves nothing behind.
-func (db *DB) StartSession(ctx context.Context, s *store.Session, code *store.AuthCode, first *store.RefreshToken) error {
+// StartSession records a sign-in (see store.SignIn) as one pipelined
+// batch: one round trip, one implicit transaction. The browser session,
+// code and token are inserted only if the session was.
+func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
+	s := in.Session
 	b := &pgx.Batch{}
-	b.Queue(startSessionSQL, sessionArgs(s)...)
-	if code != nil {
+	b.Queue(startSessionSQL, append(sessionArgs(s), in.Request)...)
+	if bs := in.Browser; bs != nil {
+		b.Queue(`INSERT INTO browser_sessions (`+browserSessionColumns+`)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $9)`,
+			bs.ID, bs.Hash, bs.EnvironmentID, bs.UserID, ts(bs.CreatedAt), ts(bs.LastSeenAt), ts(bs.ExpiresAt), tsPtr(bs.EndedAt), s.ID)
+	}
+	if code := in.Code; code != nil {
 		b.Queue(`INSERT INTO auth_codes (`+authCodeColumns+`)
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $7)`,
 			code.Hash, s.EnvironmentID, code.ClientID, code.RedirectURI, code.CodeChallenge, s.UserID, s.ID,
 			ts(code.CreatedAt), ts(code.ExpiresAt), tsPtr(code.UsedAt))
 	}
-	if first != nil {
+	if first := in.First; first != nil {
 		b.Queue(`INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
 			SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $3)`,
 			first.Hash, s.EnvironmentID, s.ID, ts(first.CreatedAt), tsPtr(first.UsedAt), bytesOrNil(first.SuccessorHash), textOrNil(first.SuccessorSealed))
 	}
 	br := db.pool.SendBatch(ctx, b)
-	tag, err := br.Exec()
+	var userFound, requestTaken, started bool
+	err := br.QueryRow().Scan(&userFound, &requestTaken, &started)
 	for i := 1; err == nil && i < b.Len(); i++ {
 		_, err = br.Exec()
 	}
 	if err := errors.Join(err, br.Close()); err != nil {
 		return mapErr(err)
 	}
-	if tag.RowsAffected() == 0 {
+	switch {
+	case !userFound:
 		return store.ErrNotFound
+	case in.Request != "" && !requestTaken:
+		return store.ErrAlreadyUsed
+	case !started:
+		return store.ErrNotFound // the user went in the meantime
 	}
 	return nil
 }

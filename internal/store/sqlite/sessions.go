@@ -39,27 +39,41 @@ func sessionArgs(s *store.Session) []any {
 		s.OrganizationID, ms(s.CreatedAt), ms(s.UpdatedAt), ms(s.LastActiveAt), ms(s.ExpiresAt), msPtr(s.EndedAt)}
 }
 
-// StartSession records a sign-in (the session, the user's last sign-in,
-// and the code or first refresh token) in one write transaction.
-func (db *DB) StartSession(ctx context.Context, s *store.Session, code *store.AuthCode, first *store.RefreshToken) error {
+// StartSession records a sign-in (see store.SignIn) in one write
+// transaction.
+func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
+	s := in.Session
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if in.Request != "" {
+			res, err := db.txe(ctx, tx, `DELETE FROM auth_requests WHERE environment_id = ? AND id = ?`, s.EnvironmentID, in.Request)
+			if err := rowsAffected(res, err); errors.Is(err, store.ErrNotFound) {
+				return store.ErrAlreadyUsed
+			} else if err != nil {
+				return err
+			}
+		}
 		res, err := db.txe(ctx, tx, `UPDATE users SET last_sign_in_at = ? WHERE environment_id = ? AND id = ?`,
 			ms(s.CreatedAt), s.EnvironmentID, s.UserID)
 		if err := rowsAffected(res, err); err != nil {
 			return err
 		}
+		if b := in.Browser; b != nil {
+			if _, err := db.txe(ctx, tx, insertBrowserSessionSQL, browserSessionArgs(b)...); err != nil {
+				return mapErr(err)
+			}
+		}
 		if _, err := db.txe(ctx, tx, insertSessionSQL, sessionArgs(s)...); err != nil {
 			return mapErr(err)
 		}
-		if code != nil {
-			c := *code
+		if in.Code != nil {
+			c := *in.Code
 			c.EnvironmentID, c.UserID, c.SessionID = s.EnvironmentID, s.UserID, s.ID
 			if _, err := db.txe(ctx, tx, insertAuthCodeSQL, authCodeArgs(&c)...); err != nil {
 				return mapErr(err)
 			}
 		}
-		if first != nil {
-			t := *first
+		if in.First != nil {
+			t := *in.First
 			t.EnvironmentID, t.SessionID = s.EnvironmentID, s.ID
 			if _, err := db.txe(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(&t)...); err != nil {
 				return mapErr(err)
@@ -217,9 +231,14 @@ const browserSessionColumns = `id, hash, environment_id, user_id, created_at, la
 
 // CreateBrowserSession inserts b. ErrConflict if its ID or hash exists.
 func (db *DB) CreateBrowserSession(ctx context.Context, b *store.BrowserSession) error {
-	_, err := db.ex(ctx, `INSERT INTO browser_sessions (`+browserSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.ID, b.Hash, b.EnvironmentID, b.UserID, ms(b.CreatedAt), ms(b.LastSeenAt), ms(b.ExpiresAt), msPtr(b.EndedAt))
+	_, err := db.ex(ctx, insertBrowserSessionSQL, browserSessionArgs(b)...)
 	return mapErr(err)
+}
+
+const insertBrowserSessionSQL = `INSERT INTO browser_sessions (` + browserSessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+func browserSessionArgs(b *store.BrowserSession) []any {
+	return []any{b.ID, b.Hash, b.EnvironmentID, b.UserID, ms(b.CreatedAt), ms(b.LastSeenAt), ms(b.ExpiresAt), msPtr(b.EndedAt)}
 }
 
 // GetBrowserSessionByHash returns the browser session whose cookie token

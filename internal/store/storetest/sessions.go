@@ -618,8 +618,9 @@ func testThrottleConcurrent(t *testing.T, s store.Store) {
 }
 
 // StartSession writes a sign-in in one transaction: the session, the
-// user's last sign-in, and the code and first refresh token bound to the
-// session; for a missing user, nothing at all.
+// user's last sign-in, the browser session, the consumed request, and the
+// code and first refresh token bound to the session; when the user or the
+// request is gone, or the session ID is taken, nothing at all.
 func testStartSession(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
@@ -628,21 +629,49 @@ func testStartSession(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	before, _ := s.GetUser(ctx, e.ID, u.ID)
+	newRequest := func() *store.AuthRequest {
+		req := &store.AuthRequest{ID: ids.New("authreq"), EnvironmentID: e.ID, ClientID: "client_01", RedirectURI: "http://localhost:3000/callback",
+			ScreenHint: "sign-in", CreatedAt: store.Now(), ExpiresAt: store.Now().Add(time.Hour)}
+		if err := s.CreateAuthRequest(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	// nothingWritten checks that a refused sign-in left no trace.
+	nothingWritten := func(step string, in store.SignIn) {
+		t.Helper()
+		if _, err := s.GetSession(ctx, e.ID, in.Session.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: session written (%v)", step, err)
+		}
+		if _, err := s.ConsumeAuthCode(ctx, in.Code.Hash, store.Now(), nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: code written (%v)", step, err)
+		}
+		if err := s.DeleteRefreshToken(ctx, in.First.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: token written (%v)", step, err)
+		}
+		if _, err := s.GetBrowserSessionByHash(ctx, in.Browser.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: browser session written (%v)", step, err)
+		}
+	}
+	full := func(userID, request string) store.SignIn {
+		sess := newSession(e.ID, userID)
+		return store.SignIn{Session: sess, Browser: newBrowserSession(e.ID, userID), Request: request,
+			Code: newAuthCode("env_elsewhere"), First: newRefreshToken("env_elsewhere", "session_elsewhere")}
+	}
 
-	sess := newSession(e.ID, u.ID)
-	sess.CreatedAt = rawTime(0)
-	code := newAuthCode("env_elsewhere") // its user and session are not this one's
-	first := newRefreshToken("env_elsewhere", "session_elsewhere")
-	codeAsGiven, firstAsGiven := *code, *first
-	if err := s.StartSession(ctx, sess, code, first); err != nil {
+	req := newRequest()
+	in := full(u.ID, req.ID)
+	in.Session.CreatedAt = rawTime(0)
+	codeAsGiven, firstAsGiven := *in.Code, *in.First
+	if err := s.StartSession(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	if !cmp.Equal(&codeAsGiven, code) || !cmp.Equal(&firstAsGiven, first) {
+	if !cmp.Equal(&codeAsGiven, in.Code) || !cmp.Equal(&firstAsGiven, in.First) {
 		t.Error("StartSession changed the code or token it was given")
 	}
-	want := *sess
-	want.CreatedAt = store.Truncate(sess.CreatedAt)
-	got, err := s.GetSession(ctx, e.ID, sess.ID)
+	want := *in.Session
+	want.CreatedAt = store.Truncate(in.Session.CreatedAt)
+	got, err := s.GetSession(ctx, e.ID, in.Session.ID)
 	if err != nil || !cmp.Equal(&want, got) {
 		t.Errorf("session = %+v, %v; want %+v", got, err, &want)
 	}
@@ -650,41 +679,64 @@ func testStartSession(t *testing.T, s store.Store) {
 	if after.LastSignInAt == nil || !after.LastSignInAt.Equal(want.CreatedAt) || !after.UpdatedAt.Equal(before.UpdatedAt) {
 		t.Errorf("user after sign-in: last sign-in %v (want %v), updated %v (was %v)", after.LastSignInAt, want.CreatedAt, after.UpdatedAt, before.UpdatedAt)
 	}
-	red, err := s.ConsumeAuthCode(ctx, code.Hash, store.Now(), nil)
-	if err != nil || red.Code.EnvironmentID != e.ID || red.Code.UserID != u.ID || red.Code.SessionID != sess.ID ||
-		red.Code.RedirectURI != code.RedirectURI || red.Session == nil || red.User == nil {
+	if b, err := s.GetBrowserSessionByHash(ctx, in.Browser.Hash); err != nil || b.ID != in.Browser.ID {
+		t.Errorf("browser session = %+v, %v", b, err)
+	}
+	_, err = s.GetAuthRequest(ctx, e.ID, req.ID)
+	wantErr(t, err, store.ErrNotFound, "the completed request")
+	red, err := s.ConsumeAuthCode(ctx, in.Code.Hash, store.Now(), nil)
+	if err != nil || red.Code.EnvironmentID != e.ID || red.Code.UserID != u.ID || red.Code.SessionID != in.Session.ID ||
+		red.Code.RedirectURI != in.Code.RedirectURI || red.Session == nil || red.User == nil {
 		t.Errorf("code = %+v (session %v, user %v), %v; want it bound to the session", red.Code, red.Session, red.User, err)
 	}
-	rot, err := s.RotateRefreshToken(ctx, first.Hash, store.Now(), newRefreshToken(e.ID, sess.ID), "sealed")
-	if err != nil || rot.Token.EnvironmentID != e.ID || rot.Token.SessionID != sess.ID || rot.Session == nil || rot.Session.ID != sess.ID {
+	rot, err := s.RotateRefreshToken(ctx, in.First.Hash, store.Now(), newRefreshToken(e.ID, in.Session.ID), "sealed")
+	if err != nil || rot.Token.EnvironmentID != e.ID || rot.Token.SessionID != in.Session.ID || rot.Session == nil || rot.Session.ID != in.Session.ID {
 		t.Errorf("first token = %+v, %v; want it bound to the session", rot, err)
 	}
 
-	// Neither code nor token.
-	bare := newSession(e.ID, u.ID)
-	if err := s.StartSession(ctx, bare, nil, nil); err != nil {
+	// The session alone.
+	bare := store.SignIn{Session: newSession(e.ID, u.ID)}
+	if err := s.StartSession(ctx, bare); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetSession(ctx, e.ID, bare.ID); err != nil {
+	if _, err := s.GetSession(ctx, e.ID, bare.Session.ID); err != nil {
 		t.Errorf("bare session: %v", err)
 	}
 
-	// A missing user: nothing is written.
-	lost := newSession(e.ID, ids.New("user"))
-	code, first = newAuthCode(e.ID), newRefreshToken(e.ID, lost.ID)
-	wantErr(t, s.StartSession(ctx, lost, code, first), store.ErrNotFound, "StartSession for a missing user")
-	_, err = s.GetSession(ctx, e.ID, lost.ID)
-	wantErr(t, err, store.ErrNotFound, "session of a missing user")
-	_, err = s.ConsumeAuthCode(ctx, code.Hash, store.Now(), nil)
-	wantErr(t, err, store.ErrNotFound, "code of a missing user")
-	wantErr(t, s.DeleteRefreshToken(ctx, first.Hash), store.ErrNotFound, "token of a missing user")
+	// The same request again: it was completed, so nothing is written.
+	again := full(u.ID, req.ID)
+	wantErr(t, s.StartSession(ctx, again), store.ErrAlreadyUsed, "StartSession for a completed request")
+	nothingWritten("completed request", again)
+	// A request of another environment is not this one's to complete.
+	other := newEnv(t, s, "Other")
+	otherReq := &store.AuthRequest{ID: ids.New("authreq"), EnvironmentID: other.ID, ClientID: other.ClientID, RedirectURI: "http://localhost:3000/callback",
+		ScreenHint: "sign-in", CreatedAt: store.Now(), ExpiresAt: store.Now().Add(time.Hour)}
+	if err := s.CreateAuthRequest(ctx, otherReq); err != nil {
+		t.Fatal(err)
+	}
+	foreign := full(u.ID, otherReq.ID)
+	wantErr(t, s.StartSession(ctx, foreign), store.ErrAlreadyUsed, "StartSession for another environment's request")
+	nothingWritten("another environment's request", foreign)
+	if _, err := s.GetAuthRequest(ctx, other.ID, otherReq.ID); err != nil {
+		t.Errorf("another environment's request deleted: %v", err)
+	}
+
+	// A missing user: nothing is written, and the request stays.
+	req = newRequest()
+	lost := full(ids.New("user"), req.ID)
+	wantErr(t, s.StartSession(ctx, lost), store.ErrNotFound, "StartSession for a missing user")
+	nothingWritten("missing user", lost)
+	if _, err := s.GetAuthRequest(ctx, e.ID, req.ID); err != nil {
+		t.Errorf("request consumed by a sign-in that failed: %v", err)
+	}
 
 	// A session ID taken already: nothing is written either.
-	dup := newSession(e.ID, u.ID)
-	dup.ID = bare.ID
-	code, first = newAuthCode(e.ID), newRefreshToken(e.ID, "")
-	wantErr(t, s.StartSession(ctx, dup, code, first), store.ErrConflict, "StartSession with a taken session ID")
-	_, err = s.ConsumeAuthCode(ctx, code.Hash, store.Now(), nil)
-	wantErr(t, err, store.ErrNotFound, "code of a refused session")
-	wantErr(t, s.DeleteRefreshToken(ctx, first.Hash), store.ErrNotFound, "token of a refused session")
+	dup := full(u.ID, req.ID)
+	dup.Session.ID = bare.Session.ID
+	wantErr(t, s.StartSession(ctx, dup), store.ErrConflict, "StartSession with a taken session ID")
+	dup.Session.ID = ids.New("session") // nothingWritten looks the session up by ID
+	nothingWritten("taken session ID", dup)
+	if _, err := s.GetAuthRequest(ctx, e.ID, req.ID); err != nil {
+		t.Errorf("request consumed by a sign-in that failed: %v", err)
+	}
 }
