@@ -125,6 +125,8 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 			}
 		}
 	}
+	clear(seed[:]) // H0 is derived from the password
+	clear(h0[:])
 
 	var addresses, input, zero block
 	done := 0
