@@ -102,6 +102,13 @@ func NormalizeEmail(raw string) (string, error) {
 	if len(e) > MaxEmailLength || !utf8.ValidString(e) {
 		return "", bad
 	}
+	// net/mail takes any non-ASCII letter as part of an address (RFC 6532),
+	// Unicode spaces and invisible format characters (zero-width spaces,
+	// bidirectional overrides) too: refuse those, so that no two accounts
+	// look alike and no address reads differently from what it is.
+	if strings.IndexFunc(e, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		return "", bad
+	}
 	addr, err := mail.ParseAddress(e)
 	if err != nil || addr.Name != "" || addr.Address != e {
 		return "", bad

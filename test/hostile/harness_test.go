@@ -361,8 +361,11 @@ func (ts *testServer) liveSession(t *testing.T) string {
 // pendingRequest starts an authorization request as the app would.
 func (ts *testServer) pendingRequest(t *testing.T) string {
 	t.Helper()
-	_, req, err := ts.Srv.Flow.StartAuthorization(t.Context(), authflow.AuthorizeParams{ClientID: ts.Env.ClientID,
+	_, req, err := ts.Srv.Flow.CheckAuthorization(t.Context(), authflow.AuthorizeParams{ClientID: ts.Env.ClientID,
 		RedirectURI: callback, ResponseType: "code", Provider: "authkit", State: "s", HasState: true})
+	if err == nil {
+		err = ts.Srv.Flow.SaveAuthorization(t.Context(), req)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
