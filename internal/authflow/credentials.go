@@ -3,7 +3,6 @@ package authflow
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/errs"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -182,11 +181,7 @@ func (s *Service) BrowserSession(ctx context.Context, env *store.Environment, to
 	if err != nil {
 		return nil, nil, err
 	}
-	// Record activity at most every tenth of the idle timeout (and every
-	// minute): a session then ends at most that much before its idle
-	// timeout, and a browser going through many sign-ins costs no write
-	// for each.
-	if now.Sub(b.LastSeenAt) >= min(time.Minute, e.SessionIdleTimeout/10) {
+	if activityDue(b.LastSeenAt, now, e.SessionIdleTimeout) {
 		if err := s.Store.TouchBrowserSession(ctx, b.ID, now); err != nil {
 			return nil, nil, err
 		}

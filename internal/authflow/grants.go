@@ -58,8 +58,14 @@ func invalidRequest(desc string) error {
 	return &OAuthError{Status: 400, Code: "invalid_request", Description: desc}
 }
 
-// sessionTouchEvery bounds how often a refresh records session activity.
-const sessionTouchEvery = time.Minute
+// activityDue reports whether a session last seen at last should record
+// activity at now. Activity is written at most every tenth of the idle
+// timeout, and at most once a minute: a session then ends at most that
+// much before its idle timeout, and one in steady use costs no write per
+// request.
+func activityDue(last, now time.Time, idle time.Duration) bool {
+	return now.Sub(last) >= min(time.Minute, idle/10)
+}
 
 var verifierRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
@@ -262,9 +268,7 @@ func (s *Service) continueSession(ctx context.Context, env *store.Environment, r
 	if sess.ClientID != env.ClientID {
 		return nil, invalidGrant("The refresh token was not issued to this client.")
 	}
-	// Activity only matters at the scale of the idle timeout (days), so it
-	// is written at most once a minute, not on every refresh.
-	if now := s.now(); now.Sub(sess.LastActiveAt) >= sessionTouchEvery {
+	if now := s.now(); activityDue(sess.LastActiveAt, now, env.WithDefaults().SessionIdleTimeout) {
 		if err := s.Store.TouchSession(ctx, env.ID, sess.ID, now); err != nil {
 			return nil, err
 		}

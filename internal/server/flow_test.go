@@ -857,3 +857,43 @@ func TestRequestCompletedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestShortIdleTimeoutKeptAliveByUse sets the shortest idle timeout (one
+// minute) and uses the session every 50 s, by refresh and by returning to
+// authorize: it stays alive, and ends a minute after the last use.
+func TestShortIdleTimeoutKeptAliveByUse(t *testing.T) {
+	backends(t, func(t *testing.T, tsReal *testServer) {
+		clk := newClock()
+		ts := startWith(t, tsReal.Store, clk.Now)
+		registerApp(t, ts)
+		if _, err := ts.Store.UpdateEnvironment(t.Context(), ts.Env.ID, func(e *store.Environment) error {
+			e.SessionIdleTimeout = time.Minute
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, ts)
+		code := b.signUp(authorizeURL(ts, nil), "short-idle@example.com", "correct horse battery staple").Query().Get("code")
+		r := ts.exchange(t, code, nil)
+		if r.Status != 200 {
+			t.Fatalf("exchange = %d %s", r.Status, r.Raw)
+		}
+		rt := r.Body["refresh_token"].(string)
+		for i := range 5 {
+			clk.Advance(50 * time.Second)
+			r = ts.refresh(t, rt)
+			if r.Status != 200 {
+				t.Fatalf("refresh %d, %d s after the last: %d %s", i, 50, r.Status, r.Raw)
+			}
+			rt = r.Body["refresh_token"].(string)
+			if p := b.get(authorizeURL(ts, nil)); !strings.HasPrefix(p.Location, callback+"?code=") {
+				t.Fatalf("authorize %d, 50 s after the last: %d to %s", i, p.Status, p.Location)
+			}
+		}
+		clk.Advance(time.Minute)
+		wantGrantError(t, ts.refresh(t, rt), "invalid_grant")
+		if p := b.get(authorizeURL(ts, nil)); strings.HasPrefix(p.Location, callback+"?code=") {
+			t.Fatalf("authorize a minute after the last use: signed in straight away (%s)", p.Location)
+		}
+	})
+}
