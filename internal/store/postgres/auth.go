@@ -198,24 +198,16 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, f
 			bytesOrNil(first.SuccessorHash), textOrNil(first.SuccessorSealed))
 	}
 	b.Queue(codeJoinedSQL, hash)
-	var consumed bool
+	var cr authCodeRow
+	var sr sessionRow
+	var ur userRow
 	var r *store.Redemption
-	err := db.batch(ctx, b, func(br pgx.BatchResults) error {
-		tag, err := br.Exec()
-		if err != nil {
-			return err
-		}
-		consumed = tag.RowsAffected() > 0
-		var cr authCodeRow
-		var sr sessionRow
-		var ur userRow
-		if err := br.QueryRow().Scan(slices.Concat(cr.dest(), sr.dest(), ur.dest())...); err != nil {
-			return err
-		}
-		u, err := ur.value()
+	consumed, err := db.useOnce(ctx, b, slices.Concat(cr.dest(), sr.dest(), ur.dest()))
+	if err == nil {
+		var u *store.User
+		u, err = ur.value()
 		r = &store.Redemption{Code: cr.value(), Session: sr.value(), User: u}
-		return err
-	})
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// The code, its session or its user is missing: read what there is.
 		r, err = db.readRedemption(ctx, hash)

@@ -125,15 +125,6 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return tx(ctx, db.pool, fn)
 }
 
-// batch sends b as one pipeline (one round trip; without BEGIN, PostgreSQL
-// runs it as one implicit transaction), lets read take the results in
-// order, and closes it.
-func (db *DB) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
-	br := db.pool.SendBatch(ctx, b)
-	err := read(br)
-	return mapErr(errors.Join(err, br.Close()))
-}
-
 // qualified prefixes each column of a column list with a table alias.
 func qualified(alias, columns string) string {
 	cols := strings.Split(columns, ",")

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -201,20 +200,28 @@ func scanRefreshToken(row pgx.Row) (*store.RefreshToken, error) {
 	return r.value(), nil
 }
 
-// execer is what can run a statement: the pool or a transaction.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func insertRefreshToken(ctx context.Context, e execer, t *store.RefreshToken) error {
-	_, err := e.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+// CreateRefreshToken inserts t. ErrConflict if its hash exists.
+func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		t.Hash, t.EnvironmentID, t.SessionID, ts(t.CreatedAt), tsPtr(t.UsedAt), bytesOrNil(t.SuccessorHash), textOrNil(t.SuccessorSealed))
 	return mapErr(err)
 }
 
-// CreateRefreshToken inserts t. ErrConflict if its hash exists.
-func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
-	return insertRefreshToken(ctx, db.pool, t)
+// useOnce sends b, one round trip: first a statement that marks a
+// single-use row (refresh token, code) used, affecting rows only if this
+// call used it, then a read of that row joined with its session and user,
+// scanned into dest. It reports whether this call used the row; a missing
+// row, session or user gives ErrNotFound (and used is still right).
+// (Without BEGIN, PostgreSQL runs a pipelined batch as one implicit
+// transaction.)
+func (db *DB) useOnce(ctx context.Context, b *pgx.Batch, dest []any) (used bool, err error) {
+	br := db.pool.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	if err == nil {
+		used = tag.RowsAffected() > 0
+		err = br.QueryRow().Scan(dest...)
+	}
+	return used, mapErr(errors.Join(err, br.Close()))
 }
 
 // DeleteRefreshToken deletes the token with hash. ErrNotFound if absent.
@@ -253,24 +260,16 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time
 	b.Queue(rotateRefreshSQL, hash, ts(now), bytesOrNil(next.Hash), textOrNil(nextSealed),
 		ts(next.CreatedAt), tsPtr(next.UsedAt), bytesOrNil(next.SuccessorHash), textOrNil(next.SuccessorSealed))
 	b.Queue(refreshJoinedSQL, hash)
-	var rotated bool
+	var tr refreshTokenRow
+	var sr sessionRow
+	var ur userRow
 	var r *store.Rotation
-	err := db.batch(ctx, b, func(br pgx.BatchResults) error {
-		tag, err := br.Exec()
-		if err != nil {
-			return err
-		}
-		rotated = tag.RowsAffected() > 0
-		var tr refreshTokenRow
-		var sr sessionRow
-		var ur userRow
-		if err := br.QueryRow().Scan(slices.Concat(tr.dest(), sr.dest(), ur.dest())...); err != nil {
-			return err
-		}
-		u, err := ur.value()
+	rotated, err := db.useOnce(ctx, b, slices.Concat(tr.dest(), sr.dest(), ur.dest()))
+	if err == nil {
+		var u *store.User
+		u, err = ur.value()
 		r = &store.Rotation{Token: tr.value(), Session: sr.value(), User: u}
-		return err
-	})
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// The token, its session or its user is missing: read what there is.
 		r, err = db.readRotation(ctx, hash)
