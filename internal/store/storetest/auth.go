@@ -642,8 +642,8 @@ func testAuthCodeFirstRefreshToken(t *testing.T, s store.Store) {
 		}
 		wg.Wait()
 		for i := range n {
-			if (errs[i] == nil) != exists(toks[i]) {
-				t.Errorf("consumer %d: err %v, but its token stored: %v", i, errs[i], !exists(toks[i]))
+			if stored := exists(toks[i]); (errs[i] == nil) != stored {
+				t.Errorf("consumer %d: err %v, but its token stored: %v", i, errs[i], stored)
 			}
 		}
 	}
