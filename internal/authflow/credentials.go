@@ -162,7 +162,7 @@ func (s *Service) BrowserSession(ctx context.Context, env *store.Environment, to
 	if token == "" || len(token) > 100 {
 		return nil, nil, nil
 	}
-	b, err := s.Store.GetBrowserSessionByHash(ctx, Hash(token))
+	b, u, err := s.Store.GetBrowserSessionUser(ctx, Hash(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -173,13 +173,6 @@ func (s *Service) BrowserSession(ctx context.Context, env *store.Environment, to
 	e := env.WithDefaults()
 	if b.EnvironmentID != env.ID || b.EndedAt != nil || !now.Before(b.ExpiresAt) || now.Sub(b.LastSeenAt) >= e.SessionIdleTimeout {
 		return nil, nil, nil
-	}
-	u, err := s.Store.GetUser(ctx, env.ID, b.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
 	}
 	if activityDue(b.LastSeenAt, now, e.SessionIdleTimeout) {
 		if err := s.Store.TouchBrowserSession(ctx, b.ID, now); err != nil {

@@ -154,52 +154,74 @@ func (s *Service) useCode(ctx context.Context, env *store.Environment, id, code 
 	if err != nil {
 		return nil, err
 	}
-	var verdict error
-	ch, err := chs.UpdateChallenge(ctx, env.ID, id, func(ch *store.Challenge) error {
+	check, verdict := s.codeCheck(code)
+	ch, err := chs.UpdateChallenge(ctx, env.ID, id, check)
+	if err := codeErr(err); err != nil {
+		return nil, err
+	}
+	return ch, *verdict
+}
+
+// codeCheck returns the update function that checks code against a
+// challenge, and where it leaves its verdict: nil when it used the
+// challenge. A wrong guess is written (the attempt counts); a used,
+// expired or exhausted challenge is left as it is.
+func (s *Service) codeCheck(code string) (func(*store.Challenge) error, *error) {
+	verdict := new(error)
+	return func(ch *store.Challenge) error {
 		now := s.now()
 		switch {
 		case ch.UsedAt != nil:
-			verdict = ErrCodeUsed
+			*verdict = ErrCodeUsed
 		case !now.Before(ch.ExpiresAt):
-			verdict = ErrCodeExpired
+			*verdict = ErrCodeExpired
 		case ch.Attempts >= MaxCodeAttempts:
-			verdict = ErrCodeTooMany
+			*verdict = ErrCodeTooMany
 		default:
 			ch.Attempts++
 			if subtle.ConstantTimeCompare(ch.Hash, s.codeMAC(ch.ID, code)) == 1 {
 				ch.UsedAt = &now
-				verdict = nil
+				*verdict = nil
 			} else if ch.Attempts >= MaxCodeAttempts {
-				verdict = ErrCodeTooMany
+				*verdict = ErrCodeTooMany
 			} else {
-				verdict = ErrCodeInvalid
+				*verdict = ErrCodeInvalid
 			}
 			return nil // write the attempt count either way
 		}
-		return verdict
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrCodeInvalid
-	}
-	if e, ok := errs.As(err); ok && e.Kind == errs.Invalid {
-		return nil, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	return ch, verdict
+		return *verdict
+	}, verdict
 }
 
-// VerifyEmail checks a verification code and marks the user's email verified.
+// codeErr maps a store error of a code check: an unknown challenge is a
+// wrong code, and the check's own verdicts pass through.
+func codeErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrCodeInvalid
+	}
+	return err
+}
+
+// VerifyEmail checks a verification code and marks the user's email
+// verified, in one transaction. A code sent to an address the user no
+// longer has is used up and verifies nothing.
 func (s *Service) VerifyEmail(ctx context.Context, env *store.Environment, challengeID, code string) (*store.User, error) {
-	ch, err := s.useCode(ctx, env, challengeID, code)
+	chs, err := s.challenges()
 	if err != nil {
 		return nil, err
 	}
-	if ch.Kind != store.ChallengeEmailVerification {
+	check, verdict := s.codeCheck(code)
+	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check)
+	if err := codeErr(err); err != nil {
+		return nil, err
+	}
+	if *verdict != nil {
+		return nil, *verdict
+	}
+	if u == nil {
 		return nil, ErrCodeInvalid
 	}
-	return s.markVerified(ctx, env, ch.UserID, ch.Email)
+	return u, nil
 }
 
 // markVerified sets email_verified, if the user still has the address the

@@ -221,6 +221,9 @@ type BrowserSessions interface {
 	// GetBrowserSessionByHash returns the session whose cookie token hashes
 	// to hash.
 	GetBrowserSessionByHash(ctx context.Context, hash []byte) (*BrowserSession, error)
+	// GetBrowserSessionUser returns the session whose cookie token hashes
+	// to hash and its user. ErrNotFound if either is missing.
+	GetBrowserSessionUser(ctx context.Context, hash []byte) (*BrowserSession, *User, error)
 	// TouchBrowserSession records activity at the given time.
 	TouchBrowserSession(ctx context.Context, id string, at time.Time) error
 	// EndBrowserSession marks a browser session ended, keeping the first

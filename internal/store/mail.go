@@ -72,6 +72,13 @@ type Challenges interface {
 	// nothing is written, so a caller that must count a failed attempt
 	// returns nil from fn and reports the failure itself.
 	UpdateChallenge(ctx context.Context, envID, id string, fn func(*Challenge) error) (*Challenge, error)
+	// UseEmailVerification is UpdateChallenge for an email-verification
+	// challenge (ErrNotFound for any other kind). When fn marks the
+	// challenge used, the same transaction sets email_verified (and
+	// updated_at to the use time) on its user, provided the user still has
+	// the address the code went to, and returns that user; otherwise the
+	// user is nil.
+	UseEmailVerification(ctx context.Context, envID, id string, fn func(*Challenge) error) (*Challenge, *User, error)
 }
 
 // Challenge kinds.

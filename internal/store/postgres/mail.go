@@ -216,28 +216,57 @@ func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*
 func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, error) {
 	var out *store.Challenge
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		c, err := scanChallenge(tx.QueryRow(ctx, `SELECT `+challengeColumns+` FROM challenges
-			WHERE environment_id = $1 AND id = $2 FOR NO KEY UPDATE`, envID, id))
-		if err != nil {
-			return err
-		}
-		orig := *c
-		if err := fn(c); err != nil {
-			return err
-		}
-		c.ID, c.Kind, c.EnvironmentID, c.Hash, c.CreatedAt = orig.ID, orig.Kind, orig.EnvironmentID, orig.Hash, orig.CreatedAt
-		c.ExpiresAt, c.UsedAt = ts(c.ExpiresAt), tsPtr(c.UsedAt)
-		if c.Data == nil {
-			c.Data = map[string]string{}
-		}
-		_, err = tx.Exec(ctx, `UPDATE challenges SET user_id = $1, email = $2, attempts = $3, expires_at = $4,
-			used_at = $5, data = $6 WHERE id = $7`,
-			c.UserID, c.Email, c.Attempts, c.ExpiresAt, c.UsedAt, metaJSON(c.Data), id)
-		if err != nil {
-			return mapErr(err)
-		}
+		c, _, err := updateChallenge(ctx, tx, envID, id, "", fn)
 		out = c
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// UseEmailVerification updates an email-verification challenge with fn
+// and, if fn used it, verifies its user's email, in one transaction.
+func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, *store.User, error) {
+	var c *store.Challenge
+	var u *store.User
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var used bool
+		var err error
+		c, used, err = updateChallenge(ctx, tx, envID, id, store.ChallengeEmailVerification, fn)
+		if err != nil || !used {
+			return err
+		}
+		u, err = orNil(scanUser(tx.QueryRow(ctx, `UPDATE users SET email_verified = true, updated_at = $1
+			WHERE environment_id = $2 AND id = $3 AND email = $4 RETURNING `+userColumns, c.UsedAt, envID, c.UserID, c.Email)))
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, u, nil
+}
+
+// updateChallenge reads a challenge (of kind, unless kind is ""), calls fn
+// and writes the result, and reports whether fn used it.
+func updateChallenge(ctx context.Context, tx pgx.Tx, envID, id, kind string, fn func(*store.Challenge) error) (*store.Challenge, bool, error) {
+	c, err := scanChallenge(tx.QueryRow(ctx, `SELECT `+challengeColumns+` FROM challenges
+		WHERE environment_id = $1 AND id = $2 AND ($3 = '' OR kind = $3) FOR NO KEY UPDATE`, envID, id, kind))
+	if err != nil {
+		return nil, false, err
+	}
+	orig := *c
+	if err := fn(c); err != nil {
+		return nil, false, err
+	}
+	c.ID, c.Kind, c.EnvironmentID, c.Hash, c.CreatedAt = orig.ID, orig.Kind, orig.EnvironmentID, orig.Hash, orig.CreatedAt
+	c.ExpiresAt, c.UsedAt = ts(c.ExpiresAt), tsPtr(c.UsedAt)
+	if c.Data == nil {
+		c.Data = map[string]string{}
+	}
+	_, err = tx.Exec(ctx, `UPDATE challenges SET user_id = $1, email = $2, attempts = $3, expires_at = $4,
+		used_at = $5, data = $6 WHERE id = $7`,
+		c.UserID, c.Email, c.Attempts, c.ExpiresAt, c.UsedAt, metaJSON(c.Data), id)
+	if err != nil {
+		return nil, false, mapErr(err)
+	}
+	return c, orig.UsedAt == nil && c.UsedAt != nil, nil
 }

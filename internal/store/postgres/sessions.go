@@ -323,18 +323,53 @@ func (db *DB) CreateBrowserSession(ctx context.Context, b *store.BrowserSession)
 	return mapErr(err)
 }
 
+// browserSessionRow holds the scan targets of browserSessionColumns.
+type browserSessionRow struct {
+	b     store.BrowserSession
+	ended *time.Time
+}
+
+func (r *browserSessionRow) dest() []any {
+	b := &r.b
+	return []any{&b.ID, &b.Hash, &b.EnvironmentID, &b.UserID, &b.CreatedAt, &b.LastSeenAt, &b.ExpiresAt, &r.ended}
+}
+
+func (r *browserSessionRow) value() *store.BrowserSession {
+	b := r.b
+	b.CreatedAt, b.LastSeenAt, b.ExpiresAt, b.EndedAt = b.CreatedAt.UTC(), b.LastSeenAt.UTC(), b.ExpiresAt.UTC(), utcPtr(r.ended)
+	return &b
+}
+
 // GetBrowserSessionByHash returns the browser session whose cookie token
 // hashes to hash, ended or expired or not.
 func (db *DB) GetBrowserSessionByHash(ctx context.Context, hash []byte) (*store.BrowserSession, error) {
-	var b store.BrowserSession
-	var ended *time.Time
-	err := db.pool.QueryRow(ctx, `SELECT `+browserSessionColumns+` FROM browser_sessions WHERE hash = $1`, hash).
-		Scan(&b.ID, &b.Hash, &b.EnvironmentID, &b.UserID, &b.CreatedAt, &b.LastSeenAt, &b.ExpiresAt, &ended)
+	var r browserSessionRow
+	err := db.pool.QueryRow(ctx, `SELECT `+browserSessionColumns+` FROM browser_sessions WHERE hash = $1`, hash).Scan(r.dest()...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	b.CreatedAt, b.LastSeenAt, b.ExpiresAt, b.EndedAt = b.CreatedAt.UTC(), b.LastSeenAt.UTC(), b.ExpiresAt.UTC(), utcPtr(ended)
-	return &b, nil
+	return r.value(), nil
+}
+
+var browserSessionUserSQL = `SELECT ` + qualified("b", browserSessionColumns) + `, ` + qualified("u", userColumns) + `
+	FROM browser_sessions b
+	JOIN users u ON u.environment_id = b.environment_id AND u.id = b.user_id
+	WHERE b.hash = $1`
+
+// GetBrowserSessionUser returns the browser session whose cookie token
+// hashes to hash and its user, in one query. ErrNotFound if either is
+// missing.
+func (db *DB) GetBrowserSessionUser(ctx context.Context, hash []byte) (*store.BrowserSession, *store.User, error) {
+	var b browserSessionRow
+	var u userRow
+	if err := db.pool.QueryRow(ctx, browserSessionUserSQL, hash).Scan(append(b.dest(), u.dest()...)...); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	user, err := u.value()
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.value(), user, nil
 }
 
 // TouchBrowserSession moves LastSeenAt forward to at (never back).

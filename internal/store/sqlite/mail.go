@@ -210,30 +210,59 @@ func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*
 func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, error) {
 	var out *store.Challenge
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		c, err := scanChallenge(db.txr(ctx, tx, `SELECT `+challengeColumns+` FROM challenges
-			WHERE environment_id = ? AND id = ?`, envID, id))
-		if err != nil {
-			return err
-		}
-		orig := *c
-		if err := fn(c); err != nil {
-			return err
-		}
-		c.ID, c.Kind, c.EnvironmentID, c.Hash, c.CreatedAt = orig.ID, orig.Kind, orig.EnvironmentID, orig.Hash, orig.CreatedAt
-		c.ExpiresAt, c.UsedAt = store.Truncate(c.ExpiresAt), truncPtr(c.UsedAt)
-		if c.Data == nil {
-			c.Data = map[string]string{}
-		}
-		_, err = db.txe(ctx, tx, `UPDATE challenges SET user_id = ?, email = ?, attempts = ?, expires_at = ?,
-			used_at = ?, data = ? WHERE id = ?`,
-			c.UserID, c.Email, c.Attempts, ms(c.ExpiresAt), msPtr(c.UsedAt), metaJSON(c.Data), id)
-		if err != nil {
-			return mapErr(err)
-		}
+		c, _, err := db.updateChallenge(ctx, tx, envID, id, "", fn)
 		out = c
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// UseEmailVerification updates an email-verification challenge with fn
+// and, if fn used it, verifies its user's email, in one transaction.
+func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, *store.User, error) {
+	var c *store.Challenge
+	var u *store.User
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var used bool
+		var err error
+		c, used, err = db.updateChallenge(ctx, tx, envID, id, store.ChallengeEmailVerification, fn)
+		if err != nil || !used {
+			return err
+		}
+		u, err = orNil(scanUser(db.txr(ctx, tx, `UPDATE users SET email_verified = 1, updated_at = ?
+			WHERE environment_id = ? AND id = ? AND email = ? RETURNING `+userColumns, ms(*c.UsedAt), envID, c.UserID, c.Email)))
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, u, nil
+}
+
+// updateChallenge reads a challenge (of kind, unless kind is ""), calls fn
+// and writes the result, and reports whether fn used it.
+func (db *DB) updateChallenge(ctx context.Context, tx *sql.Tx, envID, id, kind string, fn func(*store.Challenge) error) (*store.Challenge, bool, error) {
+	c, err := scanChallenge(db.txr(ctx, tx, `SELECT `+challengeColumns+` FROM challenges
+		WHERE environment_id = ? AND id = ? AND (? = '' OR kind = ?)`, envID, id, kind, kind))
+	if err != nil {
+		return nil, false, err
+	}
+	orig := *c
+	if err := fn(c); err != nil {
+		return nil, false, err
+	}
+	c.ID, c.Kind, c.EnvironmentID, c.Hash, c.CreatedAt = orig.ID, orig.Kind, orig.EnvironmentID, orig.Hash, orig.CreatedAt
+	c.ExpiresAt, c.UsedAt = store.Truncate(c.ExpiresAt), truncPtr(c.UsedAt)
+	if c.Data == nil {
+		c.Data = map[string]string{}
+	}
+	_, err = db.txe(ctx, tx, `UPDATE challenges SET user_id = ?, email = ?, attempts = ?, expires_at = ?,
+		used_at = ?, data = ? WHERE id = ?`,
+		c.UserID, c.Email, c.Attempts, ms(c.ExpiresAt), msPtr(c.UsedAt), metaJSON(c.Data), id)
+	if err != nil {
+		return nil, false, mapErr(err)
+	}
+	return c, orig.UsedAt == nil && c.UsedAt != nil, nil
 }
 
 func truncPtr(t *time.Time) *time.Time {

@@ -13,16 +13,19 @@ import (
 // since a deployment has a handful of environments and keys.
 const maxEntries = 10_000
 
-// Store is a store.Store whose environment and API-key reads are cached.
+// Store is a store.Store whose environment, API-key and redirect reads are
+// cached.
 type Store struct {
 	store.Store
 	ttl time.Duration
 	now func() time.Time
 
 	mu          sync.Mutex
+	gen         uint64 // bumped by every forget, so a load that raced it is not cached
 	envByID     map[string]entry[store.Environment]
 	envByClient map[string]entry[store.Environment]
 	keyByHash   map[string]entry[store.APIKey]
+	redirects   map[string]entry[[]store.Redirect] // by environment ID and kind
 }
 
 type entry[T any] struct {
@@ -44,28 +47,46 @@ func newStore(st store.Store, ttl time.Duration, now func() time.Time) *Store {
 		envByID:     map[string]entry[store.Environment]{},
 		envByClient: map[string]entry[store.Environment]{},
 		keyByHash:   map[string]entry[store.APIKey]{},
+		redirects:   map[string]entry[[]store.Redirect]{},
 	}
 }
 
-// lookup returns a copy of a live entry of m.
-func lookup[T any](s *Store, m map[string]entry[T], k string) (T, bool) {
+// lookup returns a live entry of m, or the generation to pass to put
+// after loading the value.
+func lookup[T any](s *Store, m map[string]entry[T], k string) (v T, gen uint64, ok bool) {
 	s.mu.Lock()
 	e, ok := m[k]
+	gen = s.gen
 	s.mu.Unlock()
 	if !ok || !s.now().Before(e.expires) {
 		var zero T
-		return zero, false
+		return zero, gen, false
 	}
-	return e.v, true
+	return e.v, gen, true
 }
 
-func put[T any](s *Store, m map[string]entry[T], k string, v T) {
+// put caches v, unless something was forgotten since the lookup at gen:
+// the value may have been loaded before that change was written.
+func put[T any](s *Store, m map[string]entry[T], gen uint64, k string, v T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.gen != gen {
+		return
+	}
 	if len(m) >= maxEntries {
 		clear(m)
 	}
 	m[k] = entry[T]{v: v, expires: s.now().Add(s.ttl)}
+}
+
+// forget empties maps after a change written through this store.
+func (s *Store) forget(clears ...func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	for _, f := range clears {
+		f()
+	}
 }
 
 // copyEnv returns env with its own slice, so callers cannot change what
@@ -93,21 +114,18 @@ func (s *Store) GetEnvironmentByClientID(ctx context.Context, clientID string) (
 // environment serves key from m, or loads it and caches it under both keys.
 func (s *Store) environment(ctx context.Context, m map[string]entry[store.Environment], key string,
 	load func(context.Context, string) (*store.Environment, error)) (*store.Environment, error) {
-	if env, ok := lookup(s, m, key); ok {
+	env, gen, ok := lookup(s, m, key)
+	if ok {
 		return copyEnv(env), nil
 	}
-	env, err := load(ctx, key)
+	loaded, err := load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	s.putEnv(env)
-	return copyEnv(*env), nil
-}
-
-func (s *Store) putEnv(env *store.Environment) {
-	v := *copyEnv(*env)
-	put(s, s.envByID, env.ID, v)
-	put(s, s.envByClient, env.ClientID, v)
+	v := *copyEnv(*loaded)
+	put(s, s.envByID, gen, v.ID, v)
+	put(s, s.envByClient, gen, v.ClientID, v)
+	return copyEnv(v), nil
 }
 
 // UpdateEnvironment updates through the wrapped store and forgets every
@@ -118,23 +136,21 @@ func (s *Store) UpdateEnvironment(ctx context.Context, id string, fn func(*store
 }
 
 func (s *Store) forgetEnvironments() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.envByID)
-	clear(s.envByClient)
+	s.forget(func() { clear(s.envByID) }, func() { clear(s.envByClient) })
 }
 
 // GetAPIKeyByHash returns the key whose secret hashes to hash.
 func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (*store.APIKey, error) {
-	if k, ok := lookup(s, s.keyByHash, string(hash)); ok {
+	k, gen, ok := lookup(s, s.keyByHash, string(hash))
+	if ok {
 		return copyKey(k), nil
 	}
-	k, err := s.Store.GetAPIKeyByHash(ctx, hash)
+	loaded, err := s.Store.GetAPIKeyByHash(ctx, hash)
 	if err != nil {
 		return nil, err
 	}
-	put(s, s.keyByHash, string(hash), *copyKey(*k))
-	return k, nil
+	put(s, s.keyByHash, gen, string(hash), *copyKey(*loaded))
+	return loaded, nil
 }
 
 // RevokeAPIKey revokes through the wrapped store and forgets every cached key.
@@ -151,7 +167,45 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error 
 }
 
 func (s *Store) forgetKeys() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.keyByHash)
+	s.forget(func() { clear(s.keyByHash) })
+}
+
+// ListRedirects returns an environment's redirects of one kind. Every
+// authorize and logout checks them.
+func (s *Store) ListRedirects(ctx context.Context, envID string, kind store.RedirectKind) ([]store.Redirect, error) {
+	key := envID + "\x00" + string(kind)
+	rs, gen, ok := lookup(s, s.redirects, key)
+	if ok {
+		return slices.Clone(rs), nil
+	}
+	loaded, err := s.Store.ListRedirects(ctx, envID, kind)
+	if err != nil {
+		return nil, err
+	}
+	put(s, s.redirects, gen, key, slices.Clone(loaded))
+	return loaded, nil
+}
+
+// AddRedirect adds through the wrapped store and forgets cached redirects.
+func (s *Store) AddRedirect(ctx context.Context, r *store.Redirect) error {
+	defer s.forgetRedirects()
+	return s.Store.AddRedirect(ctx, r)
+}
+
+// RemoveRedirect removes through the wrapped store and forgets cached
+// redirects.
+func (s *Store) RemoveRedirect(ctx context.Context, envID string, kind store.RedirectKind, uri string) error {
+	defer s.forgetRedirects()
+	return s.Store.RemoveRedirect(ctx, envID, kind, uri)
+}
+
+// SetDefaultRedirect changes the default through the wrapped store and
+// forgets cached redirects.
+func (s *Store) SetDefaultRedirect(ctx context.Context, envID string, kind store.RedirectKind, uri string) error {
+	defer s.forgetRedirects()
+	return s.Store.SetDefaultRedirect(ctx, envID, kind, uri)
+}
+
+func (s *Store) forgetRedirects() {
+	s.forget(func() { clear(s.redirects) })
 }

@@ -1,6 +1,7 @@
 package storecache
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -168,5 +169,112 @@ func TestReturnsCopies(t *testing.T) {
 	k2, _ := s.GetAPIKeyByHash(ctx, key.Hash)
 	if k2.EnvironmentID != env.ID || k2.Hash[0] != '0' {
 		t.Errorf("cached key changed through a returned value: %+v", k2)
+	}
+}
+
+func addRedirect(t *testing.T, st store.Store, env *store.Environment, uri string) {
+	t.Helper()
+	r := &store.Redirect{ID: "redirect_" + uri, EnvironmentID: env.ID, Kind: store.RedirectURI, URI: uri, CreatedAt: store.Now()}
+	if err := st.AddRedirect(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func redirectURIs(t *testing.T, st store.Store, env *store.Environment) []string {
+	t.Helper()
+	rs, err := st.ListRedirects(t.Context(), env.ID, store.RedirectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uris []string
+	for _, r := range rs {
+		uris = append(uris, r.URI)
+	}
+	return uris
+}
+
+// Redirect URIs are cached like environments: a removal on another node
+// applies within the TTL, one through this node at once.
+func TestRedirectsCached(t *testing.T) {
+	db, s, c, env, _ := setup(t)
+	ctx := t.Context()
+	addRedirect(t, db, env, "https://a.example/cb")
+	addRedirect(t, db, env, "https://b.example/cb")
+	if got := redirectURIs(t, s, env); len(got) != 2 {
+		t.Fatalf("first read: %v", got)
+	}
+	if err := db.RemoveRedirect(ctx, env.ID, store.RedirectURI, "https://a.example/cb"); err != nil {
+		t.Fatal(err)
+	}
+	c.add(time.Second)
+	if got := redirectURIs(t, s, env); len(got) != 2 {
+		t.Errorf("within the TTL the cached redirects should be served, got %v", got)
+	}
+	c.add(time.Second + time.Millisecond)
+	if got := redirectURIs(t, s, env); len(got) != 1 || got[0] != "https://b.example/cb" {
+		t.Errorf("after the TTL: %v, want only b", got)
+	}
+	if err := s.RemoveRedirect(ctx, env.ID, store.RedirectURI, "https://b.example/cb"); err != nil {
+		t.Fatal(err)
+	}
+	if got := redirectURIs(t, s, env); len(got) != 0 {
+		t.Errorf("after a removal through the cache: %v, want none", got)
+	}
+	addRedirect(t, s, env, "https://c.example/cb")
+	if err := s.SetDefaultRedirect(ctx, env.ID, store.RedirectURI, "https://c.example/cb"); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := s.ListRedirects(ctx, env.ID, store.RedirectURI)
+	if len(rs) != 1 || rs[0].URI != "https://c.example/cb" || !rs[0].Default {
+		t.Errorf("after add and set-default through the cache: %+v", rs)
+	}
+	rs[0].URI = "https://evil.example/cb"
+	if got := redirectURIs(t, s, env); got[0] != "https://c.example/cb" {
+		t.Errorf("cache changed through a returned value: %v", got)
+	}
+	if rs, _ := s.ListRedirects(ctx, env.ID, store.SignOutRedirect); len(rs) != 0 {
+		t.Errorf("sign-out redirects share the cache entry of redirect URIs: %+v", rs)
+	}
+}
+
+// racingStore runs during after its inner ListRedirects has read, as a
+// change written on this node while a read is in flight would.
+type racingStore struct {
+	store.Store
+	during func()
+}
+
+func (r *racingStore) ListRedirects(ctx context.Context, envID string, kind store.RedirectKind) ([]store.Redirect, error) {
+	rs, err := r.Store.ListRedirects(ctx, envID, kind)
+	if r.during != nil {
+		f := r.during
+		r.during = nil
+		f()
+	}
+	return rs, err
+}
+
+// A read that loaded the old value while a change went through the cache
+// does not cache it: the next read sees the change.
+func TestReadRacingAChangeNotCached(t *testing.T) {
+	db := openSQLite(t)
+	now := store.Now()
+	env := &store.Environment{ID: "environment_1", Name: "One", Type: store.Development, ClientID: "client_1", CORSOrigins: []string{}, CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateEnvironment(t.Context(), env); err != nil {
+		t.Fatal(err)
+	}
+	addRedirect(t, db, env, "https://a.example/cb")
+	rs := &racingStore{Store: db}
+	s := newStore(rs, time.Hour, time.Now)
+	rs.during = func() {
+		if err := s.RemoveRedirect(t.Context(), env.ID, store.RedirectURI, "https://a.example/cb"); err != nil {
+			t.Error(err)
+		}
+	}
+	if got := redirectURIs(t, s, env); len(got) != 1 {
+		t.Fatalf("the racing read returns what it loaded: %v", got)
+	}
+	if got := redirectURIs(t, s, env); len(got) != 0 {
+		t.Errorf("the value loaded before the removal was cached: %v", got)
 	}
 }

@@ -539,3 +539,92 @@ func testChallengeUpdateAtomic(t *testing.T, s store.Store) {
 		t.Errorf("attempts = %d, want %d", got.Attempts, n)
 	}
 }
+
+// UseEmailVerification writes the challenge as UpdateChallenge does and,
+// only when fn used it, verifies the user's email in the same transaction.
+func testUseEmailVerification(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	other := newEnv(t, s, "Other")
+	u := newUser(env.ID, "ada@example.com")
+	u.FirstName = ptr("Ada")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	challenge := func(kind, email string) *store.Challenge {
+		c := newChallenge(env.ID, kind, email)
+		c.UserID = u.ID
+		if err := s.CreateChallenge(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	verified := func() bool {
+		t.Helper()
+		got, err := s.GetUser(ctx, env.ID, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.EmailVerified
+	}
+	use := func(c *store.Challenge) error { now := store.Now(); c.Attempts++; c.UsedAt = &now; return nil }
+
+	c := challenge(store.ChallengeEmailVerification, u.Email)
+	boom := errors.New("boom")
+	if _, _, err := s.UseEmailVerification(ctx, env.ID, c.ID, func(c *store.Challenge) error { c.Attempts = 9; return boom }); !errors.Is(err, boom) {
+		t.Errorf("fn's error = %v, want it back", err)
+	}
+	// A wrong guess: the attempt is written, nothing is verified.
+	got, user, err := s.UseEmailVerification(ctx, env.ID, c.ID, func(c *store.Challenge) error { c.Attempts++; return nil })
+	if err != nil || user != nil || got.Attempts != 1 || got.UsedAt != nil {
+		t.Errorf("wrong guess: %+v, user %v, %v", got, user, err)
+	}
+	if stored, _ := s.GetChallenge(ctx, env.ID, c.ID); stored.Attempts != 1 || verified() {
+		t.Errorf("after a wrong guess: attempts %d (want 1), verified %v", stored.Attempts, verified())
+	}
+	_, _, err = s.UseEmailVerification(ctx, other.ID, c.ID, use)
+	wantErr(t, err, store.ErrNotFound, "UseEmailVerification in another environment")
+	magic := challenge(store.ChallengeMagicAuth, u.Email)
+	_, _, err = s.UseEmailVerification(ctx, env.ID, magic.ID, use)
+	wantErr(t, err, store.ErrNotFound, "UseEmailVerification of a magic-auth code")
+	if stored, _ := s.GetChallenge(ctx, env.ID, magic.ID); stored.UsedAt != nil || stored.Attempts != 0 || verified() {
+		t.Errorf("a magic-auth code was changed or verified the email: %+v", stored)
+	}
+
+	// The right code: used and verified together.
+	got, user, err = s.UseEmailVerification(ctx, env.ID, c.ID, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user == nil || !user.EmailVerified || got.UsedAt == nil || !user.UpdatedAt.Equal(*got.UsedAt) {
+		t.Fatalf("right code: challenge %+v, user %+v", got, user)
+	}
+	stored, err := s.GetUser(ctx, env.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(stored, user); diff != "" {
+		t.Errorf("returned user vs stored (-stored +returned):\n%s", diff)
+	}
+	if *stored.FirstName != "Ada" || !stored.CreatedAt.Equal(u.CreatedAt) {
+		t.Errorf("other fields changed: %+v", stored)
+	}
+	// Used already: fn sees it used and changes nothing; no user.
+	_, user, err = s.UseEmailVerification(ctx, env.ID, c.ID, func(*store.Challenge) error { return nil })
+	if err != nil || user != nil {
+		t.Errorf("used code again: user %v, %v", user, err)
+	}
+
+	// A code sent to an address the user no longer has is used, verifies nothing.
+	if _, err := s.UpdateUser(ctx, env.ID, u.ID, func(x *store.User) error { x.Email, x.EmailVerified = "grace@example.com", false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	old := challenge(store.ChallengeEmailVerification, "ada@example.com")
+	got, user, err = s.UseEmailVerification(ctx, env.ID, old.ID, use)
+	if err != nil || user != nil || got.UsedAt == nil {
+		t.Errorf("code for an old address: %+v, user %v, %v", got, user, err)
+	}
+	if verified() {
+		t.Error("a code for an old address verified the new one")
+	}
+}

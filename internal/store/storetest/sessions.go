@@ -517,6 +517,42 @@ func testBrowserSessions(t *testing.T, s store.Store) {
 	if got.EndedAt == nil || !got.EndedAt.Equal(store.Truncate(ended)) || got.EndedAt.Location() != time.UTC {
 		t.Errorf("EndedAt = %v, want %v (the first end time)", got.EndedAt, store.Truncate(ended))
 	}
+
+	// GetBrowserSessionUser: the session and its user in one read.
+	_, _, err = s.GetBrowserSessionUser(ctx, b.Hash)
+	wantErr(t, err, store.ErrNotFound, "GetBrowserSessionUser(session whose user does not exist)")
+	_, _, err = s.GetBrowserSessionUser(ctx, randomHash())
+	wantErr(t, err, store.ErrNotFound, "GetBrowserSessionUser(unknown)")
+	u := newUser(e.ID, "browser@example.com")
+	u.FirstName, u.EmailVerified, u.Metadata = ptr("Ada"), true, map[string]string{"plan": "pro"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &store.User{ID: u.ID, EnvironmentID: other.ID, Email: "twin@example.com", Metadata: map[string]string{},
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}); err != nil && !errors.Is(err, store.ErrConflict) {
+		t.Fatal(err)
+	}
+	live := newBrowserSession(e.ID, u.ID)
+	if err := s.CreateBrowserSession(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	gb, gu, err := s.GetBrowserSessionUser(ctx, live.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSession, _ := s.GetBrowserSessionByHash(ctx, live.Hash)
+	wantUser, _ := s.GetUser(ctx, e.ID, u.ID)
+	if diff := cmp.Diff(wantSession, gb); diff != "" {
+		t.Errorf("GetBrowserSessionUser session (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantUser, gu); diff != "" {
+		t.Errorf("GetBrowserSessionUser user (-want +got):\n%s", diff)
+	}
+	if err := s.DeleteUser(ctx, e.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.GetBrowserSessionUser(ctx, live.Hash)
+	wantErr(t, err, store.ErrNotFound, "GetBrowserSessionUser after the user was deleted")
 }
 
 func testThrottles(t *testing.T, s store.Store) {

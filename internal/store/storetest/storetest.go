@@ -74,6 +74,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"LatestChallenge", testLatestChallenge},
 		{"ChallengeUpdate", testChallengeUpdate},
 		{"ChallengeUpdateAtomic", testChallengeUpdateAtomic},
+		{"UseEmailVerification", testUseEmailVerification},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
