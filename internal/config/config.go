@@ -35,11 +35,13 @@ type Config struct {
 	MailFrom        string        // default sender address of outgoing email
 	CacheTTL        time.Duration // how long environments and API keys are cached in memory; 0 turns the cache off
 	HashConcurrency int           // password hashes computed at once; 0 means GOMAXPROCS
+	Retention       time.Duration // how long dead codes, sessions, challenges and used refresh tokens are kept
 }
 
 // Defaults returns the default configuration.
 func Defaults() Config {
-	return Config{Addr: ":8080", LogLevel: "info", LogFormat: "json", ShutdownTimeout: 30 * time.Second, CacheTTL: 2 * time.Second}
+	return Config{Addr: ":8080", LogLevel: "info", LogFormat: "json", ShutdownTimeout: 30 * time.Second, CacheTTL: 2 * time.Second,
+		Retention: 7 * 24 * time.Hour}
 }
 
 // setting describes one configuration value: its flag, environment
@@ -64,6 +66,7 @@ func (c *Config) settings() []setting {
 		{flag: "", env: "GATEHOUSE_SMTP_URL", help: "SMTP server for outgoing email (required): smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)", str: &c.SMTPURL},
 		{flag: "cache-ttl", env: "GATEHOUSE_CACHE_TTL", help: "how long each node keeps environments and API keys in memory, so a change made on another node (or a revoked API key) applies everywhere within it; 0 turns the cache off", dur: &c.CacheTTL},
 		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~20-30 ms of CPU each) computed at once; more wait their turn. 0 means GOMAXPROCS (one per CPU). Each slot keeps its 19 MiB once used. A lower number keeps CPUs free for token requests during sign-in storms (docs/performance.md)", num: &c.HashConcurrency},
+		{flag: "retention", env: "GATEHOUSE_RETENTION", help: "how long expired authorization codes, sessions and emailed codes, and used refresh tokens, are kept before every node's sweeper (every 10 minutes) deletes them; a used refresh token presented again within it ends its session as stolen, after it is merely invalid. At least 1h, e.g. 168h (rows kept ≈ rate × retention)", dur: &c.Retention},
 		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
 }
@@ -182,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheTTL < 0 || c.CacheTTL > time.Minute {
 		add("GATEHOUSE_CACHE_TTL=%s: use 0 (off) up to 1m, e.g. 2s", c.CacheTTL)
+	}
+	if c.Retention < time.Hour {
+		add("GATEHOUSE_RETENTION=%s: use at least 1h (sign-in throttles count failures over 15 minutes), e.g. 168h", c.Retention)
 	}
 	if c.HashConcurrency < 0 || c.HashConcurrency > MaxHashConcurrency {
 		add("GATEHOUSE_HASH_CONCURRENCY=%d: use 0 (GOMAXPROCS) up to %d; each hash in flight holds 19 MiB", c.HashConcurrency, MaxHashConcurrency)

@@ -51,9 +51,38 @@ type AuthRequests interface {
 	// DeleteAuthRequest removes a request. ErrNotFound if absent, so of two
 	// nodes completing one request only one succeeds.
 	DeleteAuthRequest(ctx context.Context, envID, id string) error
-	// DeleteExpiredAuthRequests removes requests that expired before now and
-	// returns how many.
-	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error)
+}
+
+// Sweeper deletes rows that no longer serve a purpose, so the token
+// tables do not grow without bound.
+type Sweeper interface {
+	// Sweep deletes, in statements of at most batch rows each:
+	//   - authorization requests that expired before c.Now;
+	//   - authorization codes, challenges, sessions and browser sessions
+	//     that expired before c.Before;
+	//   - refresh tokens created before c.Before that were used before
+	//     c.Before or whose session no longer exists (a used token is kept
+	//     until then so that its reuse is still detected);
+	//   - throttle counters whose last failure is before c.Before.
+	// It returns how many rows of each it deleted; on error, what it
+	// deleted so far. Sweeps may run on several nodes at once.
+	Sweep(ctx context.Context, c SweepCutoffs, batch int) (Swept, error)
+}
+
+// SweepCutoffs are the times before which Sweep deletes rows.
+type SweepCutoffs struct {
+	Now    time.Time // expired pending authorization requests
+	Before time.Time // everything else: now minus the retention
+}
+
+// Swept counts the rows a sweep deleted, per table.
+type Swept struct {
+	AuthRequests, AuthCodes, RefreshTokens, Sessions, BrowserSessions, Challenges, Throttles int
+}
+
+// Total is the number of rows deleted.
+func (s Swept) Total() int {
+	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles
 }
 
 // AuthRequest is one pending authorization request.

@@ -35,6 +35,7 @@ type Store interface {
 	Events
 	Outbox
 	Challenges
+	Sweeper
 
 	// Migrate applies every pending migration, in order, each in its own
 	// transaction. Several nodes may call it at once; backends serialise them.

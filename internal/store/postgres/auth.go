@@ -136,15 +136,6 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, envID, id string) error {
 	return rowsAffected(db.pool.Exec(ctx, `DELETE FROM auth_requests WHERE environment_id = $1 AND id = $2`, envID, id))
 }
 
-// DeleteExpiredAuthRequests removes requests that expired before now.
-func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM auth_requests WHERE expires_at < $1`, ts(now))
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	return int(tag.RowsAffected()), nil
-}
-
 const authCodeColumns = `hash, environment_id, client_id, redirect_uri, code_challenge, user_id, session_id,
 	created_at, expires_at, used_at`
 

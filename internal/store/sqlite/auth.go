@@ -122,16 +122,6 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, envID, id string) error {
 	return rowsAffected(res, err)
 }
 
-// DeleteExpiredAuthRequests removes requests that expired before now.
-func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
-	res, err := db.ex(ctx, `DELETE FROM auth_requests WHERE expires_at < ?`, ms(now))
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
-}
-
 const authCodeColumns = `hash, environment_id, client_id, redirect_uri, code_challenge, user_id, session_id,
 	created_at, expires_at, used_at`
 

@@ -376,13 +376,15 @@ func testAuthRequests(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	n2, err := s.DeleteExpiredAuthRequests(ctx, now)
-	if err != nil || n2 != len(expired) {
-		t.Fatalf("DeleteExpiredAuthRequests = %d, %v; want %d", n2, err, len(expired))
+	// A sweep whose other cutoff is long ago deletes only requests; a batch
+	// of 2 makes it loop.
+	swept, err := s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: now.Add(-1000 * time.Hour)}, 2)
+	if err != nil || swept != (store.Swept{AuthRequests: len(expired)}) {
+		t.Fatalf("Sweep = %+v, %v; want %d requests only", swept, err, len(expired))
 	}
-	n2, err = s.DeleteExpiredAuthRequests(ctx, now)
-	if err != nil || n2 != 0 {
-		t.Errorf("second DeleteExpiredAuthRequests = %d, %v; want 0", n2, err)
+	swept, err = s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: now.Add(-1000 * time.Hour)}, 2)
+	if err != nil || swept.Total() != 0 {
+		t.Errorf("second Sweep = %+v, %v; want nothing", swept, err)
 	}
 	for _, r := range expired {
 		_, err := s.GetAuthRequest(ctx, r.EnvironmentID, r.ID)

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ChallengeUpdate", testChallengeUpdate},
 		{"ChallengeUpdateAtomic", testChallengeUpdateAtomic},
 		{"UseEmailVerification", testUseEmailVerification},
+		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+// The janitor, run as serve runs it, deletes a long-dead session and an
+// expired pending request on a real database file, keeps a live session,
+// logs what it deleted, and stops with its context.
+func TestJanitorSweeps(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := store.Now()
+	env := &store.Environment{ID: "environment_1", Name: "Dev", Type: store.Development, ClientID: "client_1", CORSOrigins: []string{}, CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateEnvironment(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	session := func(id string, expires time.Time) *store.Session {
+		s := &store.Session{ID: id, EnvironmentID: env.ID, UserID: "user_1", ClientID: env.ClientID, AuthMethod: "password",
+			CreatedAt: expires.Add(-time.Hour), UpdatedAt: expires.Add(-time.Hour), LastActiveAt: expires.Add(-time.Hour), ExpiresAt: expires}
+		if err := db.CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	dead := session("session_dead", now.Add(-8*24*time.Hour))
+	live := session("session_live", now.Add(24*time.Hour))
+	req := &store.AuthRequest{ID: "authreq_1", EnvironmentID: env.ID, ClientID: env.ClientID, RedirectURI: "http://localhost/cb",
+		ScreenHint: "sign-in", CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}
+	if err := db.CreateAuthRequest(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs syncBuffer
+	jctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		runJanitor(jctx, db, slog.New(slog.NewTextHandler(&logs, nil)), 20*time.Millisecond, 7*24*time.Hour)
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "janitor: deleted dead rows") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the janitor did not stop with its context")
+	}
+	if !strings.Contains(logs.String(), "sessions=1") || !strings.Contains(logs.String(), "auth_requests=1") {
+		t.Errorf("log does not count what was deleted:\n%s", logs.String())
+	}
+	if _, err := db.GetSessionByID(ctx, dead.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("dead session: %v, want deleted", err)
+	}
+	if _, err := db.GetSessionByID(ctx, live.ID); err != nil {
+		t.Errorf("live session: %v, want kept", err)
+	}
+	if _, err := db.GetAuthRequest(ctx, env.ID, req.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired request: %v, want deleted", err)
+	}
+}

@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Sweep deletes exactly the rows past the cutoffs, and keeps every row a
+// live session, a pending flow or reuse detection still needs.
+func testSweep(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := store.Now()
+	before := now.Add(-7 * 24 * time.Hour) // the retention cutoff
+	long := before.Add(-time.Hour)         // before the cutoff
+	recent := before.Add(time.Hour)        // after it, yet in the past
+	e := newEnv(t, s, "Dev")
+	u := newUser(e.ID, "ada@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Codes: one expired long ago goes; one expired recently stays.
+	oldCode, recentCode := newAuthCode(e.ID), newAuthCode(e.ID)
+	oldCode.CreatedAt, oldCode.ExpiresAt = long.Add(-10*time.Minute), long
+	recentCode.CreatedAt, recentCode.ExpiresAt = recent.Add(-10*time.Minute), recent
+	must(s.CreateAuthCode(ctx, oldCode))
+	must(s.CreateAuthCode(ctx, recentCode))
+
+	// Sessions: one past its absolute expiry long ago goes, with its
+	// current token; one ended long ago but not yet expired stays.
+	dead := newSession(e.ID, u.ID)
+	dead.CreatedAt, dead.UpdatedAt, dead.LastActiveAt, dead.ExpiresAt = long.Add(-30*24*time.Hour), long, long, long
+	must(s.CreateSession(ctx, dead))
+	deadToken := newRefreshToken(e.ID, dead.ID)
+	deadToken.CreatedAt = long.Add(-time.Hour)
+	must(s.CreateRefreshToken(ctx, deadToken))
+	ended := newSession(e.ID, u.ID)
+	must(s.CreateSession(ctx, ended))
+	must(s.EndSession(ctx, e.ID, ended.ID, long))
+
+	// A live session's chain: a token used long ago goes; one used
+	// recently stays (its reuse must still be detected); the current one
+	// stays however old, and so does a new one.
+	live := newSession(e.ID, u.ID)
+	must(s.CreateSession(ctx, live))
+	usedLong, usedRecent, idle := newRefreshToken(e.ID, live.ID), newRefreshToken(e.ID, live.ID), newRefreshToken(e.ID, live.ID)
+	usedLong.CreatedAt, usedLong.UsedAt = long.Add(-time.Hour), &long
+	usedRecent.CreatedAt, usedRecent.UsedAt = long, &recent
+	idle.CreatedAt = long.Add(-2 * time.Hour)
+	fresh := newRefreshToken(e.ID, live.ID)
+	// A token whose session never existed, created long ago, goes.
+	orphan := newRefreshToken(e.ID, "session_missing")
+	orphan.CreatedAt = long
+	for _, tok := range []*store.RefreshToken{usedLong, usedRecent, idle, fresh, orphan} {
+		must(s.CreateRefreshToken(ctx, tok))
+	}
+
+	// Browser sessions and challenges: expired long ago go.
+	oldBrowser, liveBrowser := newBrowserSession(e.ID, u.ID), newBrowserSession(e.ID, u.ID)
+	oldBrowser.CreatedAt, oldBrowser.LastSeenAt, oldBrowser.ExpiresAt = long.Add(-time.Hour), long.Add(-time.Hour), long
+	must(s.CreateBrowserSession(ctx, oldBrowser))
+	must(s.CreateBrowserSession(ctx, liveBrowser))
+	oldChallenge, recentChallenge := newChallenge(e.ID, store.ChallengeMagicAuth, u.Email), newChallenge(e.ID, store.ChallengeMagicAuth, u.Email)
+	oldChallenge.CreatedAt, oldChallenge.ExpiresAt = long.Add(-time.Minute), long
+	recentChallenge.CreatedAt, recentChallenge.ExpiresAt = recent.Add(-time.Minute), recent
+	must(s.CreateChallenge(ctx, oldChallenge))
+	must(s.CreateChallenge(ctx, recentChallenge))
+
+	// Throttles: a counter last hit long ago goes.
+	if _, err := s.RecordFailure(ctx, "sweep:old", long, 15*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordFailure(ctx, "sweep:recent", now, 15*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	// A batch of 1 makes every step loop.
+	got, err := s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: before}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Swept{AuthCodes: 1, Sessions: 1, RefreshTokens: 3, BrowserSessions: 1, Challenges: 1, Throttles: 1}
+	if got != want {
+		t.Errorf("Sweep = %+v, want %+v", got, want)
+	}
+	if again, err := s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: before}, 1); err != nil || again.Total() != 0 {
+		t.Errorf("second Sweep = %+v, %v; want nothing", again, err)
+	}
+
+	if _, err := s.GetSessionByID(ctx, dead.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired session: %v, want deleted", err)
+	}
+	for _, id := range []string{ended.ID, live.ID} {
+		if _, err := s.GetSessionByID(ctx, id); err != nil {
+			t.Errorf("session %s: %v, want kept", id, err)
+		}
+	}
+	if _, err := s.GetBrowserSessionByHash(ctx, oldBrowser.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired browser session: %v, want deleted", err)
+	}
+	if _, err := s.GetBrowserSessionByHash(ctx, liveBrowser.Hash); err != nil {
+		t.Errorf("live browser session: %v", err)
+	}
+	if _, err := s.GetChallenge(ctx, e.ID, oldChallenge.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old challenge: %v, want deleted", err)
+	}
+	if _, err := s.GetChallenge(ctx, e.ID, recentChallenge.ID); err != nil {
+		t.Errorf("recent challenge: %v", err)
+	}
+	if th, _ := s.GetThrottle(ctx, "sweep:old"); th.Failures != 0 {
+		t.Errorf("old throttle: %+v, want deleted", th)
+	}
+	if th, _ := s.GetThrottle(ctx, "sweep:recent"); th.Failures != 1 {
+		t.Errorf("recent throttle: %+v, want kept", th)
+	}
+	// The probes below change what they find, so they come last.
+	if _, err := s.ConsumeAuthCode(ctx, oldCode.Hash, now, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old code: %v, want deleted", err)
+	}
+	if _, err := s.ConsumeAuthCode(ctx, recentCode.Hash, now, nil); errors.Is(err, store.ErrNotFound) {
+		t.Error("recently expired code was deleted")
+	}
+	for name, tok := range map[string]*store.RefreshToken{"of the expired session": deadToken, "used long ago": usedLong, "orphan": orphan} {
+		if err := s.DeleteRefreshToken(ctx, tok.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("refresh token %s: %v, want deleted", name, err)
+		}
+	}
+	for name, tok := range map[string]*store.RefreshToken{"used recently": usedRecent, "current, idle": idle, "new": fresh} {
+		if err := s.DeleteRefreshToken(ctx, tok.Hash); err != nil {
+			t.Errorf("refresh token %s: %v, want kept", name, err)
+		}
+	}
+}
