@@ -125,7 +125,7 @@ func TestSmokeInProcess(t *testing.T) {
 }
 
 func TestHashRatePools(t *testing.T) {
-	h := newHashRate(4)
+	h := newHashRate(4, 2)
 	h.add(HashRun{Verifications: 100, Seconds: 2, CPUSeconds: 4})
 	if h.PerSecond != 50 || h.PerCPUSecond != 25 {
 		t.Fatalf("one run: %v/s, %v per CPU-s", h.PerSecond, h.PerCPUSecond)

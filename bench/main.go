@@ -43,6 +43,7 @@ type config struct {
 	ceiling     bool
 	ceilingTime time.Duration
 	hashTime    time.Duration
+	pairs       int
 	hashRate    string // auto, on, off
 	jsonOut     string
 	progress    time.Duration
@@ -56,7 +57,6 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }
 
-func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -103,6 +103,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.ceilingTime, "ceiling-time", 5*time.Second, "measured time of the ceiling run")
 	fs.StringVar(&cfg.hashRate, "hash-rate", "auto", "measure argon2id verification alone (auto: when the mix has password operations; on; off)")
 	fs.DurationVar(&cfg.hashTime, "hash-time", 5*time.Second, "measured time of the argon2id run")
+	fs.IntVar(&cfg.pairs, "pairs", 4, "mix signin, closed loop: after the run, this many short sign-in slices, each between two argon2id-alone slices, whose paired ratios judge the sign-in target (0 = off)")
 	fs.StringVar(&cfg.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.DurationVar(&cfg.progress, "progress", 2*time.Second, "progress line interval (0 = none)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "server log level (logs go to a file in the temp dir)")
@@ -186,6 +187,7 @@ type Results struct {
 	Users     int            `json:"pool_users"`
 	Ceiling   *CeilingResult `json:"ceiling,omitempty"`
 	HashRate  *HashRate      `json:"argon2id_alone,omitempty"`
+	Pairs     *PairedRatio   `json:"paired_ratio,omitempty"`
 	Calibrate *PhaseResult   `json:"calibration,omitempty"`
 	Run       *PhaseResult   `json:"run"`
 	Emails    *EmailStats    `json:"emails,omitempty"`
@@ -238,7 +240,10 @@ func run(ctx context.Context, args []string) error {
 	l := &load{t: t, transport: newTransport(cfg.vus*2+16, nil), password: "bench passphrase for " + randomSuffix(),
 		runID: randomSuffix(), verifyOK: t.sink != nil, sharedIP: cfg.signupIP == "shared"}
 	l.win.Store(&window{})
-	hasher := password.NewHasher(password.DefaultParams, 0)
+	// The server started by the bench inherits this environment, so the
+	// hash-alone runs use the same bound as the server.
+	limit, _ := strconv.Atoi(os.Getenv("GATEHOUSE_HASH_CONCURRENCY"))
+	hasher := password.NewHasher(password.DefaultParams, limit)
 	hash, err := hasher.Hash(ctx, l.password)
 	if err != nil {
 		return err
@@ -275,8 +280,8 @@ func run(ctx context.Context, args []string) error {
 		logf("minted %d at %.0f/s (the authorize step of a returning browser)", made, float64(made)/time.Since(t0).Seconds())
 	}
 	if cfg.hashRate == "on" || (cfg.hashRate == "auto" && m.passwordOps()) {
-		logf("argon2id alone: %d callers, bound %d, %s …", cfg.vus, runtimeProcs(), cfg.hashTime)
-		res.HashRate = newHashRate(cfg.vus)
+		logf("argon2id alone: %d callers, bound %d, %s …", cfg.vus, hasher.Slots(), cfg.hashTime)
+		res.HashRate = newHashRate(cfg.vus, hasher.Slots())
 		res.HashRate.add(measureHashRate(ctx, hasher, hash, l.password, cfg.vus, cfg.hashTime))
 		logf("argon2id alone: %.1f verifications/s", res.HashRate.PerSecond)
 	}
@@ -316,6 +321,10 @@ func run(ctx context.Context, args []string) error {
 		// compares the run with both ends of it.
 		logf("argon2id alone, again after the run: %s …", cfg.hashTime)
 		res.HashRate.add(measureHashRate(ctx, hasher, hash, l.password, cfg.vus, cfg.hashTime))
+	}
+	if o, ok := m.single(); ok && o == opSignin && res.HashRate != nil && rate == 0 && cfg.pairs > 0 && !t.inprocess && ctx.Err() == nil {
+		logf("sign-ins and argon2id alone in %d alternating pairs of slices …", cfg.pairs)
+		res.Pairs = l.pairedRatio(ctx, vus, m, hasher, hash, cfg.pairs)
 	}
 	if t.sink != nil {
 		res.Emails = &EmailStats{Received: t.sink.received.Load(), Unclaimed: t.sink.unclaimed.Load()}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -773,8 +774,64 @@ func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, c
 	return HashRun{Verifications: n.Load(), Seconds: time.Since(start).Seconds(), CPUSeconds: (cpu1 - cpu0).Seconds()}
 }
 
-func newHashRate(callers int) *HashRate {
+func newHashRate(callers, bound int) *HashRate {
 	p := password.DefaultParams
 	return &HashRate{Params: fmt.Sprintf("argon2id m=%d KiB, t=%d, p=%d", p.Memory, p.Time, p.Threads),
-		Bound: runtimeProcs(), Callers: callers}
+		Bound: bound, Callers: callers}
+}
+
+// PairedRatio compares password sign-ins with argon2id alone in short
+// alternating slices: hash, sign-ins, hash, sign-ins, … hash. Each sign-in
+// slice is set against the two hash slices beside it, so a drift of the
+// machine's speed (which moved a before-and-after comparison by ±15 %)
+// mostly cancels within the pair; the median pair judges the target.
+type PairedRatio struct {
+	Pairs  []Pair  `json:"pairs"`
+	Median float64 `json:"median_ratio"`
+}
+
+// Pair is one sign-in slice and the hash rate around it.
+type Pair struct {
+	SignInsPerServerCPUSecond float64 `json:"signins_per_server_cpu_second"`
+	HashPerCPUSecond          float64 `json:"verifications_per_cpu_second"` // the slices before and after, pooled
+	Ratio                     float64 `json:"ratio"`
+}
+
+const (
+	pairHashTime   = 3 * time.Second
+	pairSignInTime = 4 * time.Second
+)
+
+// pairedRatio runs n pairs (see PairedRatio) with the run's VUs and mix.
+func (l *load) pairedRatio(ctx context.Context, vus []*vu, m *mix, h *password.Hasher, hash string, n int) *PairedRatio {
+	callers := len(vus)
+	prev := measureHashRate(ctx, h, hash, l.password, callers, pairHashTime)
+	pr := &PairedRatio{}
+	for range n {
+		p := l.phase(ctx, vus, m, phaseOpts{label: "pair", warmup: time.Second, duration: pairSignInTime})
+		next := measureHashRate(ctx, h, hash, l.password, callers, pairHashTime)
+		o := p.op(opSignin)
+		if ctx.Err() != nil || o == nil || p.Server == nil || p.Server.CPUSeconds <= 0 || prev.CPUSeconds+next.CPUSeconds <= 0 {
+			break
+		}
+		pair := Pair{SignInsPerServerCPUSecond: float64(o.Count) / p.Server.CPUSeconds,
+			HashPerCPUSecond: float64(prev.Verifications+next.Verifications) / (prev.CPUSeconds + next.CPUSeconds)}
+		pair.Ratio = pair.SignInsPerServerCPUSecond / pair.HashPerCPUSecond
+		pr.Pairs = append(pr.Pairs, pair)
+		prev = next
+	}
+	if len(pr.Pairs) == 0 {
+		return nil
+	}
+	ratios := make([]float64, len(pr.Pairs))
+	for i, p := range pr.Pairs {
+		ratios[i] = p.Ratio
+	}
+	slices.Sort(ratios)
+	if k := len(ratios); k%2 == 1 {
+		pr.Median = ratios[k/2]
+	} else {
+		pr.Median = (ratios[k/2-1] + ratios[k/2]) / 2
+	}
+	return pr
 }

@@ -53,8 +53,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("smtp: %w", err)
 	}
 	logger.Info("email via SMTP", "server", smtpCfg.String(), "from", cfg.MailFrom)
-	// 0 means GOMAXPROCS. Bounding hashing apart from GOMAXPROCS lets an
-	// operator keep CPUs for token traffic (docs/performance.md).
+	// 0 means password.DefaultConcurrency: a CPU is kept for token
+	// traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
 	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout, cfg.Retention)

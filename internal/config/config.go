@@ -34,7 +34,7 @@ type Config struct {
 	SMTPURL         string        // smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; never logged
 	MailFrom        string        // default sender address of outgoing email
 	CacheTTL        time.Duration // how long environments and API keys are cached in memory; 0 turns the cache off
-	HashConcurrency int           // password hashes computed at once; 0 means GOMAXPROCS
+	HashConcurrency int           // password hashes computed at once; 0 means password.DefaultConcurrency (GOMAXPROCS less one)
 	Retention       time.Duration // how long dead codes, sessions, challenges and used refresh tokens are kept
 }
 
@@ -65,7 +65,7 @@ func (c *Config) settings() []setting {
 		{flag: "shutdown-timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", help: "time in-flight requests get to finish on SIGTERM, e.g. 30s", dur: &c.ShutdownTimeout},
 		{flag: "", env: "GATEHOUSE_SMTP_URL", help: "SMTP server for outgoing email (required): smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)", str: &c.SMTPURL},
 		{flag: "cache-ttl", env: "GATEHOUSE_CACHE_TTL", help: "how long each node keeps environments and API keys in memory, so a change made on another node (or a revoked API key) applies everywhere within it; 0 turns the cache off", dur: &c.CacheTTL},
-		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~20-30 ms of CPU each) computed at once; more wait their turn. 0 means GOMAXPROCS (one per CPU). Each slot keeps its 19 MiB once used. A lower number keeps CPUs free for token requests during sign-in storms (docs/performance.md)", num: &c.HashConcurrency},
+		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~20-30 ms of CPU each) computed at once; more wait their turn. 0 means one per CPU less one (at least 1), which keeps a CPU for token requests and a database on the same host during sign-in storms; set it to the number of CPUs to get more sign-ins through a storm at the cost of token latency (docs/performance.md). Each slot keeps its 19 MiB once used", num: &c.HashConcurrency},
 		{flag: "retention", env: "GATEHOUSE_RETENTION", help: "how long expired authorization codes, sessions and emailed codes, and used refresh tokens, are kept before every node's sweeper (every 10 minutes) deletes them; a used refresh token presented again within it ends its session as stolen, after it is merely invalid. At least 1h, e.g. 168h (rows kept ≈ rate × retention)", dur: &c.Retention},
 		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
@@ -190,7 +190,7 @@ func (c *Config) Validate() error {
 		add("GATEHOUSE_RETENTION=%s: use at least 1h (sign-in throttles count failures over 15 minutes), e.g. 168h", c.Retention)
 	}
 	if c.HashConcurrency < 0 || c.HashConcurrency > MaxHashConcurrency {
-		add("GATEHOUSE_HASH_CONCURRENCY=%d: use 0 (GOMAXPROCS) up to %d; each hash in flight holds 19 MiB", c.HashConcurrency, MaxHashConcurrency)
+		add("GATEHOUSE_HASH_CONCURRENCY=%d: use 0 (CPUs less one) up to %d; each hash in flight holds 19 MiB", c.HashConcurrency, MaxHashConcurrency)
 	}
 	if len(problems) == 0 {
 		return nil

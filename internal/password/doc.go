@@ -24,11 +24,13 @@
 //
 // Memory-hard hashing turns a login storm into a memory storm: a thousand
 // simultaneous logins at 19 MiB each would need 19 GiB. A Hasher therefore
-// admits at most a fixed number of computations at once (by default
-// runtime.GOMAXPROCS(0), as more would only contend for CPU) and queues the
+// admits at most a fixed number of computations at once and queues the
 // rest; a waiting caller gives up when its context ends and gets ctx.Err().
-// On a 2-core node the worst case is two computations, about 40 MiB,
-// whatever the load. Verifying a hash whose parameters are dearer than the
+// The default, DefaultConcurrency, is one fewer than GOMAXPROCS (at least
+// one): more would only contend for CPU, and one processor is left for
+// token requests and a database on the same host, whose latency a sign-in
+// storm would otherwise set. On a 2-core node that is one computation,
+// about 19 MiB, whatever the load. Verifying a hash whose parameters are dearer than the
 // Hasher's own (an imported hash, say) occupies proportionally more slots,
 // so the bound holds for those too.
 //

@@ -122,16 +122,24 @@ type Hasher struct {
 	testEnter, testExit func()
 }
 
+// DefaultConcurrency is how many hashes a Hasher computes at once unless
+// told otherwise: GOMAXPROCS less one, and at least one. The processor left
+// over keeps token requests (and a database on the same host) fast during
+// a sign-in storm; on 2 cores that halves the sign-ins a storm can get
+// through, measured in docs/performance.md.
+func DefaultConcurrency() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
 // NewHasher returns a Hasher that makes argon2id hashes with p and runs at
 // most limit hash computations at once, counting the verification of a hash
-// dearer than p as several; limit <= 0 means runtime.GOMAXPROCS(0). NewHasher panics if p is invalid; check
-// configured parameters with Params.Validate first.
+// dearer than p as several; limit <= 0 means DefaultConcurrency. NewHasher
+// panics if p is invalid; check configured parameters with Params.Validate
+// first.
 func NewHasher(p Params, limit int) *Hasher {
 	if err := p.Validate(); err != nil {
 		panic(err)
 	}
 	if limit <= 0 {
-		limit = runtime.GOMAXPROCS(0)
+		limit = DefaultConcurrency()
 	}
 	lim := importLimits
 	lim.maxMemory = max(lim.maxMemory, p.Memory)
@@ -156,6 +164,9 @@ func randomBytes(n uint32) []byte {
 	rand.Read(b) // never fails since Go 1.24
 	return b
 }
+
+// Slots is how many hash computations h runs at once.
+func (h *Hasher) Slots() int { return int(h.slots) }
 
 func (h *Hasher) newArgon2Hash(key []byte) *argon2Hash {
 	return &argon2Hash{
@@ -248,6 +259,9 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 	default:
 		mem = new(argon2.Memory)
 	}
+	// With fewer slots than processors, request goroutines always find a
+	// processor, so the computation need not stop to let them run.
+	mem.NoYield = h.slots < int64(runtime.GOMAXPROCS(0))
 	f(mem)
 	if mem.Size() <= h.params.Memory {
 		// Memory grown by a dearer imported hash is let go.

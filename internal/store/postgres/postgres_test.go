@@ -165,3 +165,8 @@ func TestCancelledIsNotUnavailable(t *testing.T) {
 		t.Fatalf("Ping after a cancelled query: %v", err)
 	}
 }
+
+// go test ./internal/store/postgres -run '^$' -bench Sweep -benchtime 3x
+func BenchmarkSweep(b *testing.B) {
+	storetest.BenchmarkSweep(b, func(t testing.TB) store.Store { return pgtest.New(t) })
+}

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
 
-func newStore(t *testing.T) store.Store {
+func newStore(t testing.TB) store.Store {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -23,7 +23,7 @@ func newStore(t *testing.T) store.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, newStore)
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
 }
 
 func TestIntegrityCheck(t *testing.T) {
@@ -32,3 +32,6 @@ func TestIntegrityCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// go test ./internal/store/sqlite -run '^$' -bench Sweep -benchtime 3x
+func BenchmarkSweep(b *testing.B) { storetest.BenchmarkSweep(b, newStore) }
