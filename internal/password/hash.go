@@ -259,9 +259,6 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 	default:
 		mem = new(argon2.Memory)
 	}
-	// With fewer slots than processors, request goroutines always find a
-	// processor, so the computation need not stop to let them run.
-	mem.NoYield = h.slots < int64(runtime.GOMAXPROCS(0))
 	f(mem)
 	if mem.Size() <= h.params.Memory {
 		// Memory grown by a dearer imported hash is let go.

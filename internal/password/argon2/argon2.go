@@ -8,7 +8,7 @@
 // means a fresh allocation to zero and page-fault in per hash, garbage for
 // the collector, and hashing goroutines the scheduler cannot tell apart
 // from request goroutines. Here the memory is the caller's to keep, the
-// computation yields the processor every few hundred blocks so requests
+// computation yields the processor every thousand blocks so requests
 // queued on the same P wait well under a millisecond, and the AVX2
 // compression function is about 1.7 times as fast as x/crypto's SSE4.1
 // one on the machines we measured (docs/perf-hashing.md).
@@ -44,8 +44,10 @@ const (
 	syncPoints = 4   // slices per pass
 	blockWords = 128 // 64-bit words in a 1 KiB block
 	// yieldEvery is how many blocks are compressed between two
-	// runtime.Gosched calls by default: about 0.1 ms of work.
-	yieldEvery = 256
+	// runtime.Gosched calls: about 0.35 ms of work. Each call may wake an
+	// idle processor (a futex call); every 256 blocks that cost 7 % of a
+	// sign-in's CPU.
+	yieldEvery = 1024
 )
 
 type block [blockWords]uint64
@@ -54,13 +56,8 @@ type block [blockWords]uint64
 // is ready to use; it grows to the largest memory cost it has computed.
 // A Memory must not be used by two computations at once.
 type Memory struct {
-	// NoYield, when set, computes without yielding the processor. Set it
-	// when other goroutines have a processor of their own (fewer
-	// computations at once than GOMAXPROCS): yielding then only wakes idle
-	// processors for nothing, which cost 7 % of a sign-in's CPU.
-	NoYield bool
-	blocks  []block
-	z       block // scratch for the compression function
+	blocks []block
+	z      block // scratch for the compression function
 }
 
 // Native reports whether Key computes here, with AVX2, rather than in
@@ -168,7 +165,7 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 					ref := refLane*laneLen + refIndex(pass, slice, idx, segLen, laneLen, refLane == lane, uint32(rnd))
 					compressAVX2(&B[cur], &B[prev], &B[ref], &mem.z, pass > 0)
 					prev, cur = cur, cur+1
-					if done++; done%yieldEvery == 0 && !mem.NoYield {
+					if done++; done%yieldEvery == 0 {
 						runtime.Gosched()
 					}
 				}
