@@ -10,7 +10,7 @@ import (
 
 const (
 	janitorEvery = 10 * time.Minute // how often dead rows are swept
-	sweepBatch   = 5000             // rows per delete statement
+	sweepBatch   = 1000             // rows per delete statement: ~6 ms of SQLite's one writer (docs/benchmarks.md)
 )
 
 // runJanitor sweeps dead rows (store.Sweeper) every, first one minute
