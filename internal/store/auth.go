@@ -85,6 +85,37 @@ func (s Swept) Total() int {
 	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles
 }
 
+// SweepStep is one delete statement of a backend's Sweep: it deletes at
+// most a batch of rows older than its cutoff, and its count goes to Count.
+type SweepStep struct {
+	Count *int
+	SQL   string
+	AtNow bool // cut at SweepCutoffs.Now rather than Before
+}
+
+// RunSweep runs each step in order, again and again until it deletes fewer
+// than batch rows; exec runs one statement with its cutoff and batch and
+// returns the rows it deleted.
+func RunSweep(c SweepCutoffs, batch int, steps []SweepStep, exec func(sql string, cut time.Time) (int64, error)) error {
+	for _, st := range steps {
+		cut := c.Before
+		if st.AtNow {
+			cut = c.Now
+		}
+		for {
+			n, err := exec(st.SQL, cut)
+			if err != nil {
+				return err
+			}
+			*st.Count += int(n)
+			if n < int64(batch) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
 // AuthRequest is one pending authorization request.
 type AuthRequest struct {
 	ID            string
