@@ -67,7 +67,9 @@
 // --rate N runs an open loop: operations start on a fixed schedule and
 // latency counts from the scheduled start, so queueing shows. --rate 70%
 // first runs a closed-loop calibration (--calibrate) and then runs at 70%
-// of the peak it found. --ceiling measures a bare net/http JSON handler in
+// of the peak it found, then calibrates again and reports what share of
+// that second peak the rate was (the machine's speed may have drifted).
+// --ceiling measures a bare net/http JSON handler in
 // this process with the same client and VUs, and gives every rate as a
 // ratio to it. For mixes with password operations the bench measures
 // argon2id verification alone with the server's Hasher (default

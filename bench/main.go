@@ -188,9 +188,13 @@ type Results struct {
 	HashRate  *HashRate      `json:"argon2id_alone,omitempty"`
 	Pairs     *PairedRatio   `json:"paired_ratio,omitempty"`
 	Calibrate *PhaseResult   `json:"calibration,omitempty"`
-	Run       *PhaseResult   `json:"run"`
-	Emails    *EmailStats    `json:"emails,omitempty"`
-	Targets   []Target       `json:"targets"`
+	// Recheck is a second closed-loop calibration after a --rate P% run:
+	// on a machine whose speed drifts, the rate may have been well above
+	// P % of what the machine could do by then.
+	Recheck *PhaseResult `json:"calibration_after,omitempty"`
+	Run     *PhaseResult `json:"run"`
+	Emails  *EmailStats  `json:"emails,omitempty"`
+	Targets []Target     `json:"targets"`
 }
 
 // EmailStats counts what reached the bench's SMTP sink.
@@ -320,6 +324,10 @@ func run(ctx context.Context, args []string) error {
 		// compares the run with both ends of it.
 		logf("argon2id alone, again after the run: %s …", cfg.hashTime)
 		res.HashRate.add(measureHashRate(ctx, hasher, hash, l.password, cfg.vus, cfg.hashTime))
+	}
+	if cfg.ratePct > 0 && ctx.Err() == nil {
+		logf("calibrating again after the run: closed loop for %s …", cfg.calibrate)
+		res.Recheck = l.phase(ctx, vus, m, phaseOpts{label: "recheck", warmup: 2 * time.Second, duration: cfg.calibrate, progress: cfg.progress})
 	}
 	if o, ok := m.single(); ok && o == opSignin && res.HashRate != nil && rate == 0 && cfg.pairs > 0 && !t.inprocess && ctx.Err() == nil {
 		logf("sign-ins and argon2id alone in %d alternating pairs of slices …", cfg.pairs)

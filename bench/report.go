@@ -80,6 +80,9 @@ func evaluate(cfg *config, m *mix, t *target, res *Results) []Target {
 		note := fmt.Sprintf("at a fixed %.0f ops/s", r.Rate)
 		if cfg.ratePct > 0 {
 			note = fmt.Sprintf("at %.0f ops/s = %.0f%% of the %.0f ops/s peak", r.Rate, cfg.ratePct, res.Calibrate.TopLevelPerS)
+			if rc := res.Recheck; rc != nil && rc.TopLevelPerS > 0 {
+				note += fmt.Sprintf("; %.0f%% of the %.0f ops/s measured after the run", 100*r.Rate/rc.TopLevelPerS, rc.TopLevelPerS)
+			}
 		}
 		for _, o := range r.Ops {
 			op, _ := opByName(o.Op)
