@@ -35,7 +35,7 @@ func sweep(ctx context.Context, st store.Store, logger *slog.Logger, retention t
 	start := time.Now()
 	n, err := st.Sweep(ctx, store.SweepCutoffs{Now: start, Before: start.Add(-retention)}, sweepBatch)
 	attrs := []any{"auth_requests", n.AuthRequests, "auth_codes", n.AuthCodes, "refresh_tokens", n.RefreshTokens,
-		"sessions", n.Sessions, "browser_sessions", n.BrowserSessions, "challenges", n.Challenges, "throttles", n.Throttles,
+		"sessions", n.Sessions, "browser_sessions", n.BrowserSessions, "challenges", n.Challenges, "throttles", n.Throttles, "emails", n.Emails,
 		"took", time.Since(start).Round(time.Millisecond).String()}
 	switch {
 	case err != nil && ctx.Err() == nil:

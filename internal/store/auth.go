@@ -63,7 +63,10 @@ type Sweeper interface {
 	//   - refresh tokens created before c.Before that were used before
 	//     c.Before or whose session no longer exists (a used token is kept
 	//     until then so that its reuse is still detected);
-	//   - throttle counters whose last failure is before c.Before.
+	//   - throttle counters whose last failure is before c.Before;
+	//   - emails sent, or given up on, that were queued before c.Before
+	//     (their bodies hold codes and links; pending ones are never
+	//     deleted).
 	// It returns how many rows of each it deleted; on error, what it
 	// deleted so far. Sweeps may run on several nodes at once.
 	Sweep(ctx context.Context, c SweepCutoffs, batch int) (Swept, error)
@@ -77,12 +80,12 @@ type SweepCutoffs struct {
 
 // Swept counts the rows a sweep deleted, per table.
 type Swept struct {
-	AuthRequests, AuthCodes, RefreshTokens, Sessions, BrowserSessions, Challenges, Throttles int
+	AuthRequests, AuthCodes, RefreshTokens, Sessions, BrowserSessions, Challenges, Throttles, Emails int
 }
 
 // Total is the number of rows deleted.
 func (s Swept) Total() int {
-	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles
+	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles + s.Emails
 }
 
 // SweepStep is one delete statement of a backend's Sweep: it deletes at

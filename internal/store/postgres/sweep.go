@@ -29,6 +29,8 @@ func (db *DB) Sweep(ctx context.Context, c store.SweepCutoffs, batch int) (store
 			SELECT id FROM challenges WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{Count: &n.Throttles, SQL: `DELETE FROM throttles WHERE key IN (
 			SELECT key FROM throttles WHERE last_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{Count: &n.Emails, SQL: `DELETE FROM emails WHERE id IN (
+			SELECT id FROM emails WHERE status IN ('sent', 'failed') AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 	}
 	err := store.RunSweep(c, batch, steps, func(sql string, cut time.Time) (int64, error) {
 		tag, err := db.pool.Exec(ctx, sql, ts(cut), batch)

@@ -30,6 +30,8 @@ func (db *DB) Sweep(ctx context.Context, c store.SweepCutoffs, batch int) (store
 			SELECT id FROM challenges WHERE expires_at < ? LIMIT ?)`},
 		{Count: &n.Throttles, SQL: `DELETE FROM throttles WHERE key IN (
 			SELECT key FROM throttles WHERE last_at < ? LIMIT ?)`},
+		{Count: &n.Emails, SQL: `DELETE FROM emails WHERE id IN (
+			SELECT id FROM emails WHERE status IN ('sent', 'failed') AND created_at < ? LIMIT ?)`},
 	}
 	err := store.RunSweep(c, batch, steps, func(sql string, cut time.Time) (int64, error) {
 		res, err := db.ex(ctx, sql, ms(cut), batch)

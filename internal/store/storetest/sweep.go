@@ -83,12 +83,28 @@ func testSweep(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 
+	// Emails: sent or failed long ago go; a pending one, however old, and a
+	// recently sent one stay.
+	oldSent, oldFailed, oldPending, recentSent := newEmail(e.ID, long), newEmail(e.ID, long), newEmail(e.ID, long), newEmail(e.ID, recent)
+	oldSent.CreatedAt, oldFailed.CreatedAt, oldPending.CreatedAt, recentSent.CreatedAt = long, long, long, recent
+	for _, m := range []*store.Email{oldSent, oldFailed, oldPending, recentSent} {
+		must(s.EnqueueEmail(ctx, m))
+	}
+	claimed, err := s.ClaimEmails(ctx, now, 10, time.Minute, "sweep-test")
+	if err != nil || len(claimed) != 4 {
+		t.Fatalf("claimed %d emails, %v; want 4", len(claimed), err)
+	}
+	must(s.MarkEmailSent(ctx, oldSent.ID, "sweep-test", long))
+	must(s.MarkEmailSent(ctx, recentSent.ID, "sweep-test", recent))
+	must(s.MarkEmailFailed(ctx, oldFailed.ID, "sweep-test", long, "550 no such user", true))
+	must(s.ReleaseEmail(ctx, oldPending.ID, "sweep-test"))
+
 	// A batch of 1 makes every step loop.
 	got, err := s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: before}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.Swept{AuthCodes: 1, Sessions: 1, RefreshTokens: 3, BrowserSessions: 1, Challenges: 1, Throttles: 1}
+	want := store.Swept{AuthCodes: 1, Sessions: 1, RefreshTokens: 3, BrowserSessions: 1, Challenges: 1, Throttles: 1, Emails: 2}
 	if got != want {
 		t.Errorf("Sweep = %+v, want %+v", got, want)
 	}
@@ -121,6 +137,16 @@ func testSweep(t *testing.T, s store.Store) {
 	}
 	if th, _ := s.GetThrottle(ctx, "sweep:recent"); th.Failures != 1 {
 		t.Errorf("recent throttle: %+v, want kept", th)
+	}
+	for _, id := range []string{oldSent.ID, oldFailed.ID} {
+		if _, err := s.GetEmail(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("email %s sent or failed long ago: %v, want deleted", id, err)
+		}
+	}
+	for _, id := range []string{oldPending.ID, recentSent.ID} {
+		if _, err := s.GetEmail(ctx, id); err != nil {
+			t.Errorf("email %s (pending, or sent recently): %v, want kept", id, err)
+		}
 	}
 	// The probes below change what they find, so they come last.
 	if _, err := s.ConsumeAuthCode(ctx, oldCode.Hash, now, nil); !errors.Is(err, store.ErrNotFound) {
