@@ -48,9 +48,6 @@ type AuthRequests interface {
 	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
 	// GetAuthRequest returns a request by ID, expired or not.
 	GetAuthRequest(ctx context.Context, envID, id string) (*AuthRequest, error)
-	// DeleteAuthRequest removes a request. ErrNotFound if absent, so of two
-	// nodes completing one request only one succeeds.
-	DeleteAuthRequest(ctx context.Context, envID, id string) error
 }
 
 // Sweeper deletes rows that no longer serve a purpose, so the token

@@ -116,12 +116,6 @@ func (db *DB) GetAuthRequest(ctx context.Context, envID, id string) (*store.Auth
 	return &r, nil
 }
 
-// DeleteAuthRequest removes a request. ErrNotFound if absent.
-func (db *DB) DeleteAuthRequest(ctx context.Context, envID, id string) error {
-	res, err := db.ex(ctx, `DELETE FROM auth_requests WHERE environment_id = ? AND id = ?`, envID, id)
-	return rowsAffected(res, err)
-}
-
 const authCodeColumns = `hash, environment_id, client_id, redirect_uri, code_challenge, user_id, session_id,
 	created_at, expires_at, used_at`
 

@@ -330,39 +330,6 @@ func testAuthRequests(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "get across environments")
 	_, err = s.GetAuthRequest(ctx, e.ID, "auth_request_missing")
 	wantErr(t, err, store.ErrNotFound, "GetAuthRequest(missing)")
-	wantErr(t, s.DeleteAuthRequest(ctx, other.ID, r.ID), store.ErrNotFound, "delete across environments")
-	if err := s.DeleteAuthRequest(ctx, e.ID, r.ID); err != nil {
-		t.Fatal(err)
-	}
-	wantErr(t, s.DeleteAuthRequest(ctx, e.ID, r.ID), store.ErrNotFound, "delete twice")
-	_, err = s.GetAuthRequest(ctx, e.ID, r.ID)
-	wantErr(t, err, store.ErrNotFound, "get after delete")
-
-	// Of concurrent completers, exactly one deletes the request.
-	race := newAuthRequest(e.ID, now.Add(time.Minute))
-	if err := s.CreateAuthRequest(ctx, race); err != nil {
-		t.Fatal(err)
-	}
-	const n = 8
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = s.DeleteAuthRequest(ctx, e.ID, race.ID) })
-	}
-	wg.Wait()
-	wins := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrNotFound):
-			t.Errorf("deleter %d: %v", i, err)
-		}
-	}
-	if wins != 1 {
-		t.Errorf("%d deleters succeeded, want 1", wins)
-	}
-
 	// Requests that expired before now go; others, and one expiring at
 	// exactly now, stay.
 	var expired, kept []*store.AuthRequest

@@ -775,4 +775,31 @@ func testStartSession(t *testing.T, s store.Store) {
 	if _, err := s.GetAuthRequest(ctx, e.ID, req.ID); err != nil {
 		t.Errorf("request consumed by a sign-in that failed: %v", err)
 	}
+
+	// Of concurrent sign-ins completing one request (a form posted twice,
+	// two nodes), exactly one succeeds; the others write nothing.
+	race := newRequest()
+	const n = 8
+	ins := make([]store.SignIn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ins[i] = full(u.ID, race.ID)
+		wg.Go(func() { errs[i] = s.StartSession(ctx, ins[i]) })
+	}
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, store.ErrAlreadyUsed):
+			nothingWritten(fmt.Sprintf("racing sign-in %d", i), ins[i])
+		default:
+			t.Errorf("racing sign-in %d: %v", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d racing sign-ins completed the request, want 1", wins)
+	}
 }
