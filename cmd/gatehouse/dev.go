@@ -119,7 +119,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			{"Admin sign-in", adminLink},
 		})
 	}
-	return serveWithJanitor(ctx, ln, srv, st, logger, 5*time.Second, config.Defaults().Retention)
+	return serveWithJanitor(ctx, ln, srv, st, logger, 5*time.Second, retentionOf(config.Defaults()))
 }
 
 // devAdminLink makes sure the dev server has an admin (admin@localhost,

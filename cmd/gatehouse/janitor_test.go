@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 )
 
-// The janitor, run as serve runs it, deletes a long-dead session and an
-// expired pending request on a real database file, keeps a live session,
-// logs what it deleted, and stops with its context.
+// The janitor, run as serve runs it, deletes a long-dead session, an
+// expired pending request and an event older than the activity log's
+// retention on a real database file, keeps a live session and a recent
+// event, logs what it deleted, and stops with its context.
 func TestJanitorSweeps(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -47,11 +49,20 @@ func TestJanitorSweeps(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	event := func(at time.Time) *store.Event {
+		e := &store.Event{ID: ids.Floor("event", at), EnvironmentID: env.ID, Type: "user.signed_in", ActorType: "user", CreatedAt: at}
+		if err := db.RecordEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	oldEvent, recentEvent := event(now.Add(-31*24*time.Hour)), event(now.Add(-29*24*time.Hour))
+
 	var logs syncBuffer
 	jctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		runJanitor(jctx, db, slog.New(slog.NewTextHandler(&logs, nil)), 20*time.Millisecond, 7*24*time.Hour)
+		runJanitor(jctx, db, slog.New(slog.NewTextHandler(&logs, nil)), 20*time.Millisecond, retention{dead: 7 * 24 * time.Hour, events: 30 * 24 * time.Hour})
 		close(done)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -64,7 +75,7 @@ func TestJanitorSweeps(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the janitor did not stop with its context")
 	}
-	if !strings.Contains(logs.String(), "sessions=1") || !strings.Contains(logs.String(), "auth_requests=1") {
+	if !strings.Contains(logs.String(), "sessions=1") || !strings.Contains(logs.String(), "auth_requests=1") || !strings.Contains(logs.String(), "events=1") {
 		t.Errorf("log does not count what was deleted:\n%s", logs.String())
 	}
 	if _, err := db.GetSessionByID(ctx, dead.ID); !errors.Is(err, store.ErrNotFound) {
@@ -75,5 +86,12 @@ func TestJanitorSweeps(t *testing.T) {
 	}
 	if _, err := db.GetAuthRequest(ctx, env.ID, req.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired request: %v, want deleted", err)
+	}
+	page, err := db.ListEvents(ctx, env.ID, nil, store.ListParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.Data[0].ID != recentEvent.ID {
+		t.Errorf("events left: %+v, want only %s (not %s)", page.Data, recentEvent.ID, oldEvent.ID)
 	}
 }

@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
 	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
-	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout, cfg.Retention)
+	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout, retentionOf(cfg))
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
@@ -100,10 +100,10 @@ func openStore(ctx context.Context, databaseURL, secretKey string, logger *slog.
 
 // serveWithJanitor serves until ctx ends, with the background sweeper
 // running alongside; it returns once both have stopped.
-func serveWithJanitor(ctx context.Context, ln net.Listener, srv *server.Server, st store.Store, logger *slog.Logger, timeout, retention time.Duration) error {
+func serveWithJanitor(ctx context.Context, ln net.Listener, srv *server.Server, st store.Store, logger *slog.Logger, timeout time.Duration, keep retention) error {
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { runJanitor(jctx, st, logger, janitorEvery, retention) })
+	wg.Go(func() { runJanitor(jctx, st, logger, janitorEvery, keep) })
 	wg.Go(func() { srv.Mail.Run(jctx) })
 	err := serveOn(ctx, ln, srv, logger, timeout)
 	// The server has finished its requests; the mail worker now finishes

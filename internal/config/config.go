@@ -36,6 +36,7 @@ type Config struct {
 	CacheTTL        time.Duration // how long environments and API keys are cached in memory; 0 turns the cache off
 	HashConcurrency int           // password hashes computed at once; 0 means password.DefaultConcurrency (GOMAXPROCS less one)
 	Retention       time.Duration // how long dead codes, sessions, challenges and used refresh tokens are kept
+	EventRetention  time.Duration // how long activity-log events are kept; 0 keeps them
 }
 
 // Defaults returns the default configuration.
@@ -67,6 +68,7 @@ func (c *Config) settings() []setting {
 		{flag: "cache-ttl", env: "GATEHOUSE_CACHE_TTL", help: "how long each node keeps environments and API keys in memory, so a change made on another node (or a revoked API key) applies everywhere within it; 0 turns the cache off", dur: &c.CacheTTL},
 		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~20-30 ms of CPU each) computed at once; more wait their turn. 0 means one per CPU less one (at least 1), which keeps a CPU for token requests and a database on the same host during sign-in storms; set it to the number of CPUs to get more sign-ins through a storm at the cost of token latency (docs/performance.md). Each slot keeps its 19 MiB once used", num: &c.HashConcurrency},
 		{flag: "retention", env: "GATEHOUSE_RETENTION", help: "how long expired authorization codes, sessions and emailed codes, used refresh tokens and sent emails are kept before every node's sweeper (every 10 minutes) deletes them; a used refresh token presented again within it ends its session as stolen, after it is merely invalid. At least 1h, e.g. 168h (rows kept ≈ rate × retention)", dur: &c.Retention},
+		{flag: "event-retention", env: "GATEHOUSE_EVENT_RETENTION", help: "how long the activity log (sign-ins, sign-ups, failures and admin changes, with user IDs and IP addresses) is kept before the sweeper deletes it; 0 keeps it for ever (the default). At least 24h, e.g. 2160h for 90 days", dur: &c.EventRetention},
 		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
 }
@@ -188,6 +190,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention < time.Hour {
 		add("GATEHOUSE_RETENTION=%s: use at least 1h (sign-in throttles count failures over 15 minutes), e.g. 168h", c.Retention)
+	}
+	if c.EventRetention < 0 || (c.EventRetention > 0 && c.EventRetention < 24*time.Hour) {
+		add("GATEHOUSE_EVENT_RETENTION=%s: use 0 (keep the activity log) or at least 24h, e.g. 2160h for 90 days", c.EventRetention)
 	}
 	if c.HashConcurrency < 0 || c.HashConcurrency > MaxHashConcurrency {
 		add("GATEHOUSE_HASH_CONCURRENCY=%d: use 0 (CPUs less one) up to %d; each hash in flight holds 19 MiB", c.HashConcurrency, MaxHashConcurrency)

@@ -16,3 +16,16 @@ func TestRetention(t *testing.T) {
 		{name: "zero", env: "0s", want: 0, invalid: true},
 	})
 }
+
+func TestEventRetention(t *testing.T) {
+	testSetting(t, "GATEHOUSE_EVENT_RETENTION", func(c Config) time.Duration { return c.EventRetention }, []settingCase[time.Duration]{
+		{name: "default keeps the log", want: 0},
+		{name: "env", env: "2160h", want: 2160 * time.Hour},
+		{name: "flag wins", env: "2160h", args: []string{"--event-retention", "8760h"}, want: 8760 * time.Hour},
+		{name: "zero keeps the log", env: "0s", want: 0},
+		{name: "least", env: "24h", want: 24 * time.Hour},
+		{name: "not a duration", env: "90 days", loadErr: true},
+		{name: "shorter than a day", env: "90m", want: 90 * time.Minute, invalid: true},
+		{name: "negative", env: "-24h", want: -24 * time.Hour, invalid: true},
+	})
+}

@@ -29,6 +29,15 @@ func New(prefix string) string {
 	return prefix + "_" + ulid(time.Now())
 }
 
+// Floor returns the smallest identifier with the given prefix made at t:
+// every identifier made by New in an earlier millisecond sorts (bytewise)
+// below it, and every one made at or after t's millisecond does not. A
+// sweep uses it to delete rows recorded before a time through the primary
+// key alone.
+func Floor(prefix string, t time.Time) string {
+	return prefix + "_" + format(uint64(max(t.UnixMilli(), 0)), [10]byte{})
+}
+
 func ulid(now time.Time) string {
 	ms := uint64(now.UnixMilli())
 	mu.Lock()

@@ -54,3 +54,35 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+func TestFloor(t *testing.T) {
+	at := time.UnixMilli(1_790_000_000_123).Add(456 * time.Microsecond)
+	floor := Floor("event", at)
+	if !Valid(floor, "event") {
+		t.Fatalf("Floor = %q, not a valid ID", floor)
+	}
+	ms := uint64(at.UnixMilli())
+	var ones [10]byte
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	for _, tc := range []struct {
+		name  string
+		id    string
+		below bool
+	}{
+		{"last ID of the millisecond before", "event_" + format(ms-1, ones), true},
+		{"an ID of a second before", "event_" + format(ms-1000, [10]byte{1, 2, 3}), true},
+		{"first ID of its millisecond", "event_" + format(ms, [10]byte{}), false},
+		{"an ID of its millisecond", "event_" + format(ms, [10]byte{9: 1}), false},
+		{"an ID of the millisecond after", "event_" + format(ms+1, [10]byte{}), false},
+		{"a fresh ID", New("event"), false},
+	} {
+		if got := tc.id < floor; got != tc.below {
+			t.Errorf("%s: %q < Floor %q is %v, want %v", tc.name, tc.id, floor, got, tc.below)
+		}
+	}
+	if got, want := Floor("event", time.Unix(-5, 0)), "event_"+format(0, [10]byte{}); got != want {
+		t.Errorf("Floor before 1970 = %q, want %q", got, want)
+	}
+}

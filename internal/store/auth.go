@@ -63,7 +63,9 @@ type Sweeper interface {
 	//   - throttle counters whose last failure is before c.Before;
 	//   - emails sent, or given up on, that were queued before c.Before
 	//     (their bodies hold codes and links; pending ones are never
-	//     deleted).
+	//     deleted);
+	//   - activity-log events recorded before c.Events, by their ID (a
+	//     ULID: the time it was recorded), unless c.Events is zero.
 	// It returns how many rows of each it deleted; on error, what it
 	// deleted so far. Sweeps may run on several nodes at once.
 	Sweep(ctx context.Context, c SweepCutoffs, batch int) (Swept, error)
@@ -72,38 +74,36 @@ type Sweeper interface {
 // SweepCutoffs are the times before which Sweep deletes rows.
 type SweepCutoffs struct {
 	Now    time.Time // expired pending authorization requests
-	Before time.Time // everything else: now minus the retention
+	Before time.Time // dead rows: now minus the retention
+	Events time.Time // activity-log events: now minus their retention; zero keeps them all
 }
 
 // Swept counts the rows a sweep deleted, per table.
 type Swept struct {
-	AuthRequests, AuthCodes, RefreshTokens, Sessions, BrowserSessions, Challenges, Throttles, Emails int
+	AuthRequests, AuthCodes, RefreshTokens, Sessions, BrowserSessions, Challenges, Throttles, Emails, Events int
 }
 
 // Total is the number of rows deleted.
 func (s Swept) Total() int {
-	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles + s.Emails
+	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles + s.Emails + s.Events
 }
 
 // SweepStep is one delete statement of a backend's Sweep: it deletes at
-// most a batch of rows older than its cutoff, and its count goes to Count.
+// most a batch of rows older than Cut (a time or an ID, as the backend
+// stores it), and its count goes to Count.
 type SweepStep struct {
 	Count *int
 	SQL   string
-	AtNow bool // cut at SweepCutoffs.Now rather than Before
+	Cut   any
 }
 
 // RunSweep runs each step in order, again and again until it deletes fewer
 // than batch rows; exec runs one statement with its cutoff and batch and
 // returns the rows it deleted.
-func RunSweep(c SweepCutoffs, batch int, steps []SweepStep, exec func(sql string, cut time.Time) (int64, error)) error {
+func RunSweep(batch int, steps []SweepStep, exec func(sql string, cut any) (int64, error)) error {
 	for _, st := range steps {
-		cut := c.Before
-		if st.AtNow {
-			cut = c.Now
-		}
 		for {
-			n, err := exec(st.SQL, cut)
+			n, err := exec(st.SQL, st.Cut)
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"time"
 
+	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -13,28 +13,34 @@ import (
 // session deleted now go in the same sweep.
 func (db *DB) Sweep(ctx context.Context, c store.SweepCutoffs, batch int) (store.Swept, error) {
 	var n store.Swept
+	now, before := ms(c.Now), ms(c.Before)
 	steps := []store.SweepStep{
 		{Count: &n.AuthRequests, SQL: `DELETE FROM auth_requests WHERE id IN (
-			SELECT id FROM auth_requests WHERE expires_at < ? LIMIT ?)`, AtNow: true},
+			SELECT id FROM auth_requests WHERE expires_at < ? LIMIT ?)`, Cut: now},
 		{Count: &n.AuthCodes, SQL: `DELETE FROM auth_codes WHERE hash IN (
-			SELECT hash FROM auth_codes WHERE expires_at < ? LIMIT ?)`},
+			SELECT hash FROM auth_codes WHERE expires_at < ? LIMIT ?)`, Cut: before},
 		{Count: &n.Sessions, SQL: `DELETE FROM sessions WHERE id IN (
-			SELECT id FROM sessions WHERE expires_at < ? LIMIT ?)`},
+			SELECT id FROM sessions WHERE expires_at < ? LIMIT ?)`, Cut: before},
 		{Count: &n.RefreshTokens, SQL: `DELETE FROM refresh_tokens WHERE hash IN (
 			SELECT t.hash FROM refresh_tokens t WHERE t.created_at < ?1
 			AND (t.used_at < ?1 OR NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id))
-			LIMIT ?2)`},
+			LIMIT ?2)`, Cut: before},
 		{Count: &n.BrowserSessions, SQL: `DELETE FROM browser_sessions WHERE id IN (
-			SELECT id FROM browser_sessions WHERE expires_at < ? LIMIT ?)`},
+			SELECT id FROM browser_sessions WHERE expires_at < ? LIMIT ?)`, Cut: before},
 		{Count: &n.Challenges, SQL: `DELETE FROM challenges WHERE id IN (
-			SELECT id FROM challenges WHERE expires_at < ? LIMIT ?)`},
+			SELECT id FROM challenges WHERE expires_at < ? LIMIT ?)`, Cut: before},
 		{Count: &n.Throttles, SQL: `DELETE FROM throttles WHERE key IN (
-			SELECT key FROM throttles WHERE last_at < ? LIMIT ?)`},
+			SELECT key FROM throttles WHERE last_at < ? LIMIT ?)`, Cut: before},
 		{Count: &n.Emails, SQL: `DELETE FROM emails WHERE id IN (
-			SELECT id FROM emails WHERE status IN ('sent', 'failed') AND created_at < ? LIMIT ?)`},
+			SELECT id FROM emails WHERE status IN ('sent', 'failed') AND created_at < ? LIMIT ?)`, Cut: before},
 	}
-	err := store.RunSweep(c, batch, steps, func(sql string, cut time.Time) (int64, error) {
-		res, err := db.ex(ctx, sql, ms(cut), batch)
+	if !c.Events.IsZero() {
+		steps = append(steps, store.SweepStep{Count: &n.Events, SQL: `DELETE FROM events WHERE id IN (
+			SELECT id FROM events WHERE id < ? LIMIT ?)`,
+			Cut: ids.Floor("event", c.Events)})
+	}
+	err := store.RunSweep(batch, steps, func(sql string, cut any) (int64, error) {
+		res, err := db.ex(ctx, sql, cut, batch)
 		if err != nil {
 			return 0, mapErr(err)
 		}

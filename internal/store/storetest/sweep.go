@@ -2,9 +2,13 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -99,6 +103,19 @@ func testSweep(t *testing.T, s store.Store) {
 	must(s.MarkEmailFailed(ctx, oldFailed.ID, "sweep-test", long, "550 no such user", true))
 	must(s.ReleaseEmail(ctx, oldPending.ID, "sweep-test"))
 
+	// Events: those recorded before the events' cutoff go, the
+	// environment's and server-wide ones alike, but only when a sweep is
+	// given that cutoff. Their IDs carry the time.
+	eventAt := func(envID string, at time.Time) *store.Event {
+		ev := newEvent(envID, "user.signed_in")
+		ev.ID, ev.CreatedAt = ids.Floor("event", at), at
+		must(s.RecordEvent(ctx, ev))
+		return ev
+	}
+	oldEvents := []*store.Event{eventAt(e.ID, long), eventAt("", long.Add(-time.Hour)), eventAt(e.ID, before.Add(-time.Millisecond))}
+	keptEvents := []*store.Event{eventAt(e.ID, before), eventAt(e.ID, recent), newEvent(e.ID, "user.signed_out")}
+	must(s.RecordEvent(ctx, keptEvents[2]))
+
 	// A batch of 1 makes every step loop.
 	got, err := s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: before}, 1)
 	if err != nil {
@@ -110,6 +127,23 @@ func testSweep(t *testing.T, s store.Store) {
 	}
 	if again, err := s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: before}, 1); err != nil || again.Total() != 0 {
 		t.Errorf("second Sweep = %+v, %v; want nothing", again, err)
+	}
+	if got, err := s.Sweep(ctx, store.SweepCutoffs{Now: now, Before: before, Events: before}, 1); err != nil || got != (store.Swept{Events: 3}) {
+		t.Errorf("Sweep with an events cutoff = %+v, %v; want 3 events", got, err)
+	}
+	page, err := s.ListEvents(ctx, e.ID, nil, store.ListParams{Order: store.Asc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{keptEvents[0].ID, keptEvents[1].ID, keptEvents[2].ID}, eventIDs(page)); diff != "" {
+		t.Errorf("events left (-want +got):\n%s", diff)
+	}
+	server, err := s.ListEvents(ctx, "", nil, store.ListParams{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(eventIDs(server), oldEvents[1].ID) {
+		t.Error("server-wide event recorded long ago was kept")
 	}
 
 	if _, err := s.GetSessionByID(ctx, dead.ID); !errors.Is(err, store.ErrNotFound) {

@@ -12,14 +12,17 @@ import (
 
 // BenchmarkSweep measures one sweep of deadTokens refresh tokens used
 // longer ago than the retention (a busy day's rotations), beside a live
-// session's chain that must stay, at several batch sizes. It reports rows
+// session's chain that must stay, at several batch sizes and with a small
+// and a large number of rows kept (a table much larger than what a sweep
+// deletes must not be scanned once per batch). It reports rows
 // deleted per second and the time per batch of refresh tokens (the sweep's
 // time over its token statements; its other statements find nothing):
 // how long one statement can hold up other writes (on SQLite, every write).
 func BenchmarkSweep(b *testing.B, newStore func(testing.TB) store.Store) {
-	const deadTokens, keptTokens = 20_000, 1_000
-	for _, batch := range []int{1000, 5000} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	const deadTokens = 20_000
+	for _, c := range []struct{ kept, batch int }{{1_000, 1000}, {1_000, 5000}, {100_000, 1000}} {
+		keptTokens, batch := c.kept, c.batch
+		b.Run(fmt.Sprintf("kept=%d/batch=%d", keptTokens, batch), func(b *testing.B) {
 			s := newStore(b)
 			ctx := b.Context()
 			now := store.Now()
