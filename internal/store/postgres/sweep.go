@@ -38,8 +38,9 @@ func (db *DB) Sweep(ctx context.Context, c store.SweepCutoffs, batch int) (store
 			SELECT id FROM events WHERE id < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 			Cut: ids.Floor("event", c.Events)})
 	}
-	err := store.RunSweep(batch, steps, func(sql string, cut any) (int64, error) {
-		tag, err := db.pool.Exec(ctx, sql, cut, batch)
+	var err error
+	n.Statements, err = store.RunSweep(batch, steps, func(sql string, cut any, limit int) (int64, error) {
+		tag, err := db.pool.Exec(ctx, sql, cut, limit)
 		return tag.RowsAffected(), mapErr(err)
 	})
 	return n, err

@@ -39,8 +39,9 @@ func (db *DB) Sweep(ctx context.Context, c store.SweepCutoffs, batch int) (store
 			SELECT id FROM events WHERE id < ? LIMIT ?)`,
 			Cut: ids.Floor("event", c.Events)})
 	}
-	err := store.RunSweep(batch, steps, func(sql string, cut any) (int64, error) {
-		res, err := db.ex(ctx, sql, cut, batch)
+	var err error
+	n.Statements, err = store.RunSweep(batch, steps, func(sql string, cut any, limit int) (int64, error) {
+		res, err := db.ex(ctx, sql, cut, limit)
 		if err != nil {
 			return 0, mapErr(err)
 		}

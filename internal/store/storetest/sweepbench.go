@@ -13,11 +13,10 @@ import (
 // BenchmarkSweep measures one sweep of deadTokens refresh tokens used
 // longer ago than the retention (a busy day's rotations), beside a live
 // session's chain that must stay, at several batch sizes and with a small
-// and a large number of rows kept (a table much larger than what a sweep
-// deletes must not be scanned once per batch). It reports rows
-// deleted per second and the time per batch of refresh tokens (the sweep's
-// time over its token statements; its other statements find nothing):
-// how long one statement can hold up other writes (on SQLite, every write).
+// and a large number of rows kept. It reports rows deleted per second, the
+// statements a sweep ran (RunSweep sizes them to store.SweepBudget) and
+// the mean time per statement, the ones that find nothing included: about
+// how long one statement holds up other writes (on SQLite, every write).
 func BenchmarkSweep(b *testing.B, newStore func(testing.TB) store.Store) {
 	const deadTokens = 20_000
 	for _, c := range []struct{ kept, batch int }{{1_000, 1000}, {1_000, 5000}, {100_000, 1000}} {
@@ -62,7 +61,7 @@ func BenchmarkSweep(b *testing.B, newStore func(testing.TB) store.Store) {
 			}
 			seed(keptTokens, now, nil)
 			old := before.Add(-time.Hour)
-			batches, deleted := 0, 0
+			statements, deleted := 0, 0
 			var elapsed time.Duration
 			for b.Loop() {
 				b.StopTimer()
@@ -78,10 +77,11 @@ func BenchmarkSweep(b *testing.B, newStore func(testing.TB) store.Store) {
 					b.Fatalf("swept %+v, want %d refresh tokens", n, deadTokens)
 				}
 				deleted += n.Total()
-				batches += deadTokens / batch
+				statements += n.Statements
 			}
 			b.ReportMetric(float64(deleted)/elapsed.Seconds(), "rows/s")
-			b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(batches), "ms/batch")
+			b.ReportMetric(float64(statements)/float64(b.N), "statements/op")
+			b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(statements), "ms/statement")
 		})
 	}
 }
