@@ -232,6 +232,37 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// statements is set for a file that begins with noTransaction: its
+	// statements run one at a time outside a transaction, as CREATE INDEX
+	// CONCURRENTLY must. Such a file must be safe to run again from the
+	// start, since a failure part-way leaves what ran before it.
+	statements []string
+}
+
+// noTransaction marks a migration that runs outside a transaction.
+const noTransaction = "-- gatehouse:no-transaction\n"
+
+// splitStatements splits a no-transaction migration into its statements:
+// each ends with a semicolon at the end of a line, and comment lines are
+// dropped. (Such files hold plain statements only, no function bodies.)
+func splitStatements(body string) []string {
+	var out []string
+	var cur strings.Builder
+	for line := range strings.Lines(body) {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		if strings.HasSuffix(t, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if rest := strings.TrimSpace(cur.String()); rest != "" {
+		out = append(out, rest)
+	}
+	return out
 }
 
 func loadMigrations(fsys fs.FS) ([]migration, error) {
@@ -251,7 +282,14 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{v, strings.TrimSuffix(base, ".sql"), string(body)})
+		m := migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(body)}
+		if strings.HasPrefix(m.sql, noTransaction) {
+			if migrationFixes[v] != nil {
+				return nil, fmt.Errorf("migration %s: a no-transaction migration cannot have a Go fix", base)
+			}
+			m.statements = splitStatements(m.sql)
+		}
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
@@ -266,8 +304,9 @@ var migrationFixes = map[int]func(context.Context, pgx.Tx) error{
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`
 
-// Migrate applies pending migrations, each in its own transaction. It holds
-// a session advisory lock on one connection throughout, so concurrent
+// Migrate applies pending migrations, each in its own transaction, or,
+// for the few marked noTransaction, statement by statement. It holds a
+// session advisory lock on one connection throughout, so concurrent
 // callers (other nodes included) wait and then find nothing left to do.
 func (db *DB) Migrate(ctx context.Context) error {
 	ms, err := loadMigrations(migrationFiles)
@@ -284,7 +323,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		defer cancel()
 		conn.Hijack().Close(cctx)
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
+	if err := migrationLock(ctx, conn); err != nil {
 		discard()
 		return fmt.Errorf("postgres: migration lock: %w", mapErr(err))
 	}
@@ -301,6 +340,12 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return mapErr(err)
 	}
 	for _, m := range ms {
+		if m.statements != nil {
+			if err := migrateWithoutTx(ctx, conn, m); err != nil {
+				return err
+			}
+			continue
+		}
 		err := tx(ctx, conn, func(tx pgx.Tx) error {
 			var applied bool
 			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.version).Scan(&applied); err != nil {
@@ -326,6 +371,43 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// migrationLock takes the migration lock on conn, trying every 100 ms
+// rather than waiting in pg_advisory_lock: a session waiting there is in
+// a transaction, which a CREATE INDEX CONCURRENTLY run by the holder waits
+// for in turn, and PostgreSQL would break the deadlock by failing one.
+func migrationLock(ctx context.Context, conn *pgxpool.Conn) error {
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", migrateLockKey).Scan(&got); err != nil || got {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// migrateWithoutTx applies a no-transaction migration on conn, which holds
+// the migration lock, unless it is recorded as applied. Its version is
+// recorded after its last statement succeeds; a failure before that leaves
+// it to run again, from the start, at the next Migrate.
+func migrateWithoutTx(ctx context.Context, conn *pgxpool.Conn, m migration) error {
+	var applied bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.version).Scan(&applied); err != nil || applied {
+		return mapErr(err)
+	}
+	for _, q := range m.statements {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("migration %s: %w, in: %s (the migration runs again from its first statement at the next start)", m.name, mapErr(err), q)
+		}
+	}
+	_, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+		m.version, m.name, store.Now())
+	return mapErr(err)
 }
 
 // Migrations lists known migrations and whether each is applied.

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -137,4 +138,68 @@ func TestUpgradeFromV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	search("after the repair")
+}
+
+// Upgrading to the sweeper's indexes (0007), which are built CONCURRENTLY
+// outside a transaction, recovers from an earlier attempt that failed
+// part-way and left an invalid index behind: Migrate drops and rebuilds
+// it, and the version is recorded once every index is valid.
+func TestUpgradeFromV6AfterAFailedIndexBuild(t *testing.T) {
+	ctx := t.Context()
+	u := pgtest.NewURL(t)
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	exec := func(q string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`)
+	for v, name := range []string{"0001_init", "0002_auth", "0003_admin", "0004_mail", "0005_email_settings", "0006_refresh_token_indexes"} {
+		b, err := os.ReadFile("migrations/" + name + ".sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(b))
+		exec(fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', now())`, v+1, name))
+	}
+	exec(`INSERT INTO environments (id, name, type, client_id, created_at, updated_at)
+		VALUES ('environment_01', 'Old', 'production', 'client_01', now(), now())`)
+	exec(`INSERT INTO refresh_tokens (hash, environment_id, session_id, created_at) VALUES
+		('\x01', 'environment_01', 'session_01', '2026-01-01Z'), ('\x02', 'environment_01', 'session_01', '2026-01-01Z')`)
+	// A concurrent build that fails (here: unique over duplicates) leaves
+	// its index behind, invalid, as an interrupted one would.
+	if _, err := conn.Exec(ctx, `CREATE UNIQUE INDEX CONCURRENTLY refresh_tokens_created ON refresh_tokens (created_at)`); err == nil {
+		t.Fatal("the unique index over duplicate values was built")
+	}
+	var valid bool
+	if err := conn.QueryRow(ctx, `SELECT indisvalid FROM pg_index WHERE indexrelid = 'refresh_tokens_created'::regclass`).Scan(&valid); err != nil || valid {
+		t.Fatalf("leftover index: valid %v, %v; want an invalid one", valid, err)
+	}
+
+	db, err := postgres.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for range 2 { // the second finds nothing to do
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"auth_codes_expires", "refresh_tokens_created", "sessions_expires", "browser_sessions_expires", "challenges_expires"} {
+		var valid, unique bool
+		err := conn.QueryRow(ctx, `SELECT indisvalid, indisunique FROM pg_index WHERE indexrelid = $1::regclass`, name).Scan(&valid, &unique)
+		if err != nil || !valid || unique {
+			t.Errorf("index %s: valid %v, unique %v, %v; want a valid plain index", name, valid, unique, err)
+		}
+	}
+	var version, tokens int
+	if err := conn.QueryRow(ctx, `SELECT max(version), (SELECT count(*) FROM refresh_tokens) FROM schema_migrations`).Scan(&version, &tokens); err != nil || version < 7 || tokens != 2 {
+		t.Errorf("after Migrate: schema version %d, %d refresh tokens, %v; want at least 7 and 2", version, tokens, err)
+	}
 }
