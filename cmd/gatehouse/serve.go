@@ -56,7 +56,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// 0 means password.DefaultConcurrency: a CPU is kept for token
 	// traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
-	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL, MailSender: sender, MailFrom: cfg.MailFrom})
+	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
+	if len(proxies) > 0 {
+		logger.Info("client addresses are read from X-Forwarded-For on requests from these proxies", "trusted_proxies", cfg.TrustedProxies)
+	}
+	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL,
+		MailSender: sender, MailFrom: cfg.MailFrom, TrustedProxies: proxies})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout, retentionOf(cfg))
 }
 

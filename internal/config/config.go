@@ -37,6 +37,7 @@ type Config struct {
 	HashConcurrency int           // password hashes computed at once; 0 means password.DefaultConcurrency (GOMAXPROCS less one)
 	Retention       time.Duration // how long dead codes, sessions, challenges and used refresh tokens are kept
 	EventRetention  time.Duration // how long activity-log events are kept; 0 keeps them
+	TrustedProxies  string        // IPs or CIDR prefixes of proxies whose X-Forwarded-For is believed
 }
 
 // Defaults returns the default configuration.
@@ -69,6 +70,7 @@ func (c *Config) settings() []setting {
 		{flag: "hash-concurrency", env: "GATEHOUSE_HASH_CONCURRENCY", help: "password hashes (argon2id, 19 MiB and ~20-30 ms of CPU each) computed at once; more wait their turn. 0 means one per CPU less one (at least 1), which keeps a CPU for token requests and a database on the same host during sign-in storms; set it to the number of CPUs to get more sign-ins through a storm at the cost of token latency (docs/performance.md). Each slot keeps its 19 MiB once used", num: &c.HashConcurrency},
 		{flag: "retention", env: "GATEHOUSE_RETENTION", help: "how long expired authorization codes, sessions and emailed codes, used refresh tokens and sent emails are kept before every node's sweeper (every 10 minutes) deletes them; a used refresh token presented again within it ends its session as stolen, after it is merely invalid. At least 1h, e.g. 168h (rows kept ≈ rate × retention)", dur: &c.Retention},
 		{flag: "event-retention", env: "GATEHOUSE_EVENT_RETENTION", help: "how long the activity log (sign-ins, sign-ups, failures and admin changes, with user IDs and IP addresses) is kept before the sweeper deletes it; 0 keeps it for ever (the default). At least 24h, e.g. 2160h for 90 days", dur: &c.EventRetention},
+		{flag: "trusted-proxies", env: "GATEHOUSE_TRUSTED_PROXIES", help: "load balancers or reverse proxies in front of Gatehouse, as IP addresses or CIDR prefixes separated by commas (e.g. 10.0.0.0/8,fd00::/8): for requests from them the client's address is read from X-Forwarded-For, so per-IP limits, sessions and the activity log see the user rather than the proxy. Empty (the default): the header is ignored", str: &c.TrustedProxies},
 		{flag: "mail-from", env: "GATEHOUSE_MAIL_FROM", help: "default sender address of outgoing email, e.g. auth@example.com (required)", str: &c.MailFrom},
 	}
 }
@@ -193,6 +195,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventRetention < 0 || (c.EventRetention > 0 && c.EventRetention < 24*time.Hour) {
 		add("GATEHOUSE_EVENT_RETENTION=%s: use 0 (keep the activity log) or at least 24h, e.g. 2160h for 90 days", c.EventRetention)
+	}
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
+		add("GATEHOUSE_TRUSTED_PROXIES: %v", err)
 	}
 	if c.HashConcurrency < 0 || c.HashConcurrency > MaxHashConcurrency {
 		add("GATEHOUSE_HASH_CONCURRENCY=%d: use 0 (CPUs less one) up to %d; each hash in flight holds 19 MiB", c.HashConcurrency, MaxHashConcurrency)

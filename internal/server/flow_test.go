@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/ids"
+	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tokens"
 )
@@ -894,6 +896,51 @@ func TestShortIdleTimeoutKeptAliveByUse(t *testing.T) {
 		wantGrantError(t, ts.refresh(t, rt), "invalid_grant")
 		if p := b.get(authorizeURL(ts, nil)); strings.HasPrefix(p.Location, callback+"?code=") {
 			t.Fatalf("authorize a minute after the last use: signed in straight away (%s)", p.Location)
+		}
+	})
+}
+
+// forwardedFor is a transport that sends X-Forwarded-For, as a proxy would.
+type forwardedFor string
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", string(f))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Behind a trusted proxy the session records the client address the proxy
+// appended to X-Forwarded-For, not a forged one left of it; when the peer
+// is not a trusted proxy the header is ignored.
+func TestClientBehindProxy(t *testing.T) {
+	backends(t, func(t *testing.T, plain *testServer) {
+		for i, tc := range []struct {
+			name    string
+			trusted []netip.Prefix
+			want    string
+		}{
+			{"the peer is a trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "203.0.113.9"},
+			{"no proxies trusted", nil, "127.0.0.1"},
+			{"another proxy trusted", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "127.0.0.1"},
+		} {
+			ts := startDeps(t, plain.Store, func(d *server.Deps) { d.TrustedProxies = tc.trusted })
+			registerApp(t, ts)
+			b := newBrowser(t, ts)
+			b.client.Transport = forwardedFor("198.51.100.66, 203.0.113.9")
+			code := b.signUp(authorizeURL(ts, nil), fmt.Sprintf("proxied%d@example.com", i), "correct horse battery staple").Query().Get("code")
+			r := ts.exchange(t, code, nil)
+			if r.Status != 200 {
+				t.Fatalf("%s: exchange = %d %s", tc.name, r.Status, r.Raw)
+			}
+			userID := r.Body["user"].(map[string]any)["id"].(string)
+			list := ts.do(t, "GET", "/user_management/users/"+userID+"/sessions", "")
+			data, _ := list.Body["data"].([]any)
+			if len(data) != 1 {
+				t.Fatalf("%s: sessions = %s", tc.name, list.Raw)
+			}
+			if got := data[0].(map[string]any)["ip_address"]; got != tc.want {
+				t.Errorf("%s: session ip_address = %v, want %s", tc.name, got, tc.want)
+			}
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -46,6 +47,9 @@ type Deps struct {
 	MailFrom string
 	// DevInbox serves /_dev/inbox and /_dev/inbox.json (gatehouse dev only).
 	DevInbox bool
+	// TrustedProxies are the load balancers or reverse proxies whose
+	// X-Forwarded-For names the client (web.ClientIP); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the root handler and the services behind it.
@@ -125,7 +129,7 @@ func New(d Deps) *Server {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", a.NotFound)
 
-	s.handler = web.WithRequestID(s.observe(m, s.recover(s.sanitize(mux))))
+	s.handler = web.WithClientIP(d.TrustedProxies, web.WithRequestID(s.observe(m, s.recover(s.sanitize(mux)))))
 	return s
 }
 

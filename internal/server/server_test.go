@@ -69,10 +69,18 @@ func start(t *testing.T, st store.Store) *testServer {
 // startWith starts a server whose clock is now (nil: the real clock).
 func startWith(t *testing.T, st store.Store, now func() time.Time) *testServer {
 	t.Helper()
+	return startDeps(t, st, func(d *server.Deps) { d.Now = now })
+}
+
+// startDeps starts a server with the test dependencies as set changes
+// them.
+func startDeps(t *testing.T, st store.Store, set func(*server.Deps)) *testServer {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	hs := httptest.NewUnstartedServer(nil)
-	srv := server.New(server.Deps{Store: st, Logger: logger, Hasher: cheapHasher, Box: newBox(t),
-		BaseURL: "http://" + hs.Listener.Addr().String(), Now: now})
+	d := server.Deps{Store: st, Logger: logger, Hasher: cheapHasher, Box: newBox(t), BaseURL: "http://" + hs.Listener.Addr().String()}
+	set(&d)
+	srv := server.New(d)
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/errs"
@@ -100,5 +102,61 @@ func FuzzRequestID(f *testing.F) {
 		if (got == incoming) != safeID.MatchString(incoming) {
 			t.Fatalf("incoming %q: kept = %v", incoming, got == incoming)
 		}
+	})
+}
+
+// FuzzClientIP feeds ClientIP arbitrary peers and X-Forwarded-For values
+// behind a trusted 10.0.0.0/8. It must not panic; from an untrusted peer
+// the answer is the peer; otherwise it is the peer or an address named in
+// the header, and every entry right of the one chosen is a trusted proxy.
+func FuzzClientIP(f *testing.F) {
+	for _, s := range [][2]string{
+		{"203.0.113.7:5000", "198.51.100.1"},
+		{"10.0.0.2:5000", "1.1.1.1, 198.51.100.1, 10.0.0.3"},
+		{"10.0.0.2:5000", "[2001:db8::7]:443,fe80::1%eth0"},
+		{"[::ffff:10.0.0.2]:80", "10.0.0.9,,\xff, 10.1.1.1"},
+		{"garbage", "198.51.100.1"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	f.Fuzz(func(t *testing.T, peer, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", xff)
+		got := web.ClientIP(r, trusted)
+		p, err := netip.ParseAddrPort(peer)
+		if err != nil || p.Addr().Zone() != "" {
+			return // not an address a listener reports
+		}
+		peerAddr := p.Addr().Unmap()
+		if !peerAddr.IsValid() || !trusted[0].Contains(peerAddr) {
+			if got != peerAddr.String() {
+				t.Fatalf("untrusted peer %q with header %q: ClientIP = %q, want the peer", peer, xff, got)
+			}
+			return
+		}
+		if got == peerAddr.String() {
+			return
+		}
+		hops := strings.Split(xff, ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			h := strings.TrimSpace(hops[i])
+			a, err := netip.ParseAddr(h)
+			if err != nil {
+				ap, perr := netip.ParseAddrPort(h)
+				if perr != nil {
+					break
+				}
+				a = ap.Addr()
+			}
+			if a.Unmap().String() == got {
+				return
+			}
+			if !trusted[0].Contains(a.Unmap()) {
+				break
+			}
+		}
+		t.Fatalf("peer %q, header %q: ClientIP = %q, which is neither the peer nor the nearest untrusted hop", peer, xff, got)
 	})
 }
