@@ -55,7 +55,7 @@ func sweep(ctx context.Context, st store.Store, logger *slog.Logger, keep retent
 	start := time.Now()
 	n, err := st.Sweep(ctx, keep.cutoffs(start), sweepBatch)
 	attrs := []any{"auth_requests", n.AuthRequests, "auth_codes", n.AuthCodes, "refresh_tokens", n.RefreshTokens,
-		"sessions", n.Sessions, "browser_sessions", n.BrowserSessions, "challenges", n.Challenges, "throttles", n.Throttles, "emails", n.Emails, "events", n.Events, "statements", n.Statements,
+		"sessions", n.Sessions, "browser_sessions", n.BrowserSessions, "challenges", n.Challenges, "throttles", n.Throttles, "emails", n.Emails, "events", n.Events, "idempotency_keys", n.IdempotencyKeys, "statements", n.Statements,
 		"took", time.Since(start).Round(time.Millisecond).String()}
 	switch {
 	case err != nil && ctx.Err() == nil:

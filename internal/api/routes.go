@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"log/slog"
 	"net/http"
 
@@ -20,6 +21,9 @@ type Handler struct {
 	Flow         *authflow.Service
 	Keys         *tokens.Keyring
 	Logger       *slog.Logger
+	// Idempotency replays the response to a retried authenticate that
+	// carries an Idempotency-Key; nil turns that off.
+	Idempotency *idempotency.Service
 }
 
 // Routes registers the API's routes on mux.
@@ -72,7 +76,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	})
 	// Public: authenticated by the body (client_id + client_secret, or PKCE).
 	h.route(mux, "/user_management/authenticate", map[string]web.Handler{
-		http.MethodPost:    h.authenticate,
+		http.MethodPost:    h.idempotent("POST /user_management/authenticate", h.authenticate),
 		http.MethodOptions: h.preflight,
 	})
 	h.route(mux, "/sso/jwks/{client_id}", map[string]web.Handler{

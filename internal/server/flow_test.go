@@ -944,3 +944,66 @@ func TestClientBehindProxy(t *testing.T) {
 		}
 	})
 }
+
+// A code exchange retried with the same Idempotency-Key (as the WorkOS
+// SDKs retry a POST whose response was lost) gets the first response
+// again, and the session it started lives on; the key with another
+// request is refused. Retried without a key, the code is reused, which
+// ends the session.
+func TestExchangeRetriedWithIdempotencyKey(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		post := func(body, key string) (int, http.Header, string) {
+			t.Helper()
+			req, _ := http.NewRequest("POST", ts.URL+"/user_management/authenticate", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			if key != "" {
+				req.Header.Set("Idempotency-Key", key)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			return res.StatusCode, res.Header, string(raw)
+		}
+		exchangeBody := func(email string) string {
+			code := newBrowser(t, ts).signUp(authorizeURL(ts, nil), email, "correct horse battery staple").Query().Get("code")
+			return fmt.Sprintf(`{"grant_type":"authorization_code","client_id":%q,"client_secret":%q,"code":%q}`, ts.Env.ClientID, ts.Key, code)
+		}
+
+		body := exchangeBody("retried@example.com")
+		s1, h1, r1 := post(body, "retry-6f1c2a")
+		s2, h2, r2 := post(body, "retry-6f1c2a")
+		if s1 != 200 || s2 != 200 || r1 != r2 {
+			t.Fatalf("exchange and its retry: %d %s / %d %s; want the same 200 twice", s1, r1, s2, r2)
+		}
+		if h1.Get("Idempotent-Replayed") != "" || h2.Get("Idempotent-Replayed") != "true" || h2.Get("Content-Type") != "application/json" ||
+			h1.Get("X-Request-Id") == h2.Get("X-Request-Id") {
+			t.Errorf("headers: first %v, retry %v", h1, h2)
+		}
+		var tok struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		json.Unmarshal([]byte(r1), &tok)
+		if r := ts.refresh(t, tok.RefreshToken); r.Status != 200 {
+			t.Fatalf("refresh after the retried exchange: %d %s; the session should live", r.Status, r.Raw)
+		}
+		if s, _, r := post(strings.Replace(body, `"code":"`, `"code":"x`, 1), "retry-6f1c2a"); s != 422 || !strings.Contains(r, "invalid_request") {
+			t.Errorf("the key with another request: %d %s, want 422 invalid_request", s, r)
+		}
+		if s, _, r := post(body, strings.Repeat("k", 256)); s != 400 || !strings.Contains(r, "invalid_request") {
+			t.Errorf("a 256-character key: %d %s, want 400 invalid_request", s, r)
+		}
+
+		// Without the key the retry is a reused code, and the session ends.
+		body = exchangeBody("unkeyed@example.com")
+		s1, _, r1 = post(body, "")
+		if s, _, r := post(body, ""); s1 != 200 || s != 400 || !strings.Contains(r, "invalid_grant") {
+			t.Fatalf("unkeyed exchange and retry: %d, then %d %s; want 200 then invalid_grant", s1, s, r)
+		}
+		json.Unmarshal([]byte(r1), &tok)
+		wantGrantError(t, ts.refresh(t, tok.RefreshToken), "invalid_grant")
+	})
+}

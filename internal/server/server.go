@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -105,7 +106,8 @@ func New(d Deps) *Server {
 	mailStat("gatehouse_email_failed_total", "Emails given up on (permanent error or out of attempts).", func(st mail.Stats) int64 { return st.Failed })
 
 	mux := http.NewServeMux()
-	a := &api.Handler{Environments: s.Environments, Users: s.Users, Flow: s.Flow, Keys: s.Keys, Logger: d.Logger}
+	a := &api.Handler{Environments: s.Environments, Users: s.Users, Flow: s.Flow, Keys: s.Keys, Logger: d.Logger,
+		Idempotency: &idempotency.Service{Store: d.Store, Box: d.Box, Now: d.Now}}
 	a.Routes(mux)
 	hp, err := hosted.New(hosted.Handler{Flow: s.Flow, Store: d.Store, Logger: d.Logger,
 		SecureCookies: strings.HasPrefix(d.BaseURL, "https://")})

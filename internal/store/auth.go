@@ -65,7 +65,8 @@ type Sweeper interface {
 	//     (their bodies hold codes and links; pending ones are never
 	//     deleted);
 	//   - activity-log events recorded before c.Events, by their ID (a
-	//     ULID: the time it was recorded), unless c.Events is zero.
+	//     ULID: the time it was recorded), unless c.Events is zero;
+	//   - idempotency records that expired before c.Now.
 	// It returns how many rows of each it deleted; on error, what it
 	// deleted so far. Sweeps may run on several nodes at once.
 	Sweep(ctx context.Context, c SweepCutoffs, batch int) (Swept, error)
@@ -80,14 +81,15 @@ type SweepCutoffs struct {
 
 // Swept counts the rows a sweep deleted, per table.
 type Swept struct {
-	AuthRequests, AuthCodes, RefreshTokens, Sessions, BrowserSessions, Challenges, Throttles, Emails, Events int
+	AuthRequests, AuthCodes, RefreshTokens, Sessions, BrowserSessions, Challenges, Throttles, Emails, Events, IdempotencyKeys int
 
 	Statements int // delete statements run, those that found nothing included
 }
 
 // Total is the number of rows deleted.
 func (s Swept) Total() int {
-	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles + s.Emails + s.Events
+	return s.AuthRequests + s.AuthCodes + s.RefreshTokens + s.Sessions + s.BrowserSessions + s.Challenges + s.Throttles + s.Emails + s.Events +
+		s.IdempotencyKeys
 }
 
 // SweepStep is one delete statement of a backend's Sweep: it deletes at

@@ -35,6 +35,7 @@ type Store interface {
 	Events
 	Outbox
 	Challenges
+	Idempotency
 	Sweeper
 
 	// Migrate applies every pending migration, in order, each in its own

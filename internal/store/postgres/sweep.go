@@ -32,6 +32,8 @@ func (db *DB) Sweep(ctx context.Context, c store.SweepCutoffs, batch int) (store
 			SELECT key FROM throttles WHERE last_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, Cut: before},
 		{Count: &n.Emails, SQL: `DELETE FROM emails WHERE id IN (
 			SELECT id FROM emails WHERE status IN ('sent', 'failed') AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, Cut: before},
+		{Count: &n.IdempotencyKeys, SQL: `DELETE FROM idempotency_keys WHERE key IN (
+			SELECT key FROM idempotency_keys WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, Cut: now},
 	}
 	if !c.Events.IsZero() {
 		steps = append(steps, store.SweepStep{Count: &n.Events, SQL: `DELETE FROM events WHERE id IN (

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ChallengeUpdate", testChallengeUpdate},
 		{"ChallengeUpdateAtomic", testChallengeUpdateAtomic},
 		{"UseEmailVerification", testUseEmailVerification},
+		{"Idempotency", testIdempotency},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {

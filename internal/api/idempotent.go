@@ -1,0 +1,105 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/idempotency"
+	"github.com/gatehouse/gatehouse/internal/web"
+)
+
+// idempotent runs next at most once per Idempotency-Key and request: a
+// retry with the same key and body gets the first response again (marked
+// Idempotent-Replayed: true), so a client whose code exchange lost its
+// response can retry it (package idempotency). Requests without the
+// header run as they are. Responses are kept unless they are server
+// errors or 429s, which a retry should run again.
+func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" || h.Idempotency == nil {
+			return next(w, r)
+		}
+		if len(key) > idempotency.MaxKeyLen {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "The Idempotency-Key header is longer than 255 characters.")
+			return nil
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+			} else {
+				oauthError(w, http.StatusBadRequest, "invalid_request", "The request body could not be read.")
+			}
+			return nil
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		request := append([]byte(r.Header.Get("Content-Type")+"\n"), body...)
+		replay, claim, err := h.Idempotency.Begin(r.Context(), scope, key, request)
+		switch {
+		case errors.Is(err, idempotency.ErrKeyReused):
+			oauthError(w, http.StatusUnprocessableEntity, "invalid_request", "This Idempotency-Key was used with a different request; use a new key for a new request.")
+			return nil
+		case errors.Is(err, idempotency.ErrInProgress):
+			w.Header().Set("Retry-After", "1")
+			oauthError(w, http.StatusConflict, "invalid_request", "A request with this Idempotency-Key is still running; retry it shortly.")
+			return nil
+		case err != nil:
+			return err
+		case replay != nil:
+			for k, v := range replay.Header {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(replay.Status)
+			w.Write(replay.Body)
+			return nil
+		}
+		rec := &recorder{ResponseWriter: w}
+		err = next(rec, r)
+		// The request has run: its outcome is kept even if the client has
+		// gone, since that is when it will retry.
+		ctx := context.WithoutCancel(r.Context())
+		if err != nil || rec.status == 0 || rec.status >= 500 || rec.status == http.StatusTooManyRequests {
+			if rerr := claim.Release(ctx); rerr != nil {
+				h.Logger.WarnContext(ctx, "release an idempotency key", "err", rerr)
+			}
+			return err
+		}
+		if ferr := claim.Finish(ctx, idempotency.Response{Status: rec.status, Header: rec.kept, Body: rec.body.Bytes()}); ferr != nil {
+			h.Logger.WarnContext(ctx, "keep a response for its idempotency key", "err", ferr)
+		}
+		return nil
+	}
+}
+
+// recorder passes a response through and keeps a copy: its status, the
+// headers it was sent with (but the request ID, which is per request) and
+// its body.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	kept   http.Header
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+		r.kept = r.Header().Clone()
+		r.kept.Del("X-Request-Id")
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.WriteHeader(http.StatusOK)
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}

@@ -1,0 +1,14 @@
+-- The first response to each request sent with an Idempotency-Key, so a
+-- retry gets it again (store.Idempotency). key is a hash of the endpoint
+-- and the header's value; request_hash a hash of the request, which a
+-- retry must repeat; status 0 while the first request runs; response is
+-- sealed, since it may hold tokens. The sweeper deletes expired records.
+CREATE TABLE idempotency_keys (
+    key          BLOB PRIMARY KEY,
+    request_hash BLOB NOT NULL,
+    status       INTEGER NOT NULL,
+    response     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
