@@ -3,20 +3,27 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
-// idempotent runs next at most once per Idempotency-Key and request: a
-// retry with the same key and body gets the first response again (marked
-// Idempotent-Replayed: true), so a client whose code exchange lost its
-// response can retry it (package idempotency). Requests without the
-// header run as they are. Responses are kept unless they are server
-// errors or 429s, which a retry should run again.
+// idempotent runs an authenticate request at most once per
+// Idempotency-Key and body: a retry with the same key and body gets the
+// first response again (marked Idempotent-Replayed: true), so a client
+// whose code exchange lost its response can retry it (package
+// idempotency). Requests without the header run as they are, and so do
+// refreshes: a refresh retried within the grace window already gets the
+// same successor (authflow.RefreshGrace), and keeping every refresh's
+// response would cost the hottest path two more writes. Responses are
+// kept unless they are server errors or 429s, which a retry should run
+// again.
 func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key := r.Header.Get("Idempotency-Key")
@@ -38,6 +45,9 @@ func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
 			return nil
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if grantType(r.Header.Get("Content-Type"), body) == "refresh_token" {
+			return next(w, r)
+		}
 		request := append([]byte(r.Header.Get("Content-Type")+"\n"), body...)
 		replay, claim, err := h.Idempotency.Begin(r.Context(), scope, key, request)
 		switch {
@@ -102,4 +112,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 	}
 	r.body.Write(b)
 	return r.ResponseWriter.Write(b)
+}
+
+// grantType reads grant_type from an authenticate body, JSON or form; ""
+// if it cannot (the handler then says what is wrong).
+func grantType(contentType string, body []byte) string {
+	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		v, _ := url.ParseQuery(string(body))
+		return v.Get("grant_type")
+	}
+	var g struct {
+		GrantType string `json:"grant_type"`
+	}
+	json.Unmarshal(body, &g)
+	return g.GrantType
 }

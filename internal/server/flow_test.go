@@ -987,8 +987,13 @@ func TestExchangeRetriedWithIdempotencyKey(t *testing.T) {
 			RefreshToken string `json:"refresh_token"`
 		}
 		json.Unmarshal([]byte(r1), &tok)
-		if r := ts.refresh(t, tok.RefreshToken); r.Status != 200 {
-			t.Fatalf("refresh after the retried exchange: %d %s; the session should live", r.Status, r.Raw)
+		// The session lives. Refreshes are not kept: a retried refresh is
+		// answered by the refresh grace window instead.
+		refresh := fmt.Sprintf(`{"grant_type":"refresh_token","client_id":%q,"client_secret":%q,"refresh_token":%q}`, ts.Env.ClientID, ts.Key, tok.RefreshToken)
+		s1, _, r1 = post(refresh, "retry-9d07")
+		s2, h2, r2 = post(refresh, "retry-9d07")
+		if s1 != 200 || s2 != 200 || h2.Get("Idempotent-Replayed") != "" || r1 == r2 {
+			t.Fatalf("refresh and its retry: %d, %d (replayed %q); want two 200s, the second not replayed", s1, s2, h2.Get("Idempotent-Replayed"))
 		}
 		if s, _, r := post(strings.Replace(body, `"code":"`, `"code":"x`, 1), "retry-6f1c2a"); s != 422 || !strings.Contains(r, "invalid_request") {
 			t.Errorf("the key with another request: %d %s, want 422 invalid_request", s, r)
