@@ -14,7 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 )
 
-func newService(t *testing.T) *idempotency.Service {
+// newService returns a Service on a new SQLite file, and the file's store.
+func newService(t *testing.T) (*idempotency.Service, *sqlite.DB) {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -29,11 +30,11 @@ func newService(t *testing.T) *idempotency.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &idempotency.Service{Store: db, Box: box, Now: time.Now, Wait: 300 * time.Millisecond}
+	return &idempotency.Service{Store: db, Box: box, Now: time.Now, Wait: 300 * time.Millisecond}, db
 }
 
 func TestReplay(t *testing.T) {
-	s := newService(t)
+	s, _ := newService(t)
 	ctx := t.Context()
 	const scope = "POST /user_management/authenticate"
 	req := []byte(`{"grant_type":"authorization_code","code":"c1"}`)
@@ -75,17 +76,7 @@ func TestReplay(t *testing.T) {
 // The kept response is sealed: the tokens in it are not in the database
 // in clear.
 func TestKeptResponseIsSealed(t *testing.T) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	k, _ := secretbox.ParseKey(secretbox.GenerateKey())
-	box, _ := secretbox.New(k)
-	s := &idempotency.Service{Store: db, Box: box, Now: time.Now}
+	s, db := newService(t)
 	_, claim, err := s.Begin(t.Context(), "scope", "key", []byte("request"))
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +94,7 @@ func TestKeptResponseIsSealed(t *testing.T) {
 }
 
 func TestRetryWhileTheFirstRuns(t *testing.T) {
-	s := newService(t)
+	s, _ := newService(t)
 	ctx := t.Context()
 	_, claim, err := s.Begin(ctx, "scope", "k", []byte("r"))
 	if err != nil {
