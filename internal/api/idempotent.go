@@ -45,11 +45,13 @@ func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
 			return nil
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if grantType(r.Header.Get("Content-Type"), body) == "refresh_token" {
+		grant, clientID := grantOf(r.Header.Get("Content-Type"), body)
+		if grant == "refresh_token" {
 			return next(w, r)
 		}
+		// Keys are the client's: another client's same key is another key.
 		request := append([]byte(r.Header.Get("Content-Type")+"\n"), body...)
-		replay, claim, err := h.Idempotency.Begin(r.Context(), scope, key, request)
+		replay, claim, err := h.Idempotency.Begin(r.Context(), scope+" "+clientID, key, request)
 		switch {
 		case errors.Is(err, idempotency.ErrKeyReused):
 			oauthError(w, http.StatusUnprocessableEntity, "invalid_request", "This Idempotency-Key was used with a different request; use a new key for a new request.")
@@ -114,16 +116,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// grantType reads grant_type from an authenticate body, JSON or form; ""
-// if it cannot (the handler then says what is wrong).
-func grantType(contentType string, body []byte) string {
+// grantOf reads grant_type and client_id from an authenticate body, JSON
+// or form; "" for what it cannot read (the handler then says what is
+// wrong).
+func grantOf(contentType string, body []byte) (grantType, clientID string) {
 	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
 		v, _ := url.ParseQuery(string(body))
-		return v.Get("grant_type")
+		return v.Get("grant_type"), v.Get("client_id")
 	}
 	var g struct {
 		GrantType string `json:"grant_type"`
+		ClientID  string `json:"client_id"`
 	}
 	json.Unmarshal(body, &g)
-	return g.GrantType
+	return g.GrantType, g.ClientID
 }
