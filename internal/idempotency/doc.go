@@ -8,9 +8,9 @@
 // been stolen. The WorkOS SDKs send the same key on every retry of a POST.
 //
 // A key is scoped to its endpoint (and, for authenticate, its client) and
-// bound to a hash of the request, so
-// a retry must repeat the request byte for byte (secrets and all) to be
-// answered; the same key with another request is refused (ErrKeyReused).
+// bound to a hash of the request, so a retry must repeat the request byte
+// for byte (secrets and all) to be answered; the same key with another
+// request is refused (ErrKeyReused).
 // While the first request runs, a retry waits for its response, up to
 // Service.Wait, then gets ErrInProgress. A claim not finished within
 // staleAfter (a crashed node) is abandoned and the next retry runs the
