@@ -21,9 +21,9 @@ import (
 // idempotency). Requests without the header run as they are, and so do
 // refreshes: a refresh retried within the grace window already gets the
 // same successor (authflow.RefreshGrace), and keeping every refresh's
-// response would cost the hottest path two more writes. Responses are
-// kept unless they are server errors or 429s, which a retry should run
-// again.
+// response would cost the hottest path two more writes. Only successful
+// responses are kept: a refused request is run again when retried, so
+// keyed garbage leaves nothing behind.
 func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key := r.Header.Get("Idempotency-Key")
@@ -76,7 +76,7 @@ func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
 		// The request has run: its outcome is kept even if the client has
 		// gone, since that is when it will retry.
 		ctx := context.WithoutCancel(r.Context())
-		if err != nil || rec.status == 0 || rec.status >= 500 || rec.status == http.StatusTooManyRequests {
+		if err != nil || rec.status < 200 || rec.status > 299 {
 			if rerr := claim.Release(ctx); rerr != nil {
 				h.Logger.WarnContext(ctx, "release an idempotency key", "err", rerr)
 			}

@@ -121,6 +121,14 @@ func (e *endpoint) cases(ts *testServer, t *testing.T) []*hcase {
 			add(&hcase{Class: "hostile-authorization", Header: [][2]string{{"Authorization", a}}, Want: []int{401}, Code: "unauthorized"})
 		}
 	}
+	if e.Path == "/user_management/authenticate" && e.Method == "POST" {
+		// The Idempotency-Key header: too long, hostile text, and with a
+		// body too large to keep.
+		add(&hcase{Class: "idempotency-key-too-long", Header: [][2]string{{"Idempotency-Key", strings.Repeat("k", 300)}}, Want: []int{400}, Code: "invalid_request"})
+		add(&hcase{Class: "idempotency-key-hostile", Header: [][2]string{{"Idempotency-Key", "' OR 1=1 --\xff<script>"}}})
+		add(&hcase{Class: "idempotency-key-oversized-body", Header: [][2]string{{"Idempotency-Key", "retry-hostile"}},
+			Body: []byte("pad=" + strings.Repeat("a", 1<<20)), Want: []int{413}, Code: e.codeFor("request_too_large")})
+	}
 	if e.Method == "GET" || e.Method == "OPTIONS" {
 		add(&hcase{Class: "oversized-query", Suffix: "&pad=" + strings.Repeat("q", 56<<10)})
 		add(&hcase{Class: "malformed-query", Suffix: "&%zz=%zz&=&&;&a=%&%00=%00"})
