@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,7 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 // cheapHasher keeps tests fast; production parameters are tested in package password.
@@ -57,14 +56,7 @@ type testServer struct {
 // PostgreSQL when GATEHOUSE_TEST_POSTGRES_URL is set.
 func backends(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	t.Run("sqlite", func(t *testing.T) {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		db := sqlitetest.New(t)
 		fn(t, start(t, db))
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -75,14 +67,7 @@ func backends(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 // sqliteOnly runs fn on SQLite alone, for tests about the dashboard rather
 // than the store.
 func sqliteOnly(t *testing.T, fn func(t *testing.T, ts *testServer)) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.New(t)
 	fn(t, start(t, db))
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 // Run with:
@@ -29,14 +28,7 @@ import (
 
 func benchBackends(b *testing.B, fn func(b *testing.B, st store.Store)) {
 	b.Run("sqlite", func(b *testing.B) {
-		db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "g.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		if err := db.Migrate(b.Context()); err != nil {
-			b.Fatal(err)
-		}
+		db := sqlitetest.New(b)
 		fn(b, db)
 	})
 	b.Run("postgres", func(b *testing.B) { fn(b, pgtest.New(b)) })

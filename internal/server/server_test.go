@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 // cheapHasher keeps tests fast; production parameters are tested in package password.
@@ -37,14 +38,7 @@ type testServer struct {
 // PostgreSQL when GATEHOUSE_TEST_POSTGRES_URL is set.
 func backends(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	t.Run("sqlite", func(t *testing.T) {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		db := sqlitetest.New(t)
 		fn(t, start(t, db))
 	})
 	t.Run("postgres", func(t *testing.T) {

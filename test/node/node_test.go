@@ -34,7 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 // nodeTimeout bounds one run of the Node tests.
@@ -59,14 +59,7 @@ func TestEmailSDK(t *testing.T) {
 func runOnEachStore(t *testing.T, file string) {
 	node := requireNode(t)
 	t.Run("sqlite", func(t *testing.T) {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		db := sqlitetest.New(t)
 		runNode(t, node, db, file)
 	})
 	t.Run("postgres", func(t *testing.T) {
