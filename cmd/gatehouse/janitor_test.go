@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 // The janitor, run as serve runs it, deletes a long-dead session, an
@@ -19,14 +18,7 @@ import (
 // retention on a real database file, keeps a live session and a recent
 // event, logs what it deleted, and stops with its context.
 func TestJanitorSweeps(t *testing.T) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.New(t)
 	ctx := t.Context()
 	now := store.Now()
 	env := &store.Environment{ID: "environment_1", Name: "Dev", Type: store.Development, ClientID: "client_1", CORSOrigins: []string{}, CreatedAt: now, UpdatedAt: now}

@@ -1,13 +1,13 @@
 package api
 
 import (
-	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"log/slog"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/environments"
 	"github.com/gatehouse/gatehouse/internal/errs"
+	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tokens"
 	"github.com/gatehouse/gatehouse/internal/users"

@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 // backends runs fn on a fresh SQLite store and a fresh PostgreSQL store.
@@ -24,17 +24,7 @@ import (
 func backends(t *testing.T, fn func(t *testing.T, st store.Store, open func() store.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "g.db")
-		open := func() store.Store {
-			db, err := sqlite.Open(t.Context(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if err := db.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}
+		open := func() store.Store { return sqlitetest.Open(t, path) }
 		fn(t, open(), open)
 	})
 	t.Run("postgres", func(t *testing.T) {

@@ -3,11 +3,10 @@ package secretbox
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 func TestSealOpen(t *testing.T) {
@@ -63,14 +62,7 @@ func TestParseKey(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.New(t)
 	k1, _ := ParseKey(GenerateKey())
 	k2, _ := ParseKey(GenerateKey())
 	b1, _ := New(k1)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -22,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/environments"
 	"github.com/gatehouse/gatehouse/internal/hosted"
+	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/secretbox"

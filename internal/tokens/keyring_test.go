@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 // clock is a fake clock shared by the nodes of a test.
@@ -49,15 +50,7 @@ func (c *clock) Advance(d time.Duration) {
 // openDB opens a migrated SQLite database at path.
 func openDB(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return sqlitetest.Open(t, path)
 }
 
 func newDB(t *testing.T) *sqlite.DB {
@@ -520,14 +513,7 @@ func TestKeyringMisconfigured(t *testing.T) {
 }
 
 func BenchmarkKeyringSigner(b *testing.B) {
-	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "g.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
+	db := sqlitetest.New(b)
 	now := store.Now()
 	env := &store.Environment{ID: ids.New("environment"), Name: "b", Type: store.Development, ClientID: ids.New("client"), CreatedAt: now, UpdatedAt: now}
 	if err := db.CreateEnvironment(b.Context(), env); err != nil {

@@ -347,12 +347,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 			continue
 		}
 		err := tx(ctx, conn, func(tx pgx.Tx) error {
-			var applied bool
-			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.version).Scan(&applied); err != nil {
-				return mapErr(err)
-			}
-			if applied {
-				return nil
+			if applied, err := migrationApplied(ctx, tx, m.version); err != nil || applied {
+				return err
 			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, mapErr(err))
@@ -371,6 +367,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// migrationApplied reports whether version is recorded as applied.
+func migrationApplied(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, version int) (bool, error) {
+	var applied bool
+	err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", version).Scan(&applied)
+	return applied, mapErr(err)
 }
 
 // migrationLock takes the migration lock on conn, trying every 100 ms
@@ -396,9 +401,8 @@ func migrationLock(ctx context.Context, conn *pgxpool.Conn) error {
 // recorded after its last statement succeeds; a failure before that leaves
 // it to run again, from the start, at the next Migrate.
 func migrateWithoutTx(ctx context.Context, conn *pgxpool.Conn, m migration) error {
-	var applied bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.version).Scan(&applied); err != nil || applied {
-		return mapErr(err)
+	if applied, err := migrationApplied(ctx, conn, m.version); err != nil || applied {
+		return err
 	}
 	for _, q := range m.statements {
 		if _, err := conn.Exec(ctx, q); err != nil {

@@ -13,7 +13,15 @@ import (
 // New opens and migrates a new database file for t.
 func New(t testing.TB) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	return Open(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+}
+
+// Open opens and migrates the database file at path, closed when t ends;
+// opening one path twice gives two handles on one database, as two
+// processes would have.
+func Open(t testing.TB, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
