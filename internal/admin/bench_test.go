@@ -39,7 +39,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -316,14 +316,7 @@ func BenchmarkUsersPage(b *testing.B) {
 	}
 	b.Run("sqlite", func(b *testing.B) {
 		path := filepath.Join(b.TempDir(), "g.db")
-		db, err := sqlite.Open(b.Context(), path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		if err := db.Migrate(b.Context()); err != nil {
-			b.Fatal(err)
-		}
+		db := sqlitetest.Open(b, path)
 		newBenchSite(b, db, func(ctx context.Context, envID string, rows []benchUser) error {
 			return benchInsertSQLite(ctx, path, envID, rows)
 		}).run(b)
