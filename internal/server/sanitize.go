@@ -58,6 +58,12 @@ func cleanValues(v url.Values) bool {
 func (s *Server) sanitize(next http.Handler) http.Handler {
 	bad := errs.New(errs.Invalid, "invalid_text", "The request contains invalid UTF-8 or a NUL character.")
 	refuse := func(w http.ResponseWriter, r *http.Request, e *errs.Error) {
+		if r.URL.Path == "/user_management/authenticate" {
+			// The token endpoint answers in the OAuth shape, whatever
+			// encoding its body came in.
+			web.WriteJSON(w, web.Status(e.Kind), map[string]string{"error": "invalid_request", "error_description": e.Message})
+			return
+		}
 		if !browserPath(r.URL.Path) {
 			web.WriteError(w, r, s.deps.Logger, e)
 			return

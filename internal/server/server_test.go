@@ -327,6 +327,44 @@ func TestBadInput(t *testing.T) {
 	})
 }
 
+// The token endpoint refuses a body it cannot read in the OAuth shape,
+// whether the body is JSON or a form, including the refusals made before
+// any handler runs.
+func TestAuthenticateRefusalsInOAuthShape(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		const form = "application/x-www-form-urlencoded"
+		big := strings.Repeat("x", 300<<10)
+		cases := []struct {
+			name, body, contentType string
+			status                  int
+		}{
+			{"form too large", "grant_type=password&pad=" + big, form, 413},
+			{"form NUL", "grant_type=password&email=a%00b%40example.com&password=x", form, 400},
+			{"form invalid UTF-8", "grant_type=password&email=%FF%FE%40example.com&password=x", form, 400},
+			{"form malformed", "grant_type=password&email=%zz", form, 400},
+			{"query NUL", "", "", 400},
+			{"JSON too large", `{"grant_type":"password","pad":"` + big + `"}`, "application/json", 413},
+			{"JSON NUL", `{"grant_type":"password","email":"a\u0000b@example.com"}`, "application/json", 400},
+			{"JSON invalid UTF-8", "{\"grant_type\":\"password\",\"email\":\"\xff@example.com\"}", "application/json", 400},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				path := "/user_management/authenticate"
+				if tc.name == "query NUL" {
+					path += "?x=%00"
+				}
+				r := ts.do(t, "POST", path, tc.body, "Content-Type", tc.contentType)
+				if r.Status != tc.status {
+					t.Fatalf("status = %d, want %d; body %s", r.Status, tc.status, r.Raw)
+				}
+				if r.Body["error"] != "invalid_request" || r.Body["error_description"] == "" || r.Body["code"] != nil {
+					t.Fatalf("body = %s, want the OAuth shape {error: invalid_request, error_description}", r.Raw)
+				}
+			})
+		}
+	})
+}
+
 func TestAPIKeyScopeAndRevocation(t *testing.T) {
 	backends(t, func(t *testing.T, ts *testServer) {
 		r := ts.do(t, "POST", "/user_management/users", `{"email":"mine@example.com"}`)
