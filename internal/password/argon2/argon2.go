@@ -103,6 +103,7 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 	if uint32(len(mem.blocks)) < m {
 		mem.blocks = nil // let the old memory go before taking the new
 		mem.blocks = make([]block, m)
+		adviseHugePages(mem.blocks)
 	}
 	B := mem.blocks[:m]
 	defer func() {

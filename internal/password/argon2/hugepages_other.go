@@ -1,0 +1,5 @@
+//go:build !linux
+
+package argon2
+
+func adviseHugePages([]block) {}
