@@ -41,9 +41,10 @@
 // results). The Hasher keeps the block memory of each slot once used and
 // hands it to the next computation, which clears it when done: no 19 MiB
 // allocation, zeroing and page faults per hash, and no garbage. The
-// computation runs in the caller's goroutine and yields the processor
-// every ~0.35 ms, so requests that share the CPUs with a sign-in storm wait
-// for a fraction of a millisecond, not for a whole hash.
+// computation runs in the caller's goroutine and, every ~0.35 ms, yields
+// the processor if another goroutine is waiting for one, so requests that
+// share the CPUs with a sign-in storm wait for a fraction of a
+// millisecond, not for a whole hash.
 //
 // # Verifying
 //

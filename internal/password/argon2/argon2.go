@@ -7,11 +7,13 @@
 // every segment in a new goroutine. Under a password-sign-in load that
 // means a fresh allocation to zero and page-fault in per hash, garbage for
 // the collector, and hashing goroutines the scheduler cannot tell apart
-// from request goroutines. Here the memory is the caller's to keep, the
-// computation yields the processor every thousand blocks so requests
-// queued on the same P wait well under a millisecond, and the AVX2
-// compression function is about 1.7 times as fast as x/crypto's SSE4.1
-// one on the machines we measured (docs/perf-hashing.md).
+// from request goroutines. Here the memory is the caller's to keep (and
+// advised for huge pages), the computation looks every thousand blocks
+// (~0.35 ms) whether a goroutine is waiting for a processor and yields it
+// then, so requests queued behind a hash wait well under a millisecond,
+// and the AVX2 compression function is about 1.7 times as fast as
+// x/crypto's SSE4.1 one on the machines we measured
+// (docs/perf-hashing.md).
 //
 // Without AVX2 (or off amd64) Key hands the work to x/crypto, which gives
 // the same result. The tests check every output against x/crypto and the
@@ -21,6 +23,7 @@ package argon2
 import (
 	"encoding/binary"
 	"runtime"
+	"runtime/metrics"
 
 	xargon2 "golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/blake2b"
@@ -43,14 +46,31 @@ const Version = 0x13
 const (
 	syncPoints = 4   // slices per pass
 	blockWords = 128 // 64-bit words in a 1 KiB block
-	// yieldEvery is how many blocks are compressed between two
-	// runtime.Gosched calls: about 0.35 ms of work. Each call may wake an
-	// idle processor (a futex call); every 256 blocks that cost 7 % of a
-	// sign-in's CPU.
+	// yieldEvery is how many blocks are compressed between two looks at
+	// whether another goroutine is waiting for a processor: about 0.35 ms
+	// of work.
 	yieldEvery = 1024
 )
 
 type block [blockWords]uint64
+
+// runnableMetric counts goroutines ready to run but not running.
+const runnableMetric = "/sched/goroutines/runnable:goroutines"
+
+// othersWaiting reports whether any goroutine is waiting for a processor,
+// reading the runtime's count into sample (about 0.1 µs). The hash yields
+// only then: a runtime.Gosched with nothing waiting still wakes an idle
+// processor to look for work (a futex call, tens of microseconds on the
+// VMs we measured, 11 % of the CPU of a sign-in storm), and the hash may
+// then resume on the other processor, whose caches and TLB are cold. Work
+// that arrives while both processors are busy becomes runnable at the
+// latest when the runtime's monitor polls the network (every 10 ms), and
+// the runtime preempts a goroutine that has run 10 ms anyway.
+func othersWaiting(sample []metrics.Sample) bool {
+	metrics.Read(sample)
+	v := sample[0].Value
+	return v.Kind() != metrics.KindUint64 || v.Uint64() > 0
+}
 
 // Memory is the block memory of one computation at a time. The zero value
 // is ready to use; it grows to the largest memory cost it has computed.
@@ -133,6 +153,7 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 
 	var addresses, input, zero block
 	done := 0
+	runnable := []metrics.Sample{{Name: runnableMetric}}
 	for pass := range time {
 		for slice := range uint32(syncPoints) {
 			for lane := range lanes {
@@ -166,7 +187,7 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 					ref := refLane*laneLen + refIndex(pass, slice, idx, segLen, laneLen, refLane == lane, uint32(rnd))
 					compressAVX2(&B[cur], &B[prev], &B[ref], &mem.z, pass > 0)
 					prev, cur = cur, cur+1
-					if done++; done%yieldEvery == 0 {
+					if done++; done%yieldEvery == 0 && othersWaiting(runnable) {
 						runtime.Gosched()
 					}
 				}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
 	"testing"
 
 	xargon2 "golang.org/x/crypto/argon2"
@@ -134,4 +136,25 @@ func FuzzKeyMatchesXCrypto(f *testing.F) {
 			t.Fatalf("mode %d, t=%d m=%d p=%d keyLen=%d: %x, x/crypto %x", mode, tm, m, p, kl, got, want)
 		}
 	})
+}
+
+// othersWaiting sees a goroutine that is ready to run: with one processor,
+// a goroutine just started waits for it until this one blocks.
+func TestOthersWaiting(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	sample := []metrics.Sample{{Name: runnableMetric}}
+	ran := make(chan struct{})
+	go close(ran)
+	if !othersWaiting(sample) {
+		t.Fatal("othersWaiting = false with a goroutine ready to run")
+	}
+	<-ran
+	// Now nothing of ours waits; the runtime's own goroutines may, for a
+	// moment.
+	for i := 0; othersWaiting(sample); i++ {
+		if i == 1000 {
+			t.Fatal("othersWaiting = true 1000 times with nothing ready to run")
+		}
+		runtime.Gosched()
+	}
 }
