@@ -11,9 +11,10 @@ import (
 const hugePage = 2 << 20
 
 // adviseHugePages asks the kernel to back the whole 2 MiB pages inside
-// blocks with transparent huge pages. Argon2 reads blocks all over its
-// memory; with 4 KiB pages nearly every such read also misses the TLB and
-// walks the page tables, with 2 MiB pages almost none does. It is advice:
+// blocks with transparent huge pages. Argon2 reads blocks from all over
+// its memory: 19 MiB is ~4,900 small pages, more than the TLB holds, so
+// with 4 KiB pages many such reads also walk the page tables, while ten
+// 2 MiB pages fit (measured: docs/perf-hashing.md, round 5). It is advice:
 // where the kernel has transparent huge pages off, or cannot find the
 // memory, nothing changes. Call it before the memory is first touched,
 // as the kernel only backs new faults with huge pages.
