@@ -55,8 +55,11 @@
 //
 // # Measuring
 //
-// A warm-up (--warmup) is run and not recorded. Latencies are kept exactly
-// per VU and merged for the percentiles. Server CPU comes from
+// A warm-up (--warmup) is run and not recorded. Rates and errors count the
+// operations that ended inside the measured window, whenever they started
+// (the server's CPU in the window is spent on them); latencies are kept
+// exactly per VU, for the operations that also started inside it, and
+// merged for the percentiles. Server CPU comes from
 // /proc/<pid>/stat (utime + stime over the window), peak memory from
 // VmHWM in /proc/<pid>/status (reset at the start of the window through
 // clear_refs) and RSS sampled every 200 ms. On PostgreSQL the bench also
