@@ -37,7 +37,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
@@ -323,14 +322,7 @@ func BenchmarkUsersPage(b *testing.B) {
 	})
 	b.Run("postgres", func(b *testing.B) {
 		u := pgtest.NewURL(b)
-		db, err := postgres.Open(b.Context(), u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		if err := db.Migrate(b.Context()); err != nil {
-			b.Fatal(err)
-		}
+		db := pgtest.Open(b, u)
 		newBenchSite(b, db, func(ctx context.Context, envID string, rows []benchUser) error {
 			return benchInsertPostgres(ctx, u, envID, rows)
 		}).run(b)

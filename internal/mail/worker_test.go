@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 )
@@ -29,17 +28,7 @@ func backends(t *testing.T, fn func(t *testing.T, st store.Store, open func() st
 	})
 	t.Run("postgres", func(t *testing.T) {
 		u := pgtest.NewURL(t)
-		open := func() store.Store {
-			db, err := postgres.Open(t.Context(), u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if err := db.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}
+		open := func() store.Store { return pgtest.Open(t, u) }
 		fn(t, open(), open)
 	})
 }

@@ -33,7 +33,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secretbox"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite/sqlitetest"
 	"github.com/gatehouse/gatehouse/internal/users"
@@ -97,14 +96,7 @@ func backends(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		u := pgtest.NewURL(t)
-		db, err := postgres.Open(t.Context(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		db := pgtest.Open(t, u)
 		raw, err := sql.Open("pgx", u)
 		if err != nil {
 			t.Fatal(err)

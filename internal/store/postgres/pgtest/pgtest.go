@@ -87,7 +87,13 @@ func NewURL(t testing.TB) string {
 // dropped when the test ends.
 func New(t testing.TB) *postgres.DB {
 	t.Helper()
-	u := NewURL(t)
+	return Open(t, NewURL(t))
+}
+
+// Open opens and migrates the database at u (from NewURL), closed when t
+// ends; opening one URL twice gives two nodes on one database.
+func Open(t testing.TB, u string) *postgres.DB {
+	t.Helper()
 	db, err := postgres.Open(t.Context(), u)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
