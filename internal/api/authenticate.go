@@ -39,11 +39,6 @@ type authenticateResponse struct {
 	AuthenticationMethod string   `json:"authentication_method,omitempty"`
 }
 
-// oauthError writes the OAuth error shape.
-func oauthError(w http.ResponseWriter, status int, code, desc string) {
-	web.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
-}
-
 // decodeAuthenticate reads the body as JSON or, as production WorkOS also
 // accepts, as a form.
 func decodeAuthenticate(w http.ResponseWriter, r *http.Request) (authenticateRequest, bool) {
@@ -51,7 +46,7 @@ func decodeAuthenticate(w http.ResponseWriter, r *http.Request) (authenticateReq
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "The form body could not be read.")
+			web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The form body could not be read.")
 			return req, false
 		}
 		f := r.PostForm
@@ -74,7 +69,7 @@ func decodeAuthenticate(w http.ResponseWriter, r *http.Request) (authenticateReq
 				status = web.Status(e.Kind)
 			}
 		}
-		oauthError(w, status, "invalid_request", desc)
+		web.WriteOAuthError(w, status, "invalid_request", desc)
 		return req, false
 	}
 	return req, true
@@ -107,7 +102,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) error {
 	var su *authflow.StepUpError
 	switch {
 	case errors.As(err, &oe):
-		oauthError(w, oe.Status, oe.Code, oe.Description)
+		web.WriteOAuthError(w, oe.Status, oe.Code, oe.Description)
 		return nil
 	case errors.As(err, &su):
 		stepUp(w, su)

@@ -31,16 +31,16 @@ func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
 			return next(w, r)
 		}
 		if len(key) > idempotency.MaxKeyLen {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "The Idempotency-Key header is longer than 255 characters.")
+			web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The Idempotency-Key header is longer than 255 characters.")
 			return nil
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+				web.WriteOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
 			} else {
-				oauthError(w, http.StatusBadRequest, "invalid_request", "The request body could not be read.")
+				web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body could not be read.")
 			}
 			return nil
 		}
@@ -54,11 +54,11 @@ func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
 		replay, claim, err := h.Idempotency.Begin(r.Context(), scope+" "+clientID, key, request)
 		switch {
 		case errors.Is(err, idempotency.ErrKeyReused):
-			oauthError(w, http.StatusUnprocessableEntity, "invalid_request", "This Idempotency-Key was used with a different request; use a new key for a new request.")
+			web.WriteOAuthError(w, http.StatusUnprocessableEntity, "invalid_request", "This Idempotency-Key was used with a different request; use a new key for a new request.")
 			return nil
 		case errors.Is(err, idempotency.ErrInProgress):
 			w.Header().Set("Retry-After", "1")
-			oauthError(w, http.StatusConflict, "invalid_request", "A request with this Idempotency-Key is still running; retry it shortly.")
+			web.WriteOAuthError(w, http.StatusConflict, "invalid_request", "A request with this Idempotency-Key is still running; retry it shortly.")
 			return nil
 		case err != nil:
 			return err

@@ -22,6 +22,10 @@ func browserPath(p string) bool {
 		p == "/user_management/authorize" || p == "/user_management/sessions/logout"
 }
 
+// oauthPath reports whether a path is the token endpoint, which answers
+// errors in the OAuth shape whatever encoding its body came in.
+func oauthPath(p string) bool { return p == "/user_management/authenticate" }
+
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Request refused · Gatehouse</title><link rel="stylesheet" href="/assets/style.css"></head>
@@ -58,10 +62,8 @@ func cleanValues(v url.Values) bool {
 func (s *Server) sanitize(next http.Handler) http.Handler {
 	bad := errs.New(errs.Invalid, "invalid_text", "The request contains invalid UTF-8 or a NUL character.")
 	refuse := func(w http.ResponseWriter, r *http.Request, e *errs.Error) {
-		if r.URL.Path == "/user_management/authenticate" {
-			// The token endpoint answers in the OAuth shape, whatever
-			// encoding its body came in.
-			web.WriteJSON(w, web.Status(e.Kind), map[string]string{"error": "invalid_request", "error_description": e.Message})
+		if oauthPath(r.URL.Path) {
+			web.WriteOAuthError(w, web.Status(e.Kind), "invalid_request", e.Message)
 			return
 		}
 		if !browserPath(r.URL.Path) {

@@ -99,6 +99,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	WriteJSON(w, status, errorBody{Message: e.Message, Code: e.Code, Errors: e.Fields})
 }
 
+// WriteOAuthError writes an error in the OAuth token endpoint's shape,
+// {"error": code, "error_description": desc} (RFC 6749, 5.2).
+func WriteOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
 // WriteJSON writes v with the given status and Content-Type: application/json.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
