@@ -358,9 +358,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 					return fmt.Errorf("migration %s: %w", m.name, mapErr(err))
 				}
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-				m.version, m.name, store.Now())
-			return mapErr(err)
+			return recordMigration(ctx, tx, m)
 		})
 		if err != nil {
 			return err
@@ -409,7 +407,14 @@ func migrateWithoutTx(ctx context.Context, conn *pgxpool.Conn, m migration) erro
 			return fmt.Errorf("migration %s: %w, in: %s (the migration runs again from its first statement at the next start)", m.name, mapErr(err), q)
 		}
 	}
-	_, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+	return recordMigration(ctx, conn, m)
+}
+
+// recordMigration records m as applied.
+func recordMigration(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, m migration) error {
+	_, err := q.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
 		m.version, m.name, store.Now())
 	return mapErr(err)
 }
