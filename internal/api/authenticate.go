@@ -75,11 +75,21 @@ func decodeAuthenticate(w http.ResponseWriter, r *http.Request) (authenticateReq
 	return req, true
 }
 
+// authenticate is POST /user_management/authenticate; with an
+// Idempotency-Key header, see authenticateIdempotently.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) error {
+	if key := r.Header.Get("Idempotency-Key"); key != "" && h.Idempotency != nil {
+		return h.authenticateIdempotently(w, r, key)
+	}
 	req, ok := decodeAuthenticate(w, r)
 	if !ok {
 		return nil
 	}
+	return h.token(w, r, req)
+}
+
+// token runs the grant of a decoded authenticate request.
+func (h *Handler) token(w http.ResponseWriter, r *http.Request, req authenticateRequest) error {
 	client := authflow.Client{UserAgent: r.UserAgent()}
 	client.IP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	// A server-side SDK calls for its user: the user's address is the

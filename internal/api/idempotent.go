@@ -3,90 +3,85 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/idempotency"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
-// idempotent runs an authenticate request at most once per
-// Idempotency-Key and body: a retry with the same key and body gets the
-// first response again (marked Idempotent-Replayed: true), so a client
+// authenticateIdempotently runs a keyed authenticate request at most once
+// per Idempotency-Key and body: a retry with the same key and body gets
+// the first response again (marked Idempotent-Replayed: true), so a client
 // whose code exchange lost its response can retry it (package
-// idempotency). Requests without the header run as they are, and so do
-// refreshes: a refresh retried within the grace window already gets the
-// same successor (authflow.RefreshGrace), and keeping every refresh's
-// response would cost the hottest path two more writes. Only successful
-// responses are kept: a refused request is run again when retried, so
-// keyed garbage leaves nothing behind.
-func (h *Handler) idempotent(scope string, next web.Handler) web.Handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		key := r.Header.Get("Idempotency-Key")
-		if key == "" || h.Idempotency == nil {
-			return next(w, r)
-		}
-		if len(key) > idempotency.MaxKeyLen {
-			web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The Idempotency-Key header is longer than 255 characters.")
-			return nil
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				web.WriteOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
-			} else {
-				web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body could not be read.")
-			}
-			return nil
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		grant, clientID := grantOf(r.Header.Get("Content-Type"), body)
-		if grant == "refresh_token" {
-			return next(w, r)
-		}
-		// Keys are the client's: another client's same key is another key.
-		request := append([]byte(r.Header.Get("Content-Type")+"\n"), body...)
-		replay, claim, err := h.Idempotency.Begin(r.Context(), scope+" "+clientID, key, request)
-		switch {
-		case errors.Is(err, idempotency.ErrKeyReused):
-			web.WriteOAuthError(w, http.StatusUnprocessableEntity, "invalid_request", "This Idempotency-Key was used with a different request; use a new key for a new request.")
-			return nil
-		case errors.Is(err, idempotency.ErrInProgress):
-			w.Header().Set("Retry-After", "1")
-			web.WriteOAuthError(w, http.StatusConflict, "invalid_request", "A request with this Idempotency-Key is still running; retry it shortly.")
-			return nil
-		case err != nil:
-			return err
-		case replay != nil:
-			for k, v := range replay.Header {
-				w.Header()[k] = v
-			}
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(replay.Status)
-			w.Write(replay.Body)
-			return nil
-		}
-		rec := &recorder{ResponseWriter: w}
-		err = next(rec, r)
-		// The request has run: its outcome is kept even if the client has
-		// gone, since that is when it will retry.
-		ctx := context.WithoutCancel(r.Context())
-		if err != nil || rec.status < 200 || rec.status > 299 {
-			if rerr := claim.Release(ctx); rerr != nil {
-				h.Logger.WarnContext(ctx, "release an idempotency key", "err", rerr)
-			}
-			return err
-		}
-		if ferr := claim.Finish(ctx, idempotency.Response{Status: rec.status, Header: rec.kept, Body: rec.body.Bytes()}); ferr != nil {
-			h.Logger.WarnContext(ctx, "keep a response for its idempotency key", "err", ferr)
+// idempotency). Keys are scoped to the client_id: another client's same
+// key is another key. Refreshes run as they are: a refresh retried within
+// the grace window already gets the same successor
+// (authflow.RefreshGrace), and keeping every refresh's response would cost
+// the hottest path two more writes. A body that cannot be read is refused
+// before a key is claimed, and only successful responses are kept: a
+// refused request is run again when retried, so keyed garbage leaves
+// nothing behind.
+func (h *Handler) authenticateIdempotently(w http.ResponseWriter, r *http.Request, key string) error {
+	if len(key) > idempotency.MaxKeyLen {
+		web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The Idempotency-Key header is longer than 255 characters.")
+		return nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			web.WriteOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+		} else {
+			web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body could not be read.")
 		}
 		return nil
 	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	req, ok := decodeAuthenticate(w, r)
+	if !ok {
+		return nil
+	}
+	if req.GrantType == "refresh_token" {
+		return h.token(w, r, req)
+	}
+	request := append([]byte(r.Header.Get("Content-Type")+"\n"), body...)
+	replay, claim, err := h.Idempotency.Begin(r.Context(), "POST /user_management/authenticate "+req.ClientID, key, request)
+	switch {
+	case errors.Is(err, idempotency.ErrKeyReused):
+		web.WriteOAuthError(w, http.StatusUnprocessableEntity, "invalid_request", "This Idempotency-Key was used with a different request; use a new key for a new request.")
+		return nil
+	case errors.Is(err, idempotency.ErrInProgress):
+		w.Header().Set("Retry-After", "1")
+		web.WriteOAuthError(w, http.StatusConflict, "invalid_request", "A request with this Idempotency-Key is still running; retry it shortly.")
+		return nil
+	case err != nil:
+		return err
+	case replay != nil:
+		for k, v := range replay.Header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(replay.Status)
+		w.Write(replay.Body)
+		return nil
+	}
+	rec := &recorder{ResponseWriter: w}
+	err = h.token(rec, r, req)
+	// The request has run: its outcome is kept even if the client has
+	// gone, since that is when it will retry.
+	ctx := context.WithoutCancel(r.Context())
+	if err != nil || rec.status < 200 || rec.status > 299 {
+		if rerr := claim.Release(ctx); rerr != nil {
+			h.Logger.WarnContext(ctx, "release an idempotency key", "err", rerr)
+		}
+		return err
+	}
+	if ferr := claim.Finish(ctx, idempotency.Response{Status: rec.status, Header: rec.kept, Body: rec.body.Bytes()}); ferr != nil {
+		h.Logger.WarnContext(ctx, "keep a response for its idempotency key", "err", ferr)
+	}
+	return nil
 }
 
 // recorder passes a response through and keeps a copy: its status, the
@@ -114,20 +109,4 @@ func (r *recorder) Write(b []byte) (int, error) {
 	}
 	r.body.Write(b)
 	return r.ResponseWriter.Write(b)
-}
-
-// grantOf reads grant_type and client_id from an authenticate body, JSON
-// or form; "" for what it cannot read (the handler then says what is
-// wrong).
-func grantOf(contentType string, body []byte) (grantType, clientID string) {
-	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
-		v, _ := url.ParseQuery(string(body))
-		return v.Get("grant_type"), v.Get("client_id")
-	}
-	var g struct {
-		GrantType string `json:"grant_type"`
-		ClientID  string `json:"client_id"`
-	}
-	json.Unmarshal(body, &g)
-	return g.GrantType, g.ClientID
 }

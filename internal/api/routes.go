@@ -76,7 +76,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	})
 	// Public: authenticated by the body (client_id + client_secret, or PKCE).
 	h.route(mux, "/user_management/authenticate", map[string]web.Handler{
-		http.MethodPost:    h.idempotent("POST /user_management/authenticate", h.authenticate),
+		http.MethodPost:    h.authenticate,
 		http.MethodOptions: h.preflight,
 	})
 	h.route(mux, "/sso/jwks/{client_id}", map[string]web.Handler{
