@@ -247,7 +247,7 @@ func startManaged(ctx context.Context, cfg *config) (*target, error) {
 			"GATEHOUSE_SMTP_URL="+t.sink.smtpURL(), "GATEHOUSE_MAIL_FROM=bench@example.com",
 			"GATEHOUSE_LOG_LEVEL="+cfg.logLevel, "GATEHOUSE_SHUTDOWN_TIMEOUT=5s")
 		cmd.Stdout, cmd.Stderr = logFile, logFile
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		ownProcessGroup(cmd)
 		if err := cmd.Start(); err != nil {
 			logFile.Close()
 			return nil, fmt.Errorf("start %s serve: %w", bin, err)
