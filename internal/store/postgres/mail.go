@@ -214,59 +214,73 @@ func (db *DB) LatestChallenge(ctx context.Context, envID, kind, email string) (*
 // data; the ID, kind, environment, hash and creation time stay. The
 // challenge returned is the one stored.
 func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, error) {
-	var out *store.Challenge
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		c, _, err := updateChallenge(ctx, tx, envID, id, "", fn)
-		out = c
-		return err
+	var u challengeUpdate
+	err := db.readModifyWrite(ctx, u.read(envID, id, ""), func(b *pgx.Batch) error {
+		return u.write(b, fn)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return u.c, nil
 }
 
 // UseEmailVerification updates an email-verification challenge with fn
 // and, if fn used it, verifies its user's email, in one transaction.
 func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, *store.User, error) {
-	var c *store.Challenge
-	var u *store.User
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		var used bool
-		var err error
-		c, used, err = updateChallenge(ctx, tx, envID, id, store.ChallengeEmailVerification, fn)
-		if err != nil || !used {
+	var cu challengeUpdate
+	var user *store.User
+	err := db.readModifyWrite(ctx, cu.read(envID, id, store.ChallengeEmailVerification), func(b *pgx.Batch) error {
+		if err := cu.write(b, fn); err != nil || !cu.used {
 			return err
 		}
-		u, err = orNil(scanUser(tx.QueryRow(ctx, `UPDATE users SET email_verified = true, updated_at = $1
-			WHERE environment_id = $2 AND id = $3 AND email = $4 RETURNING `+userColumns, c.UsedAt, envID, c.UserID, c.Email)))
-		return err
+		c := cu.c
+		b.Queue(`UPDATE users SET email_verified = true, updated_at = $1
+			WHERE environment_id = $2 AND id = $3 AND email = $4 RETURNING `+userColumns, c.UsedAt, envID, c.UserID, c.Email,
+		).QueryRow(func(row pgx.Row) (err error) {
+			user, err = orNil(scanUser(row))
+			return err
+		})
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, u, nil
+	return cu.c, user, nil
 }
 
-// updateChallenge reads a challenge (of kind, unless kind is ""), calls fn
-// and writes the result, and reports whether fn used it.
-func updateChallenge(ctx context.Context, tx pgx.Tx, envID, id, kind string, fn func(*store.Challenge) error) (*store.Challenge, bool, error) {
-	c, err := scanChallenge(tx.QueryRow(ctx, `SELECT `+challengeColumns+` FROM challenges
-		WHERE environment_id = $1 AND id = $2 AND ($3 = '' OR kind = $3) FOR NO KEY UPDATE`, envID, id, kind))
-	if err != nil {
-		return nil, false, err
+// challengeUpdate is a challenge's read-modify-write in readModifyWrite.
+type challengeUpdate struct {
+	c    *store.Challenge
+	used bool // fn used the challenge
+}
+
+// read queues the locking read of a challenge (of kind, unless kind is "").
+func (u *challengeUpdate) read(envID, id, kind string) func(*pgx.Batch) {
+	return func(b *pgx.Batch) {
+		b.Queue(`SELECT `+challengeColumns+` FROM challenges
+			WHERE environment_id = $1 AND id = $2 AND ($3 = '' OR kind = $3) FOR NO KEY UPDATE`, envID, id, kind,
+		).QueryRow(func(row pgx.Row) (err error) {
+			u.c, err = scanChallenge(row)
+			return err
+		})
 	}
-	orig := *c
+}
+
+// write calls fn on the challenge read and queues its write.
+func (u *challengeUpdate) write(b *pgx.Batch, fn func(*store.Challenge) error) error {
+	orig := *u.c
+	c := u.c
 	if err := fn(c); err != nil {
-		return nil, false, err
+		return err
 	}
 	c.ID, c.Kind, c.EnvironmentID, c.Hash, c.CreatedAt = orig.ID, orig.Kind, orig.EnvironmentID, orig.Hash, orig.CreatedAt
 	c.ExpiresAt, c.UsedAt = ts(c.ExpiresAt), tsPtr(c.UsedAt)
 	if c.Data == nil {
 		c.Data = map[string]string{}
 	}
-	_, err = tx.Exec(ctx, `UPDATE challenges SET user_id = $1, email = $2, attempts = $3, expires_at = $4,
+	b.Queue(`UPDATE challenges SET user_id = $1, email = $2, attempts = $3, expires_at = $4,
 		used_at = $5, data = $6 WHERE id = $7`,
-		c.UserID, c.Email, c.Attempts, c.ExpiresAt, c.UsedAt, metaJSON(c.Data), id)
-	if err != nil {
-		return nil, false, mapErr(err)
-	}
-	return c, orig.UsedAt == nil && c.UsedAt != nil, nil
+		c.UserID, c.Email, c.Attempts, c.ExpiresAt, c.UsedAt, metaJSON(c.Data), c.ID)
+	u.used = orig.UsedAt == nil && c.UsedAt != nil
+	return nil
 }

@@ -225,13 +225,15 @@ func listUsersQuery(envID string, f store.UserFilter, s store.Scan) (string, []a
 // the read to the commit. The ID, environment and creation time cannot be
 // changed; the user returned is the one stored.
 func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.User) error) (*store.User, error) {
-	var out *store.User
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = $1 AND id = $2
-			FOR NO KEY UPDATE`, envID, id))
-		if err != nil {
-			return err
-		}
+	var u *store.User
+	read := func(b *pgx.Batch) {
+		b.Queue(`SELECT `+userColumns+` FROM users WHERE environment_id = $1 AND id = $2 FOR NO KEY UPDATE`, envID, id).
+			QueryRow(func(row pgx.Row) (err error) {
+				u, err = scanUser(row)
+				return err
+			})
+	}
+	err := db.readModifyWrite(ctx, read, func(b *pgx.Batch) error {
 		created := u.CreatedAt
 		if err := fn(u); err != nil {
 			return err
@@ -241,20 +243,19 @@ func (db *DB) UpdateUser(ctx context.Context, envID, id string, fn func(*store.U
 		if u.Metadata == nil {
 			u.Metadata = map[string]string{}
 		}
-		_, err = tx.Exec(ctx, `UPDATE users SET email = $1, email_verified = $2, first_name = $3, last_name = $4, name = $5,
+		b.Queue(`UPDATE users SET email = $1, email_verified = $2, first_name = $3, last_name = $4, name = $5,
 			profile_picture_url = $6, locale = $7, external_id = $8, metadata = $9, password_hash = $10, last_sign_in_at = $11,
 			updated_at = $12, first_name_lower = $13, last_name_lower = $14, name_lower = $15
 			WHERE environment_id = $16 AND id = $17`,
 			u.Email, u.EmailVerified, u.FirstName, u.LastName, u.Name, u.ProfilePictureURL, u.Locale, u.ExternalID,
 			metaJSON(u.Metadata), u.PasswordHash, u.LastSignInAt, u.UpdatedAt,
 			searchKey(u.FirstName), searchKey(u.LastName), searchKey(u.Name), envID, id)
-		if err != nil {
-			return mapErr(err)
-		}
-		out = u
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // DeleteUser removes a user.

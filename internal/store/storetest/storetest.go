@@ -656,9 +656,52 @@ func testUserUpdateRollback(t *testing.T, s store.Store) {
 	if got.Email != "r@example.com" {
 		t.Errorf("a failed update was written: %q", got.Email)
 	}
-	// The store still works after a rolled-back transaction.
-	ctx2, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// A caller that gives up between the read and the write (its context
+	// is done) is told the truth: an error and nothing written, or
+	// success and the update stored. (PostgreSQL gives up with it; SQLite
+	// finishes a write it has started, as a shared commit cannot drop one.)
+	cctx, cancelUpdate := context.WithCancel(ctx)
+	_, err = s.UpdateUser(cctx, e.ID, u.ID, func(u *store.User) error {
+		u.Email = "cancelled@example.com"
+		cancelUpdate()
+		return nil
+	})
+	got, _ = s.GetUser(ctx, e.ID, u.ID)
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
+		t.Errorf("UpdateUser cancelled before its write: %v, want context.Canceled or success", err)
+	case err != nil && got.Email != "r@example.com":
+		t.Errorf("a cancelled update failed but was written: %q", got.Email)
+	case err == nil && got.Email != "cancelled@example.com":
+		t.Errorf("a cancelled update succeeded but was not written: %q", got.Email)
+	}
+	if _, err := s.UpdateUser(ctx, e.ID, u.ID, func(u *store.User) error { u.Email = "r@example.com"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// The store still works after rolled-back transactions, however many:
+	// each failure gives its connection back (or closes it), so a pool is
+	// not drained by them.
+	ctx2, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	other := newUser(e.ID, "taken@example.com")
+	if err := s.CreateUser(ctx2, other); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		var fail error
+		switch i % 2 {
+		case 0:
+			_, fail = s.UpdateUser(ctx2, e.ID, u.ID, func(*store.User) error { return boom })
+		case 1:
+			_, fail = s.UpdateUser(ctx2, e.ID, u.ID, func(u *store.User) error { u.Email = other.Email; return nil })
+		}
+		if fail == nil {
+			t.Fatalf("failing update %d succeeded", i)
+		}
+		if errors.Is(fail, context.DeadlineExceeded) {
+			t.Fatalf("failing update %d: %v (the store ran out of connections)", i, fail)
+		}
+	}
 	if _, err := s.UpdateUser(ctx2, e.ID, u.ID, func(u *store.User) error { u.EmailVerified = true; return nil }); err != nil {
 		t.Fatalf("update after rollback: %v", err)
 	}
