@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,5 +134,42 @@ func TestHashRatePools(t *testing.T) {
 	h.add(HashRun{Verifications: 200, Seconds: 4, CPUSeconds: 6})
 	if h.PerSecond != 50 || h.PerCPUSecond != 30 || len(h.Runs) != 2 {
 		t.Fatalf("pooled: %v/s, %v per CPU-s, %d runs", h.PerSecond, h.PerCPUSecond, len(h.Runs))
+	}
+}
+
+// TestVUWaitsReported runs a fixed rate that one VU cannot keep up with
+// (sign-ins hash for tens of milliseconds each, at 100 operations a
+// second) and checks that the bench says its own queue held operations
+// back, rather than passing that wait off as the server's latency.
+func TestVUWaitsReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	out := filepath.Join(t.TempDir(), "out.json")
+	err := run(t.Context(), []string{"--inprocess", "--data-dir", t.TempDir(), "--mix", "signin=1,jwks=1",
+		"--vus", "1", "--users", "2", "--warmup", "0s", "--duration", "2s", "--progress", "0",
+		"--hash-rate", "off", "--rate", "100", "--json", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	r := res.Run
+	ran := r.TopLevelPerS * r.ElapsedS
+	if ran < 5 || float64(r.VUWaits) < ran/2 || r.VUWaitMaxMs < 100 {
+		t.Fatalf("%d of %.0f operations waited for the one VU, longest %.1f ms; want most of them, over 100 ms", r.VUWaits, ran, r.VUWaitMaxMs)
+	}
+	flagged := false
+	for _, tg := range res.Targets {
+		flagged = flagged || strings.Contains(tg.Note, "BENCH-LIMITED")
+	}
+	if !flagged {
+		t.Error("no p99 verdict says the bench limited the run")
 	}
 }

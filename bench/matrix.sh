@@ -5,13 +5,16 @@
 #
 #   bench/matrix.sh [OUT]            # from the repository root
 #
-# Environment: DURATION (default 20s), VUS (32), PG (the PostgreSQL URL),
+# Environment: DURATION (default 20s), VUS (32), RATE_VUS (128, for the
+# fixed-rate runs: at a fixed rate an operation waits for a free VU, and
+# with 32 the sign-ins queued at the hash slot can hold them all), PG (the PostgreSQL URL),
 # ONLY (a regular expression of run names to keep), SERVER (a gatehouse
 # binary; default: built once from ./cmd/gatehouse).
 set -euo pipefail
 OUT=${1:-bench-out}
 DURATION=${DURATION:-20s}
 VUS=${VUS:-32}
+RATE_VUS=${RATE_VUS:-128}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 ONLY=${ONLY:-.}
 mkdir -p "$OUT"
@@ -50,8 +53,8 @@ for db in sqlite pg1 pg2; do
   run "$db-signin-allcpus" "${args[@]}" --mix signin --alg RS256
   unset GATEHOUSE_HASH_CONCURRENCY
   run "$db-default" "${args[@]}" --mix default --alg RS256 --ceiling
-  run "$db-refresh-es256-rate70" "${args[@]}" --mix refresh --alg ES256 --rate 70% --calibrate 10s
-  run "$db-default-rate70" "${args[@]}" --mix default --alg RS256 --rate 70% --calibrate 10s
+  run "$db-refresh-es256-rate70" "${args[@]}" --mix refresh --alg ES256 --rate 70% --calibrate 10s --vus "$RATE_VUS"
+  run "$db-default-rate70" "${args[@]}" --mix default --alg RS256 --rate 70% --calibrate 10s --vus "$RATE_VUS"
 done
 # SQLite with its file on tmpfs: what the server does when a commit costs no fsync.
 run "sqlite-tmpfs-refresh-es256" --db sqlite --data-dir /dev/shm --mix refresh --alg ES256
