@@ -84,8 +84,8 @@ func evaluate(cfg *config, m *mix, t *target, res *Results) []Target {
 				note += fmt.Sprintf("; %.0f%% of the %.0f ops/s measured after the run", 100*r.Rate/rc.TopLevelPerS, rc.TopLevelPerS)
 			}
 		}
-		if share := r.vuWaitShare(); share >= 0.005 {
-			note += fmt.Sprintf("; BENCH-LIMITED: %.1f%% of operations waited for a free VU, up to %.0f ms (raise --vus)", 100*share, r.VUWaitMaxMs)
+		if share := r.lateStartShare(); share >= 0.01 {
+			note += fmt.Sprintf("; BENCH-LIMITED: %.1f%% of operations started late, up to %.0f ms", 100*share, r.LateStartMaxMs)
 		}
 		for _, o := range r.Ops {
 			op, _ := opByName(o.Op)
@@ -154,9 +154,9 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 	if r.Missed > 0 {
 		fmt.Fprintf(w, "missed arrivals (the generator's queue was full): %d\n", r.Missed)
 	}
-	if r.VUWaits > 0 {
-		fmt.Fprintf(w, "operations that waited over %v for a free VU: %d (%.1f%%), the longest %.1f ms; their latency includes the bench's own queue (raise --vus)\n",
-			vuWaitLimit, r.VUWaits, 100*r.vuWaitShare(), r.VUWaitMaxMs)
+	if r.LateStarts > 0 {
+		fmt.Fprintf(w, "operations that started over %v after their scheduled time: %d (%.1f%%), the longest %.1f ms late; their latency includes the bench's own queue (every VU busy: raise --vus; or the load generator short of CPU)\n",
+			lateStartLimit, r.LateStarts, 100*r.lateStartShare(), r.LateStartMaxMs)
 	}
 	for _, o := range r.Ops {
 		if o.Errors == 0 {

@@ -350,25 +350,26 @@ type PhaseResult struct {
 	TopLevelPerS float64    `json:"ops_per_second"`
 	RequestsPerS float64    `json:"http_requests_per_second"`
 	Missed       int64      `json:"missed_arrivals,omitempty"`
-	// At a fixed rate: operations that started over vuWaitLimit after
-	// their scheduled time because every VU was busy, and the longest
-	// such wait. Their latency includes the bench's own queue.
-	VUWaits     int64         `json:"vu_waits,omitempty"`
-	VUWaitMaxMs float64       `json:"vu_wait_max_ms,omitempty"`
-	EndedEarly  string        `json:"ended_early,omitempty"`
-	Server      *ServerStats  `json:"server,omitempty"`
-	Interrupted bool          `json:"interrupted,omitempty"`
-	elapsed     time.Duration `json:"-"`
+	// At a fixed rate: operations that started over lateStartLimit after
+	// their scheduled time (every VU was busy, or the load generator was
+	// short of CPU), and the longest such wait. Their latency includes
+	// the bench's own queue.
+	LateStarts     int64         `json:"late_starts,omitempty"`
+	LateStartMaxMs float64       `json:"late_start_max_ms,omitempty"`
+	EndedEarly     string        `json:"ended_early,omitempty"`
+	Server         *ServerStats  `json:"server,omitempty"`
+	Interrupted    bool          `json:"interrupted,omitempty"`
+	elapsed        time.Duration `json:"-"`
 }
 
-// vuWaitShare is the share of the window's operations that waited for a
-// free VU.
-func (p *PhaseResult) vuWaitShare() float64 {
+// lateStartShare is the share of the window's operations that started
+// late.
+func (p *PhaseResult) lateStartShare() float64 {
 	n := p.TopLevelPerS * p.ElapsedS
 	if n <= 0 {
 		return 0
 	}
-	return float64(p.VUWaits) / n
+	return float64(p.LateStarts) / n
 }
 
 func (p *PhaseResult) op(o op) *OpResult {
@@ -390,10 +391,10 @@ type phaseOpts struct {
 	onStop   func()
 }
 
-// vuWaitLimit is how late after its scheduled start an operation may
-// begin (the schedule ticks every millisecond, and the bench's goroutines
-// share the CPUs) before the bench counts it as waiting for a free VU.
-const vuWaitLimit = 5 * time.Millisecond
+// lateStartLimit is how late after its scheduled start an operation may
+// begin (the schedule ticks every millisecond) before the bench counts
+// it as held back by the bench itself.
+const lateStartLimit = 5 * time.Millisecond
 
 // phase runs the VUs through the mix: a warm-up that is not recorded, then
 // the measured window. With a rate, operations start on a fixed schedule
@@ -413,7 +414,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 
 	var sched chan time.Time
 	var missed atomic.Int64
-	var vuWaits, vuWaitMax atomic.Int64 // operations dispatched late for want of a free VU
+	var lateStarts, lateMax atomic.Int64 // operations that started late
 	if o.rate > 0 {
 		sched = make(chan time.Time, 1<<16)
 		go func() {
@@ -454,9 +455,9 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 					case <-pctx.Done():
 						return
 					}
-					if late := time.Since(start); late > vuWaitLimit && w.measuring(start) {
-						vuWaits.Add(1)
-						for m := vuWaitMax.Load(); int64(late) > m && !vuWaitMax.CompareAndSwap(m, int64(late)); m = vuWaitMax.Load() {
+					if late := time.Since(start); late > lateStartLimit && w.measuring(start) {
+						lateStarts.Add(1)
+						for m := lateMax.Load(); int64(late) > m && !lateMax.CompareAndSwap(m, int64(late)); m = lateMax.Load() {
 						}
 					}
 				}
@@ -543,7 +544,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 	}
 	res.RequestsPerS = float64(w.measuredRq.Load()) / res.ElapsedS
 	res.Missed = missed.Load()
-	res.VUWaits, res.VUWaitMaxMs = vuWaits.Load(), float64(vuWaitMax.Load())/1e6
+	res.LateStarts, res.LateStartMaxMs = lateStarts.Load(), float64(lateMax.Load())/1e6
 	res.Server = l.serverStats(before, after, peaks, reset, res)
 	return res
 }
