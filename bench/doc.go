@@ -72,6 +72,12 @@
 // first runs a closed-loop calibration (--calibrate) and then runs at 70%
 // of the peak it found, then calibrates again and reports what share of
 // that second peak the rate was (the machine's speed may have drifted).
+// An operation that starts more than 5 ms after its scheduled time (every
+// VU busy, or the bench short of CPU) is counted as a late start; when 1 %
+// or more start late the p99 verdicts say BENCH-LIMITED, since such a p99
+// may be the bench's own queue. Slow operations hold VUs, so fixed-rate
+// runs of mixes with sign-ins want more VUs than closed-loop ones
+// (bench/matrix.sh uses 128).
 // --ceiling measures a bare net/http JSON handler in
 // this process with the same client and VUs, and gives every rate as a
 // ratio to it. For mixes with password operations the bench measures
