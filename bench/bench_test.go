@@ -90,22 +90,8 @@ func TestSmokeInProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	out := filepath.Join(t.TempDir(), "out.json")
-	err := run(t.Context(), []string{"--inprocess", "--data-dir", t.TempDir(), "--mix",
-		"refresh=4,flow=2,jwks=1,user-get=1,user-list=1,signin=1,hosted-signin=1,signup=1",
-		"--vus", "4", "--users", "5", "--warmup", "0s", "--duration", "3s", "--progress", "0",
-		"--hash-rate", "off", "--ceiling", "--ceiling-time", "200ms", "--json", out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res Results
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := runInProcess(t, "--mix", "refresh=4,flow=2,jwks=1,user-get=1,user-list=1,signin=1,hosted-signin=1,signup=1",
+		"--vus", "4", "--users", "5", "--duration", "3s", "--ceiling", "--ceiling-time", "200ms")
 	seen := map[string]bool{}
 	for _, o := range res.Run.Ops {
 		if o.Errors > 0 {
@@ -145,21 +131,7 @@ func TestLateStartsReported(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	out := filepath.Join(t.TempDir(), "out.json")
-	err := run(t.Context(), []string{"--inprocess", "--data-dir", t.TempDir(), "--mix", "signin=1,jwks=1",
-		"--vus", "1", "--users", "2", "--warmup", "0s", "--duration", "2s", "--progress", "0",
-		"--hash-rate", "off", "--rate", "100", "--json", out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res Results
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := runInProcess(t, "--mix", "signin=1,jwks=1", "--vus", "1", "--users", "2", "--duration", "2s", "--rate", "100")
 	r := res.Run
 	ran := r.TopLevelPerS * r.ElapsedS
 	if ran < 5 || float64(r.LateStarts) < ran/2 || r.LateStartMaxMs < 100 {
@@ -172,4 +144,25 @@ func TestLateStartsReported(t *testing.T) {
 	if !flagged {
 		t.Error("no p99 verdict says the bench limited the run")
 	}
+}
+
+// runInProcess runs the bench against an in-process server on SQLite, with
+// no warm-up, progress or hash-rate runs, and returns its JSON results.
+func runInProcess(t *testing.T, args ...string) *Results {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.json")
+	args = append([]string{"--inprocess", "--data-dir", t.TempDir(), "--warmup", "0s", "--progress", "0",
+		"--hash-rate", "off", "--json", out}, args...)
+	if err := run(t.Context(), args); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return &res
 }
