@@ -132,7 +132,7 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 // between the two; it sees what read's callbacks scanned and queues
 // nothing to change nothing. An error from a callback, from write or from
 // PostgreSQL rolls the transaction back and is returned.
-func (db *DB) readModifyWrite(ctx context.Context, read func(*pgx.Batch), write func(*pgx.Batch) error) (err error) {
+func (db *DB) readModifyWrite(ctx context.Context, read func(*pgx.Batch), write func(*pgx.Batch) error) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return mapErr(err)
