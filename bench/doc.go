@@ -71,7 +71,8 @@
 // latency counts from the scheduled start, so queueing shows. --rate 70%
 // first runs a closed-loop calibration (--calibrate) and then runs at 70%
 // of the peak it found, then calibrates again and reports what share of
-// that second peak the rate was (the machine's speed may have drifted).
+// that second peak the rate was (the machine's speed may have drifted);
+// more than 10 points above P % marks the verdicts OVERDRIVEN.
 // An operation that starts more than 5 ms after its scheduled time (every
 // VU busy, or the bench short of CPU) is counted as a late start; when 1 %
 // or more start late the p99 verdicts say BENCH-LIMITED, since such a p99
