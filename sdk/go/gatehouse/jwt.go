@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -136,6 +138,8 @@ type verifyKey struct {
 	alg string
 	rsa *rsa.PublicKey
 	ec  *ecdsa.PublicKey
+	// verified remembers signatures this key has verified (nil: none).
+	verified *verifiedSigs
 }
 
 // verify checks a signature made over input with k: RSASSA-PKCS1-v1_5
@@ -144,19 +148,72 @@ type verifyKey struct {
 func (k *verifyKey) verify(input string, sig []byte) bool {
 	h := sha256.New()
 	io.WriteString(h, input)
-	var sum [sha256.Size]byte
-	digest := h.Sum(sum[:0])
+	var digest [sha256.Size]byte
+	h.Sum(digest[:0])
+	if k.verified.has(&digest, sig) {
+		return true
+	}
+	ok := false
 	switch k.alg {
 	case algRS256:
-		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest, sig) == nil
+		ok = rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) == nil
 	case algES256:
-		if len(sig) != 64 {
-			return false
+		if len(sig) == 64 {
+			r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+			ok = ecdsa.Verify(k.ec, digest[:], r, s)
 		}
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(k.ec, digest, r, s)
 	}
-	return false
+	if ok {
+		k.verified.add(&digest, sig)
+	}
+	return ok
+}
+
+// maxVerified bounds the signatures a key remembers (~300 bytes each).
+const maxVerified = 4096
+
+// verifiedSigs is the signatures one key has verified. A session's access
+// token comes back with every request until it is refreshed, and checking
+// its signature again each time (RS256 ~50 µs, ES256 ~100 µs) is most of
+// what authenticating a request costs. An entry holds the SHA-256 of the
+// signing input and the signature; a token is taken as verified only if
+// both match, the signature compared in constant time, which is what
+// verifying it again would establish. Only signatures that verified are
+// added, and the memory belongs to the key: a JWKS fetched again makes new
+// keys with empty memories. Claims (exp, nbf, iss) are checked every time.
+type verifiedSigs struct {
+	mu   sync.RWMutex
+	sigs map[[sha256.Size]byte][]byte
+}
+
+// has reports whether sig was verified for the signing input with digest.
+func (v *verifiedSigs) has(digest *[sha256.Size]byte, sig []byte) bool {
+	if v == nil {
+		return false
+	}
+	v.mu.RLock()
+	known, ok := v.sigs[*digest]
+	v.mu.RUnlock()
+	return ok && subtle.ConstantTimeCompare(known, sig) == 1
+}
+
+// add remembers a verified signature, forgetting an arbitrary one when full.
+func (v *verifiedSigs) add(digest *[sha256.Size]byte, sig []byte) {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.sigs == nil {
+		v.sigs = make(map[[sha256.Size]byte][]byte)
+	}
+	if len(v.sigs) >= maxVerified {
+		for d := range v.sigs {
+			delete(v.sigs, d)
+			break
+		}
+	}
+	v.sigs[*digest] = slices.Clone(sig)
 }
 
 // verifyJWT checks t's header, its signature with key, and its claims.
@@ -221,7 +278,7 @@ func parseJWKS(data []byte) (map[string]*verifyKey, error) {
 			if pub.N.BitLen() < 2048 || pub.E < 3 || pub.E%2 == 0 {
 				continue
 			}
-			k = &verifyKey{alg: algRS256, rsa: pub}
+			k = &verifyKey{alg: algRS256, rsa: pub, verified: &verifiedSigs{}}
 		case j.Kty == "EC" && j.Crv == "P-256" && (j.Alg == "" || j.Alg == algES256):
 			x, err1 := b64u.DecodeString(j.X)
 			y, err2 := b64u.DecodeString(j.Y)
@@ -232,7 +289,7 @@ func parseJWKS(data []byte) (map[string]*verifyKey, error) {
 			if err != nil {
 				continue
 			}
-			k = &verifyKey{alg: algES256, ec: pub}
+			k = &verifyKey{alg: algES256, ec: pub, verified: &verifiedSigs{}}
 		default:
 			continue
 		}

@@ -2,8 +2,13 @@ package gatehouse
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"math/big"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -237,4 +242,80 @@ func TestJWKSCacheColdFailure(t *testing.T) {
 	if _, err := c.lookup(ctx, "rs1"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cancelled lookup: %v", err)
 	}
+}
+
+// A key remembers the signatures it has verified: a token seen before is
+// accepted without checking its signature again, but only with exactly
+// the signature that verified, and its claims are still checked each time.
+func TestVerifiedSignaturesRemembered(t *testing.T) {
+	for _, k := range []*testKey{newRSAKey(t, "rs1"), newECKey(t, "ec1")} {
+		t.Run(k.alg, func(t *testing.T) {
+			keys, err := parseJWKS(jwksJSON(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			vk := keys[k.kid]
+			now := time.Now()
+			claims := func(jti string) map[string]any {
+				return map[string]any{"sub": "user_1", "jti": jti, "exp": now.Add(time.Hour).Unix()}
+			}
+			seen, unseen := mustParse(t, k.sign(t, claims("a"))), mustParse(t, k.sign(t, claims("b")))
+			if err := verifyJWT(seen, vk, now, ""); err != nil {
+				t.Fatalf("first verification: %v", err)
+			}
+			// Swap the key's public half for another one: from now on only
+			// what the key remembers can pass.
+			switch k.alg {
+			case algRS256:
+				vk.rsa = &rsa.PublicKey{N: new(big.Int).Add(vk.rsa.N, big.NewInt(2)), E: vk.rsa.E}
+			case algES256:
+				other, _ := parseJWKS(jwksJSON(newECKey(t, "ec1")))
+				vk.ec = other["ec1"].ec
+			}
+			if err := verifyJWT(seen, vk, now, ""); err != nil {
+				t.Errorf("a token verified before: %v, want it remembered", err)
+			}
+			if err := verifyJWT(unseen, vk, now, ""); !errors.Is(err, errBadSignature) {
+				t.Errorf("a token not seen before: %v, want its signature checked (and refused)", err)
+			}
+			forged := *seen
+			forged.sig = slices.Clone(seen.sig)
+			forged.sig[len(forged.sig)-1] ^= 1
+			if err := verifyJWT(&forged, vk, now, ""); !errors.Is(err, errBadSignature) {
+				t.Errorf("a remembered token with another signature: %v, want errBadSignature", err)
+			}
+			forged.sig = seen.sig[:len(seen.sig)-1]
+			if err := verifyJWT(&forged, vk, now, ""); !errors.Is(err, errBadSignature) {
+				t.Errorf("a remembered token with a shortened signature: %v, want errBadSignature", err)
+			}
+			if err := verifyJWT(seen, vk, now.Add(2*time.Hour), ""); !errors.Is(err, errTokenExpired) {
+				t.Errorf("a remembered token past its exp: %v, want errTokenExpired", err)
+			}
+		})
+	}
+}
+
+// The memory is bounded.
+func TestVerifiedSignaturesBounded(t *testing.T) {
+	v := &verifiedSigs{}
+	for i := range maxVerified + 100 {
+		d := sha256.Sum256([]byte(strconv.Itoa(i)))
+		v.add(&d, []byte("sig"))
+	}
+	if n := len(v.sigs); n != maxVerified {
+		t.Fatalf("%d signatures remembered, want %d", n, maxVerified)
+	}
+	last := sha256.Sum256([]byte(strconv.Itoa(maxVerified + 99)))
+	if !v.has(&last, []byte("sig")) {
+		t.Error("the newest signature was forgotten")
+	}
+}
+
+func mustParse(t *testing.T, token string) *jwt {
+	t.Helper()
+	tok, err := parseJWT(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
