@@ -414,7 +414,6 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 
 	var sched chan time.Time
 	var missed atomic.Int64
-	var lateStarts, lateMax atomic.Int64 // operations that started late
 	if o.rate > 0 {
 		sched = make(chan time.Time, 1<<16)
 		go func() {
@@ -455,11 +454,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 					case <-pctx.Done():
 						return
 					}
-					if late := time.Since(start); late > lateStartLimit && w.measuring(start) {
-						lateStarts.Add(1)
-						for m := lateMax.Load(); int64(late) > m && !lateMax.CompareAndSwap(m, int64(late)); m = lateMax.Load() {
-						}
-					}
+					v.rec.started(w, start)
 				}
 				if !v.run(pctx, m.pick(v.rng), start) {
 					endEarly()
@@ -533,9 +528,13 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 	res.elapsed = end.Sub(before.at)
 	res.ElapsedS = res.elapsed.Seconds()
 	var recs []*recorder
+	var lateMax time.Duration
 	for _, v := range vus {
 		recs = append(recs, v.rec)
+		res.LateStarts += int64(v.rec.lateStarts)
+		lateMax = max(lateMax, v.rec.lateMax)
 	}
+	res.LateStartMaxMs = float64(lateMax) / 1e6
 	res.Ops = summarize(recs, res.elapsed)
 	for _, r := range res.Ops {
 		if o, _ := opByName(r.Op); m.has(o) {
@@ -544,7 +543,6 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 	}
 	res.RequestsPerS = float64(w.measuredRq.Load()) / res.ElapsedS
 	res.Missed = missed.Load()
-	res.LateStarts, res.LateStartMaxMs = lateStarts.Load(), float64(lateMax.Load())/1e6
 	res.Server = l.serverStats(before, after, peaks, reset, res)
 	return res
 }

@@ -76,6 +76,18 @@ type recorder struct {
 	done [nOps]int             // successes that ended inside the window
 	lat  [nOps][]time.Duration // latencies of those that also started in it
 	errs [nOps]map[string]int  // failures that ended inside the window, by kind
+	// at a fixed rate: operations started in the window over
+	// lateStartLimit after their scheduled time, and the latest of them
+	lateStarts int
+	lateMax    time.Duration
+}
+
+// started records when an operation scheduled for due began.
+func (r *recorder) started(w *window, due time.Time) {
+	if late := time.Since(due); late > lateStartLimit && w.measuring(due) {
+		r.lateStarts++
+		r.lateMax = max(r.lateMax, late)
+	}
 }
 
 func newRecorder() *recorder {
