@@ -16,7 +16,7 @@ import (
 func BenchmarkUpdateUser(b *testing.B) {
 	db := pgtest.New(b)
 	ctx := b.Context()
-	env, u := benchUser(b, db)
+	env, u := newEnvUser(b, db)
 	for b.Loop() {
 		if _, err := db.UpdateUser(ctx, env.ID, u.ID, func(u *store.User) error { u.UpdatedAt = store.Now(); return nil }); err != nil {
 			b.Fatal(err)
@@ -27,7 +27,7 @@ func BenchmarkUpdateUser(b *testing.B) {
 func BenchmarkUseEmailVerification(b *testing.B) {
 	db := pgtest.New(b)
 	ctx := b.Context()
-	env, u := benchUser(b, db)
+	env, u := newEnvUser(b, db)
 	now := store.Now()
 	for b.Loop() {
 		b.StopTimer()
@@ -49,17 +49,19 @@ func BenchmarkUseEmailVerification(b *testing.B) {
 	}
 }
 
-func benchUser(b *testing.B, s store.Store) (*store.Environment, *store.User) {
+// newEnvUser creates an environment and a user in it.
+func newEnvUser(tb testing.TB, s store.Store) (*store.Environment, *store.User) {
+	tb.Helper()
 	now := store.Now()
 	env := &store.Environment{ID: ids.New("environment"), Name: "Bench", Type: store.Development, ClientID: ids.New("client"),
 		CORSOrigins: []string{}, CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateEnvironment(b.Context(), env); err != nil {
-		b.Fatal(err)
+	if err := s.CreateEnvironment(tb.Context(), env); err != nil {
+		tb.Fatal(err)
 	}
 	u := &store.User{ID: ids.New("user"), EnvironmentID: env.ID, Email: "bench@example.com", Metadata: map[string]string{},
 		CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateUser(b.Context(), u); err != nil {
-		b.Fatal(err)
+	if err := s.CreateUser(tb.Context(), u); err != nil {
+		tb.Fatal(err)
 	}
 	return env, u
 }

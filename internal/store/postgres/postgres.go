@@ -129,9 +129,9 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 // where tx takes four: BEGIN goes out in one batch with the statements
 // read queues (which lock the rows they read, FOR NO KEY UPDATE), and
 // COMMIT in one batch with the statements write queues. write runs
-// between the two; it sees what read's callbacks scanned and queues
-// nothing to change nothing. An error from a callback, from write or from
-// PostgreSQL rolls the transaction back and is returned.
+// between the two and sees what read's callbacks scanned. An error from a
+// callback, from write or from PostgreSQL rolls the transaction back and
+// is returned.
 func (db *DB) readModifyWrite(ctx context.Context, read func(*pgx.Batch), write func(*pgx.Batch) error) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -156,20 +156,15 @@ func (db *DB) readModifyWrite(ctx context.Context, read func(*pgx.Batch), write 
 	if err := write(b); err != nil {
 		return err
 	}
-	if b.Len() == 0 {
-		return mapErr(commit(conn.Exec(ctx, "COMMIT")))
-	}
-	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error { return commit(tag, nil) })
+	// PostgreSQL answers a COMMIT of a failed transaction with the tag
+	// ROLLBACK, not an error.
+	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" {
+			return fmt.Errorf("transaction rolled back at commit (%s)", tag)
+		}
+		return nil
+	})
 	return mapErr(conn.SendBatch(ctx, b).Close())
-}
-
-// commit checks the outcome of a COMMIT: PostgreSQL answers a COMMIT of
-// a failed transaction with the tag ROLLBACK, not an error.
-func commit(tag pgconn.CommandTag, err error) error {
-	if err == nil && tag.String() != "COMMIT" {
-		err = fmt.Errorf("transaction rolled back at commit (%s)", tag)
-	}
-	return err
 }
 
 // qualified prefixes each column of a column list with a table alias.

@@ -170,3 +170,24 @@ func TestCancelledIsNotUnavailable(t *testing.T) {
 func BenchmarkSweep(b *testing.B) {
 	storetest.BenchmarkSweep(b, func(t testing.TB) store.Store { return pgtest.New(t) })
 }
+
+// On PostgreSQL a caller that gives up between the read and the write of
+// an update writes nothing and is told so (the conformance suite also
+// accepts SQLite's finishing the write and reporting success).
+func TestUpdateCancelledBeforeWrite(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := t.Context()
+	env, u := newEnvUser(t, db)
+	cctx, cancel := context.WithCancel(ctx)
+	_, err := db.UpdateUser(cctx, env.ID, u.ID, func(u *store.User) error {
+		u.Email = "cancelled@example.com"
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("UpdateUser cancelled before its write = %v, want context.Canceled", err)
+	}
+	if got, err := db.GetUser(ctx, env.ID, u.ID); err != nil || got.Email != u.Email {
+		t.Fatalf("after the cancelled update: %+v, %v; want the email unchanged", got, err)
+	}
+}
