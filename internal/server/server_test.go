@@ -334,26 +334,23 @@ func TestAuthenticateRefusalsInOAuthShape(t *testing.T) {
 	backends(t, func(t *testing.T, ts *testServer) {
 		const form = "application/x-www-form-urlencoded"
 		big := strings.Repeat("x", 300<<10)
+		const path = "/user_management/authenticate"
 		cases := []struct {
-			name, body, contentType string
-			status                  int
+			name, path, body, contentType string
+			status                        int
 		}{
-			{"form too large", "grant_type=password&pad=" + big, form, 413},
-			{"form NUL", "grant_type=password&email=a%00b%40example.com&password=x", form, 400},
-			{"form invalid UTF-8", "grant_type=password&email=%FF%FE%40example.com&password=x", form, 400},
-			{"form malformed", "grant_type=password&email=%zz", form, 400},
-			{"query NUL", "", "", 400},
-			{"JSON too large", `{"grant_type":"password","pad":"` + big + `"}`, "application/json", 413},
-			{"JSON NUL", `{"grant_type":"password","email":"a\u0000b@example.com"}`, "application/json", 400},
-			{"JSON invalid UTF-8", "{\"grant_type\":\"password\",\"email\":\"\xff@example.com\"}", "application/json", 400},
+			{"form too large", path, "grant_type=password&pad=" + big, form, 413},
+			{"form NUL", path, "grant_type=password&email=a%00b%40example.com&password=x", form, 400},
+			{"form invalid UTF-8", path, "grant_type=password&email=%FF%FE%40example.com&password=x", form, 400},
+			{"form malformed", path, "grant_type=password&email=%zz", form, 400},
+			{"query NUL", path + "?x=%00", "", "", 400},
+			{"JSON too large", path, `{"grant_type":"password","pad":"` + big + `"}`, "application/json", 413},
+			{"JSON NUL", path, `{"grant_type":"password","email":"a\u0000b@example.com"}`, "application/json", 400},
+			{"JSON invalid UTF-8", path, "{\"grant_type\":\"password\",\"email\":\"\xff@example.com\"}", "application/json", 400},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				path := "/user_management/authenticate"
-				if tc.name == "query NUL" {
-					path += "?x=%00"
-				}
-				r := ts.do(t, "POST", path, tc.body, "Content-Type", tc.contentType)
+				r := ts.do(t, "POST", tc.path, tc.body, "Content-Type", tc.contentType)
 				if r.Status != tc.status {
 					t.Fatalf("status = %d, want %d; body %s", r.Status, tc.status, r.Raw)
 				}

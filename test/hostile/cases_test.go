@@ -165,11 +165,11 @@ func (e *endpoint) cases(ts *testServer, t *testing.T) []*hcase {
 			add(&hcase{Class: "bad-media-type", CT: "application/json; charset=\"", Body: []byte(`{}`), Want: []int{415}})
 		case e.Kind.form():
 			limit := 300 << 10 // over every form limit (16 KiB hosted, 64 KiB admin, 256 KiB authenticate)
-			if e.Kind == kAuthForm {
-				add(&hcase{Class: "oversized-body", Body: []byte("pad=" + big[:limit]), Want: []int{413}, Code: "invalid_request"})
-			} else {
-				add(&hcase{Class: "oversized-body", Body: []byte("pad=" + big[:limit])})
+			oversized := &hcase{Class: "oversized-body", Body: []byte("pad=" + big[:limit])}
+			if e.Kind == kAuthForm { // the token endpoint's own status and code
+				oversized.Want, oversized.Code = []int{413}, "invalid_request"
 			}
+			add(oversized)
 			add(&hcase{Class: "malformed-form", Body: []byte("a=%zz&b=%&csrf_token=" + csrf)})
 			add(&hcase{Class: "multipart", CT: "multipart/form-data; boundary=x", Body: []byte("--x\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + csrf + "\r\n--x--\r\n")})
 			add(&hcase{Class: "json-body", CT: "application/json", Body: []byte(`{"csrf_token":"` + csrf + `"}`)})
