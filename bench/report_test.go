@@ -38,3 +38,33 @@ func TestOverdrivenRateMarked(t *testing.T) {
 		}
 	}
 }
+
+// The summary table gives each run's rate as a share of the bare-handler
+// ceiling measured in the same run: the main operation's for a single-op
+// mix, the HTTP requests' for a mixed one, and "-" without a ceiling.
+func TestSummaryRowCeilingRatio(t *testing.T) {
+	refresh, err := parseMix("refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, err := parseMix("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ceiling := &CeilingResult{PerSecond: 40000}
+	for _, tc := range []struct {
+		name string
+		res  *Results
+		want string
+	}{
+		{"single op", &Results{Mix: refresh, Ceiling: ceiling, Run: &PhaseResult{RequestsPerS: 2000,
+			Ops: []OpResult{{Op: "refresh", PerSecond: 1000, OfCeiling: 0.025}}}}, "| 1000 | 0.025 |"},
+		{"mixed", &Results{Mix: mixed, Ceiling: ceiling, Run: &PhaseResult{TopLevelPerS: 300, RequestsPerS: 800}}, "| 300 ops | 0.020 |"},
+		{"no ceiling", &Results{Mix: refresh, Run: &PhaseResult{RequestsPerS: 2000,
+			Ops: []OpResult{{Op: "refresh", PerSecond: 1000}}}}, "| 1000 | - |"},
+	} {
+		if got := summaryRow("x.json", tc.res); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: row %q does not contain %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -16,8 +16,8 @@ func summarizeFiles(w io.Writer, files []string) error {
 	if len(files) == 0 {
 		return fmt.Errorf("usage: go run ./bench summarize RESULT.json ...")
 	}
-	fmt.Fprintln(w, "| Run | DB | Nodes | Alg | Mix | Main op/s | p50 / p99 ms | Server CPU (cores) | Main op per server CPU-s | Peak (median) RSS per node, MB | PG tx / rows / WAL syncs per req | PG CPU % per 100 req/s | Targets |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| Run | DB | Nodes | Alg | Mix | Main op/s | Of the ceiling | p50 / p99 ms | Server CPU (cores) | Main op per server CPU-s | Peak (median) RSS per node, MB | PG tx / rows / WAL syncs per req | PG CPU % per 100 req/s | Targets |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -45,6 +45,12 @@ func summaryRow(name string, r *Results) string {
 	main := fmt.Sprintf("%.0f ops", run.TopLevelPerS)
 	lat := "-"
 	perCPU := "-"
+	// The ceiling ratio: the main operation's rate, or for a mix its HTTP
+	// requests, over the bare net/http handler measured in the same run.
+	ofCeiling := "-"
+	if r.Ceiling != nil && r.Ceiling.PerSecond > 0 {
+		ofCeiling = fmt.Sprintf("%.3f", run.RequestsPerS/r.Ceiling.PerSecond)
+	}
 	if len(r.Mix.Weights) == 1 {
 		for k := range r.Mix.Weights {
 			for _, o := range run.Ops {
@@ -54,6 +60,9 @@ func summaryRow(name string, r *Results) string {
 						main += fmt.Sprintf(" (%d errors)", o.Errors)
 					}
 					lat = fmt.Sprintf("%.1f / %.1f", o.P50Ms, o.P99Ms)
+					if r.Ceiling != nil {
+						ofCeiling = fmt.Sprintf("%.3f", o.OfCeiling)
+					}
 					if o.PerServerCPUSecond > 0 {
 						perCPU = fmt.Sprintf("%.0f", o.PerServerCPUSecond)
 					}
@@ -87,6 +96,6 @@ func summaryRow(name string, r *Results) string {
 		base = base[i+1:]
 	}
 	base = strings.TrimSuffix(base, ".json")
-	return fmt.Sprintf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
-		base, r.DB, r.Nodes, r.Alg, mixName, main, lat, cpu, perCPU, rss, pg, pgcpu, strings.Join(ts, "; "))
+	return fmt.Sprintf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
+		base, r.DB, r.Nodes, r.Alg, mixName, main, ofCeiling, lat, cpu, perCPU, rss, pg, pgcpu, strings.Join(ts, "; "))
 }
