@@ -83,8 +83,10 @@
 // this process with the same client and VUs, and gives every rate as a
 // ratio to it. For mixes with password operations the bench measures
 // argon2id verification alone with the server's Hasher (default
-// parameters, at most GOMAXPROCS at once), the ceiling for sign-ins,
-// before the run and again after it, and pools the two.
+// parameters, as many at once as the nodes' hash slots together: with
+// GATEHOUSE_HASH_CONCURRENCY or the default of one fewer than the CPUs,
+// times --nodes), the ceiling for sign-ins, before the run and again after
+// it, and pools the two.
 //
 // Each run ends with PASS/FAIL for the targets of issue 7 that apply to it
 // (see docs/performance.md for the figures and exact commands).

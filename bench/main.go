@@ -172,6 +172,18 @@ func parseFlags(args []string) (*config, error) {
 	return cfg, nil
 }
 
+// hashAloneBound is how many verifications the hash-alone runs compute at
+// once: what the server's nodes compute together. Servers the bench starts
+// inherit its environment, so each has GATEHOUSE_HASH_CONCURRENCY slots or
+// the default; the nodes hash side by side.
+func hashAloneBound(nodes int) int {
+	slots, _ := strconv.Atoi(os.Getenv("GATEHOUSE_HASH_CONCURRENCY"))
+	if slots <= 0 {
+		slots = password.DefaultConcurrency()
+	}
+	return slots * nodes
+}
+
 // Results is the JSON output.
 type Results struct {
 	Time      string         `json:"time"`
@@ -243,10 +255,7 @@ func run(ctx context.Context, args []string) error {
 	l := &load{t: t, transport: newTransport(cfg.vus*2+16, nil), password: "bench passphrase for " + randomSuffix(),
 		runID: randomSuffix(), verifyOK: t.sink != nil, sharedIP: cfg.signupIP == "shared"}
 	l.win.Store(&window{})
-	// The server started by the bench inherits this environment, so the
-	// hash-alone runs use the same bound as the server.
-	limit, _ := strconv.Atoi(os.Getenv("GATEHOUSE_HASH_CONCURRENCY"))
-	hasher := password.NewHasher(password.DefaultParams, limit)
+	hasher := password.NewHasher(password.DefaultParams, hashAloneBound(cfg.nodes))
 	hash, err := hasher.Hash(ctx, l.password)
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/password"
 )
 
 // A --rate 70% run whose machine slowed after the calibration is marked
@@ -66,5 +68,19 @@ func TestSummaryRowCeilingRatio(t *testing.T) {
 		if got := summaryRow("x.json", tc.res); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: row %q does not contain %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Argon2id alone is measured at the concurrency of all the nodes' hash
+// slots together, so a two-node sign-in run is set against two hashes at
+// once, as its nodes compute them.
+func TestHashAloneBoundCountsNodes(t *testing.T) {
+	t.Setenv("GATEHOUSE_HASH_CONCURRENCY", "3")
+	if got := hashAloneBound(2); got != 6 {
+		t.Errorf("3 slots, 2 nodes: bound %d, want 6", got)
+	}
+	t.Setenv("GATEHOUSE_HASH_CONCURRENCY", "")
+	if got, want := hashAloneBound(2), 2*password.DefaultConcurrency(); got != want {
+		t.Errorf("default slots, 2 nodes: bound %d, want %d", got, want)
 	}
 }
