@@ -178,20 +178,54 @@ func (s *Service) PendingRequest(ctx context.Context, env *store.Environment, id
 // the code and the request's state, and the browser session's cookie
 // token.
 func (s *Service) Complete(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, method string, c Client) (to, browserToken string, err error) {
-	browserToken, hash := newSecret()
-	now := s.now()
-	b := &store.BrowserSession{
-		ID: ids.New("bsession"), Hash: hash, EnvironmentID: env.ID, UserID: user.ID,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(env.WithDefaults().SessionLifetime),
-	}
-	to, err = s.grant(ctx, env, req, user, b.ID, method, c, store.SignIn{Browser: b, Request: req.ID})
-	if errors.Is(err, store.ErrAlreadyUsed) {
+	in, to, browserToken := s.completion(env, req, user.ID, method, c)
+	if err := s.Store.StartSession(ctx, in); errors.Is(err, store.ErrAlreadyUsed) {
 		return "", "", ErrRequestGone
+	} else if err != nil {
+		return "", "", err
 	}
+	user.LastSignInAt = &in.Session.CreatedAt // the caller's copy shows this sign-in
+	return to, browserToken, nil
+}
+
+// CompleteVerified checks an email-verification code, as VerifyEmail does,
+// and when it verifies the address completes req for the code's user
+// (userID) in the same transaction, as Complete does: the last step of a
+// verified sign-up is one commit. If req was completed already the address
+// is verified all the same and the error is ErrRequestGone.
+func (s *Service) CompleteVerified(ctx context.Context, env *store.Environment, req *store.AuthRequest, userID, challengeID, code string, c Client) (to, browserToken string, err error) {
+	chs, err := s.challenges()
 	if err != nil {
 		return "", "", err
 	}
+	in, to, browserToken := s.completion(env, req, userID, "password", c)
+	check, verdict := s.codeCheck(code)
+	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check, &in)
+	switch {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		return "", "", ErrRequestGone
+	case codeErr(err) != nil:
+		return "", "", codeErr(err)
+	case *verdict != nil:
+		return "", "", *verdict
+	case u == nil:
+		return "", "", ErrCodeInvalid
+	}
 	return to, browserToken, nil
+}
+
+// completion builds what completing req stores for a sign-in on the
+// hosted pages: a new browser session (its token for the cookie), the
+// session with the app, and the code the app's redirect carries (to).
+func (s *Service) completion(env *store.Environment, req *store.AuthRequest, userID, method string, c Client) (in store.SignIn, to, browserToken string) {
+	browserToken, hash := newSecret()
+	now := s.now()
+	b := &store.BrowserSession{
+		ID: ids.New("bsession"), Hash: hash, EnvironmentID: env.ID, UserID: userID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(env.WithDefaults().SessionLifetime),
+	}
+	in = store.SignIn{Browser: b, Request: req.ID, Session: s.newSession(env, userID, req.ClientID, b.ID, method, c)}
+	return in, s.addCode(req, &in), browserToken
 }
 
 // Grant answers a checked request, never stored, for a user signed in
@@ -205,20 +239,27 @@ func (s *Service) Grant(ctx context.Context, env *store.Environment, req *store.
 // grant stores the sign-in in (see startSession) with a code for req and
 // returns the redirect to the app.
 func (s *Service) grant(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client, in store.SignIn) (string, error) {
+	to := s.addCode(req, &in)
+	if _, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c, in); err != nil {
+		return "", err
+	}
+	return to, nil
+}
+
+// addCode adds to in a code for req and returns the redirect to the app
+// that carries it.
+func (s *Service) addCode(req *store.AuthRequest, in *store.SignIn) string {
 	code, hash := newSecret()
 	now := s.now()
 	in.Code = &store.AuthCode{
 		Hash: hash, ClientID: req.ClientID, RedirectURI: req.RedirectURI, CodeChallenge: req.CodeChallenge,
 		CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
-	if _, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c, in); err != nil {
-		return "", err
-	}
 	q := url.Values{"code": {code}}
 	if req.State != "" {
 		q.Set("state", req.State)
 	}
-	return appendQuery(req.RedirectURI, q), nil
+	return appendQuery(req.RedirectURI, q)
 }
 
 // startSession records a user's sign-in to an app in one store
@@ -227,19 +268,22 @@ func (s *Service) grant(ctx context.Context, env *store.Environment, req *store.
 // session over, and for a sign-in on the hosted pages the browser session
 // and the request it completes.
 func (s *Service) startSession(ctx context.Context, env *store.Environment, user *store.User, clientID, browserSessionID, method string, c Client, in store.SignIn) (*store.Session, error) {
-	now := s.now()
-	e := env.WithDefaults()
-	sess := &store.Session{
-		ID: ids.New("session"), EnvironmentID: env.ID, UserID: user.ID, BrowserSessionID: browserSessionID,
-		ClientID: clientID, AuthMethod: method, IPAddress: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
-		CreatedAt: now, UpdatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(e.SessionLifetime),
-	}
-	in.Session = sess
+	in.Session = s.newSession(env, user.ID, clientID, browserSessionID, method, c)
 	if err := s.Store.StartSession(ctx, in); err != nil {
 		return nil, err
 	}
-	user.LastSignInAt = &now // the response shows this sign-in
-	return sess, nil
+	user.LastSignInAt = &in.Session.CreatedAt // the response shows this sign-in
+	return in.Session, nil
+}
+
+// newSession is a new session of userID with the app clientID.
+func (s *Service) newSession(env *store.Environment, userID, clientID, browserSessionID, method string, c Client) *store.Session {
+	now := s.now()
+	return &store.Session{
+		ID: ids.New("session"), EnvironmentID: env.ID, UserID: userID, BrowserSessionID: browserSessionID,
+		ClientID: clientID, AuthMethod: method, IPAddress: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
+		CreatedAt: now, UpdatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(env.WithDefaults().SessionLifetime),
+	}
 }
 
 // signIn starts a session for a user who signed in through the API and

@@ -211,7 +211,7 @@ func (s *Service) VerifyEmail(ctx context.Context, env *store.Environment, chall
 		return nil, err
 	}
 	check, verdict := s.codeCheck(code)
-	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check)
+	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check, nil)
 	if err := codeErr(err); err != nil {
 		return nil, err
 	}

@@ -89,16 +89,18 @@ func (h *Handler) verifySubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, pageURL(env, "verify-email", req.ID)+"&verification="+url.QueryEscape(next.ID), http.StatusSeeOther)
 		return
 	}
-	user, err := h.Flow.VerifyEmail(r.Context(), env, verification, strings.TrimSpace(r.PostFormValue("code")))
+	// The code's use, the verified address and the sign-in: one commit.
+	to, tok, err := h.Flow.CompleteVerified(r.Context(), env, req, ch.UserID, verification, strings.TrimSpace(r.PostFormValue("code")), clientOf(r))
 	if msg, status, ok := codeError(err); ok {
 		h.renderVerify(w, r, status, env, req, verification, page{Errors: map[string]string{"code": msg}})
 		return
 	}
 	if err != nil {
-		h.serverError(w, r, err)
+		h.flowError(w, r, env, err)
 		return
 	}
-	h.signedIn(w, r, env, req, user)
+	h.setSessionCookie(w, env, tok)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func (h *Handler) magicPage(w http.ResponseWriter, r *http.Request) {

@@ -227,3 +227,79 @@ func TestSignUpAtMailLimit(t *testing.T) {
 		}
 	})
 }
+
+// The hosted verification page: a wrong code shows the page again with an
+// error and signs nobody in; the right code verifies the address and signs
+// the user in with it (browser session cookie, code for the app), in one
+// commit; the code's page cannot be used again.
+func TestHostedVerificationSignsIn(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		ctx := t.Context()
+		registerApp(t, ts)
+		b := newBrowser(t, ts)
+		const email = "verify-page@example.com"
+		p := b.get(authorizeURL(ts, url.Values{"state": {"st-1"}}))
+		p = b.get(strings.Replace(p.Location, "/sign-in", "/sign-up", 1))
+		p = b.post(field(t, actionRE, p.Body), url.Values{"csrf_token": {field(t, csrfRE, p.Body)},
+			"request": {field(t, requestRE, p.Body)}, "email": {email}, "password": {"correct horse battery staple"}, "first_name": {"V"}})
+		if p.Status != http.StatusSeeOther || !strings.Contains(p.Location, "/verify-email") {
+			t.Fatalf("sign-up = %d %q", p.Status, p.Location)
+		}
+		p = b.get(p.Location)
+		action := field(t, actionRE, p.Body)
+		form := url.Values{"csrf_token": {field(t, csrfRE, p.Body)}, "request": {field(t, requestRE, p.Body)},
+			"verification": {field(t, verificationRE, p.Body)}}
+		code := ts.lastCode(t, email)
+		user, err := ts.Store.GetUserByEmail(ctx, ts.EnvID, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions := func() int {
+			page, err := ts.Store.ListUserSessions(ctx, ts.EnvID, user.ID, store.ListParams{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Data)
+		}
+
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		form.Set("code", wrong)
+		bad := b.post(action, form)
+		if bad.Status != http.StatusUnprocessableEntity || !strings.Contains(bad.Body, "Check your email") || bad.Location != "" {
+			t.Fatalf("wrong code = %d %q\n%s", bad.Status, bad.Location, bad.Body)
+		}
+		if u, _ := ts.Store.GetUser(ctx, ts.EnvID, user.ID); u.EmailVerified || u.LastSignInAt != nil || sessions() != 0 {
+			t.Fatalf("after a wrong code: verified %v, last sign-in %v, %d sessions", u.EmailVerified, u.LastSignInAt, sessions())
+		}
+
+		form.Set("code", code)
+		ok := b.post(action, form)
+		to, _ := url.Parse(ok.Location)
+		if ok.Status != http.StatusSeeOther || !strings.HasPrefix(ok.Location, callback) || to.Query().Get("state") != "st-1" || to.Query().Get("code") == "" {
+			t.Fatalf("right code = %d %q\n%s", ok.Status, ok.Location, ok.Body)
+		}
+		if !strings.Contains(strings.Join(ok.Header.Values("Set-Cookie"), "\n"), "HttpOnly") {
+			t.Errorf("right code set no session cookie: %q", ok.Header.Values("Set-Cookie"))
+		}
+		if u, _ := ts.Store.GetUser(ctx, ts.EnvID, user.ID); !u.EmailVerified || u.LastSignInAt == nil || sessions() != 1 {
+			t.Fatalf("after the right code: verified %v, last sign-in %v, %d sessions", u.EmailVerified, u.LastSignInAt, sessions())
+		}
+		r := ts.exchange(t, to.Query().Get("code"), nil)
+		if r.Status != 200 || r.Body["user"].(map[string]any)["email_verified"] != true {
+			t.Fatalf("exchange = %d %s", r.Status, r.Raw)
+		}
+
+		// Posted again: the request is completed, so the browser starts over
+		// and nothing more is written.
+		again := b.post(action, form)
+		if again.Status == http.StatusSeeOther && strings.HasPrefix(again.Location, callback) {
+			t.Fatalf("the verification page signed in twice: %q", again.Location)
+		}
+		if sessions() != 1 {
+			t.Errorf("%d sessions after posting the code again, want 1", sessions())
+		}
+	})
+}

@@ -77,8 +77,13 @@ type Challenges interface {
 	// challenge used, the same transaction sets email_verified (and
 	// updated_at to the use time) on its user, provided the user still has
 	// the address the code went to, and returns that user; otherwise the
-	// user is nil.
-	UseEmailVerification(ctx context.Context, envID, id string, fn func(*Challenge) error) (*Challenge, *User, error)
+	// user is nil. When it verifies the address and then is not nil, the
+	// same transaction also records the sign-in then describes, as
+	// StartSession does (its session must be the challenge's user's): the
+	// last step of a verified sign-up in one commit. If then's request was
+	// completed already, the verification stands, nothing of then is
+	// written, and the error is ErrAlreadyUsed.
+	UseEmailVerification(ctx context.Context, envID, id string, fn func(*Challenge) error, then *SignIn) (*Challenge, *User, error)
 }
 
 // Challenge kinds.

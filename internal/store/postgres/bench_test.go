@@ -42,7 +42,7 @@ func BenchmarkUseEmailVerification(b *testing.B) {
 			c.Attempts++
 			c.UsedAt = &used
 			return nil
-		})
+		}, nil)
 		if err != nil || user == nil {
 			b.Fatalf("UseEmailVerification = %v, %v", user, err)
 		}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -226,9 +227,10 @@ func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*st
 
 // UseEmailVerification updates an email-verification challenge with fn
 // and, if fn used it, verifies its user's email, in one transaction.
-func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, *store.User, error) {
+func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error, then *store.SignIn) (*store.Challenge, *store.User, error) {
 	var cu challengeUpdate
 	var user *store.User
+	var signedIn func() error
 	err := db.readModifyWrite(ctx, cu.read(envID, id, store.ChallengeEmailVerification), func(b *pgx.Batch) error {
 		if err := cu.write(b, fn); err != nil || !cu.used {
 			return err
@@ -240,13 +242,30 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 			user, err = orNil(scanUser(row))
 			return err
 		})
+		if then != nil {
+			if then.Session.EnvironmentID != envID || then.Session.UserID != c.UserID {
+				return errSignInNotTheChallenges
+			}
+			// Guarded by the address: nothing of the sign-in is written
+			// unless the statement before verified it.
+			signedIn = queueStartSession(b, *then, c.Email)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	if user != nil && signedIn != nil {
+		// The verification is committed either way; a sign-in that did not
+		// start (its request completed already) wrote nothing.
+		return cu.c, user, signedIn()
+	}
 	return cu.c, user, nil
 }
+
+// errSignInNotTheChallenges is a caller's mistake: a sign-in passed with
+// an email verification must be its user's.
+var errSignInNotTheChallenges = errors.New("store: the sign-in is not for the challenge's user")
 
 // challengeUpdate is a challenge's read-modify-write in readModifyWrite.
 type challengeUpdate struct {

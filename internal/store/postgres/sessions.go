@@ -61,7 +61,7 @@ func sessionArgs(s *store.Session) []any {
 // the one before, so nothing is written unless all of them are. It
 // answers which steps went through.
 const startSessionSQL = `WITH known AS (
-		SELECT 1 FROM users WHERE environment_id = $2 AND id = $3),
+		SELECT 1 FROM users WHERE environment_id = $2 AND id = $3 AND ($16 = '' OR (email = $16 AND email_verified))),
 	r AS (
 		DELETE FROM auth_requests
 		WHERE environment_id = $2 AND id = $15 AND EXISTS (SELECT 1 FROM known)
@@ -77,12 +77,27 @@ const startSessionSQL = `WITH known AS (
 	SELECT EXISTS (SELECT 1 FROM known), EXISTS (SELECT 1 FROM r), EXISTS (SELECT 1 FROM s)`
 
 // StartSession records a sign-in (see store.SignIn) as one pipelined
-// batch: one round trip, one implicit transaction. The browser session,
-// code and token are inserted only if the session was.
+// batch: one round trip, one implicit transaction.
 func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
-	s := in.Session
 	b := &pgx.Batch{}
-	b.Queue(startSessionSQL, append(sessionArgs(s), in.Request)...)
+	started := queueStartSession(b, in, "")
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return mapErr(err)
+	}
+	return started()
+}
+
+// queueStartSession queues the statements of a sign-in on b. The browser
+// session, code and token are inserted only if the session was; with
+// email set, the session only if its user has that address, verified.
+// The function returned, called once the batch ran, gives StartSession's
+// answer.
+func queueStartSession(b *pgx.Batch, in store.SignIn, email string) func() error {
+	s := in.Session
+	var userFound, requestTaken, started bool
+	b.Queue(startSessionSQL, append(sessionArgs(s), in.Request, email)...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&userFound, &requestTaken, &started)
+	})
 	if bs := in.Browser; bs != nil {
 		b.Queue(`INSERT INTO browser_sessions (`+browserSessionColumns+`)
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $9)`,
@@ -99,24 +114,17 @@ func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
 			SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $3)`,
 			first.Hash, s.EnvironmentID, s.ID, ts(first.CreatedAt), tsPtr(first.UsedAt), bytesOrNil(first.SuccessorHash), textOrNil(first.SuccessorSealed))
 	}
-	br := db.pool.SendBatch(ctx, b)
-	var userFound, requestTaken, started bool
-	err := br.QueryRow().Scan(&userFound, &requestTaken, &started)
-	for i := 1; err == nil && i < b.Len(); i++ {
-		_, err = br.Exec()
+	return func() error {
+		switch {
+		case !userFound:
+			return store.ErrNotFound
+		case in.Request != "" && !requestTaken:
+			return store.ErrAlreadyUsed
+		case !started:
+			return store.ErrNotFound // the user went in the meantime
+		}
+		return nil
 	}
-	if err := errors.Join(err, br.Close()); err != nil {
-		return mapErr(err)
-	}
-	switch {
-	case !userFound:
-		return store.ErrNotFound
-	case in.Request != "" && !requestTaken:
-		return store.ErrAlreadyUsed
-	case !started:
-		return store.ErrNotFound // the user went in the meantime
-	}
-	return nil
 }
 
 // GetSession returns a session of an environment.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -219,9 +220,10 @@ func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*st
 
 // UseEmailVerification updates an email-verification challenge with fn
 // and, if fn used it, verifies its user's email, in one transaction.
-func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error) (*store.Challenge, *store.User, error) {
+func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error, then *store.SignIn) (*store.Challenge, *store.User, error) {
 	var c *store.Challenge
 	var u *store.User
+	var signInErr error
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var used bool
 		var err error
@@ -231,13 +233,28 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 		}
 		u, err = orNil(scanUser(db.txr(ctx, tx, `UPDATE users SET email_verified = 1, updated_at = ?
 			WHERE environment_id = ? AND id = ? AND email = ? RETURNING `+userColumns, ms(*c.UsedAt), envID, c.UserID, c.Email)))
-		return err
+		if err != nil || u == nil || then == nil {
+			return err
+		}
+		if then.Session.EnvironmentID != envID || then.Session.UserID != c.UserID {
+			return errSignInNotTheChallenges
+		}
+		// A completed request is found before the sign-in writes anything,
+		// and the verification stands.
+		if signInErr = db.startSession(ctx, tx, *then); errors.Is(signInErr, store.ErrAlreadyUsed) {
+			return nil
+		}
+		return signInErr
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, u, nil
+	return c, u, signInErr
 }
+
+// errSignInNotTheChallenges is a caller's mistake: a sign-in passed with
+// an email verification must be its user's.
+var errSignInNotTheChallenges = errors.New("store: the sign-in is not for the challenge's user")
 
 // updateChallenge reads a challenge (of kind, unless kind is ""), calls fn
 // and writes the result, and reports whether fn used it.

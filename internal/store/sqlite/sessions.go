@@ -42,45 +42,51 @@ func sessionArgs(s *store.Session) []any {
 // StartSession records a sign-in (see store.SignIn) in one write
 // transaction.
 func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
-	s := in.Session
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if in.Request != "" {
-			res, err := db.txe(ctx, tx, `DELETE FROM auth_requests WHERE environment_id = ? AND id = ?`, s.EnvironmentID, in.Request)
-			if err := rowsAffected(res, err); errors.Is(err, store.ErrNotFound) {
-				return store.ErrAlreadyUsed
-			} else if err != nil {
-				return err
-			}
-		}
-		res, err := db.txe(ctx, tx, `UPDATE users SET last_sign_in_at = ? WHERE environment_id = ? AND id = ?`,
-			ms(s.CreatedAt), s.EnvironmentID, s.UserID)
-		if err := rowsAffected(res, err); err != nil {
+		return db.startSession(ctx, tx, in)
+	})
+}
+
+// startSession writes in inside tx. A completed request is found before
+// anything is written.
+func (db *DB) startSession(ctx context.Context, tx *sql.Tx, in store.SignIn) error {
+	s := in.Session
+	if in.Request != "" {
+		res, err := db.txe(ctx, tx, `DELETE FROM auth_requests WHERE environment_id = ? AND id = ?`, s.EnvironmentID, in.Request)
+		if err := rowsAffected(res, err); errors.Is(err, store.ErrNotFound) {
+			return store.ErrAlreadyUsed
+		} else if err != nil {
 			return err
 		}
-		if b := in.Browser; b != nil {
-			if _, err := db.txe(ctx, tx, insertBrowserSessionSQL, browserSessionArgs(b)...); err != nil {
-				return mapErr(err)
-			}
-		}
-		if _, err := db.txe(ctx, tx, insertSessionSQL, sessionArgs(s)...); err != nil {
+	}
+	res, err := db.txe(ctx, tx, `UPDATE users SET last_sign_in_at = ? WHERE environment_id = ? AND id = ?`,
+		ms(s.CreatedAt), s.EnvironmentID, s.UserID)
+	if err := rowsAffected(res, err); err != nil {
+		return err
+	}
+	if b := in.Browser; b != nil {
+		if _, err := db.txe(ctx, tx, insertBrowserSessionSQL, browserSessionArgs(b)...); err != nil {
 			return mapErr(err)
 		}
-		if in.Code != nil {
-			c := *in.Code
-			c.EnvironmentID, c.UserID, c.SessionID = s.EnvironmentID, s.UserID, s.ID
-			if _, err := db.txe(ctx, tx, insertAuthCodeSQL, authCodeArgs(&c)...); err != nil {
-				return mapErr(err)
-			}
+	}
+	if _, err := db.txe(ctx, tx, insertSessionSQL, sessionArgs(s)...); err != nil {
+		return mapErr(err)
+	}
+	if in.Code != nil {
+		c := *in.Code
+		c.EnvironmentID, c.UserID, c.SessionID = s.EnvironmentID, s.UserID, s.ID
+		if _, err := db.txe(ctx, tx, insertAuthCodeSQL, authCodeArgs(&c)...); err != nil {
+			return mapErr(err)
 		}
-		if in.First != nil {
-			t := *in.First
-			t.EnvironmentID, t.SessionID = s.EnvironmentID, s.ID
-			if _, err := db.txe(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(&t)...); err != nil {
-				return mapErr(err)
-			}
+	}
+	if in.First != nil {
+		t := *in.First
+		t.EnvironmentID, t.SessionID = s.EnvironmentID, s.ID
+		if _, err := db.txe(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(&t)...); err != nil {
+			return mapErr(err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // GetSession returns a session of an environment.

@@ -571,28 +571,28 @@ func testUseEmailVerification(t *testing.T, s store.Store) {
 
 	c := challenge(store.ChallengeEmailVerification, u.Email)
 	boom := errors.New("boom")
-	if _, _, err := s.UseEmailVerification(ctx, env.ID, c.ID, func(c *store.Challenge) error { c.Attempts = 9; return boom }); !errors.Is(err, boom) {
+	if _, _, err := s.UseEmailVerification(ctx, env.ID, c.ID, func(c *store.Challenge) error { c.Attempts = 9; return boom }, nil); !errors.Is(err, boom) {
 		t.Errorf("fn's error = %v, want it back", err)
 	}
 	// A wrong guess: the attempt is written, nothing is verified.
-	got, user, err := s.UseEmailVerification(ctx, env.ID, c.ID, func(c *store.Challenge) error { c.Attempts++; return nil })
+	got, user, err := s.UseEmailVerification(ctx, env.ID, c.ID, func(c *store.Challenge) error { c.Attempts++; return nil }, nil)
 	if err != nil || user != nil || got.Attempts != 1 || got.UsedAt != nil {
 		t.Errorf("wrong guess: %+v, user %v, %v", got, user, err)
 	}
 	if stored, _ := s.GetChallenge(ctx, env.ID, c.ID); stored.Attempts != 1 || verified() {
 		t.Errorf("after a wrong guess: attempts %d (want 1), verified %v", stored.Attempts, verified())
 	}
-	_, _, err = s.UseEmailVerification(ctx, other.ID, c.ID, use)
+	_, _, err = s.UseEmailVerification(ctx, other.ID, c.ID, use, nil)
 	wantErr(t, err, store.ErrNotFound, "UseEmailVerification in another environment")
 	magic := challenge(store.ChallengeMagicAuth, u.Email)
-	_, _, err = s.UseEmailVerification(ctx, env.ID, magic.ID, use)
+	_, _, err = s.UseEmailVerification(ctx, env.ID, magic.ID, use, nil)
 	wantErr(t, err, store.ErrNotFound, "UseEmailVerification of a magic-auth code")
 	if stored, _ := s.GetChallenge(ctx, env.ID, magic.ID); stored.UsedAt != nil || stored.Attempts != 0 || verified() {
 		t.Errorf("a magic-auth code was changed or verified the email: %+v", stored)
 	}
 
 	// The right code: used and verified together.
-	got, user, err = s.UseEmailVerification(ctx, env.ID, c.ID, use)
+	got, user, err = s.UseEmailVerification(ctx, env.ID, c.ID, use, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +610,7 @@ func testUseEmailVerification(t *testing.T, s store.Store) {
 		t.Errorf("other fields changed: %+v", stored)
 	}
 	// Used already: fn sees it used and changes nothing; no user.
-	_, user, err = s.UseEmailVerification(ctx, env.ID, c.ID, func(*store.Challenge) error { return nil })
+	_, user, err = s.UseEmailVerification(ctx, env.ID, c.ID, func(*store.Challenge) error { return nil }, nil)
 	if err != nil || user != nil {
 		t.Errorf("used code again: user %v, %v", user, err)
 	}
@@ -620,11 +620,151 @@ func testUseEmailVerification(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	old := challenge(store.ChallengeEmailVerification, "ada@example.com")
-	got, user, err = s.UseEmailVerification(ctx, env.ID, old.ID, use)
+	got, user, err = s.UseEmailVerification(ctx, env.ID, old.ID, use, nil)
 	if err != nil || user != nil || got.UsedAt == nil {
 		t.Errorf("code for an old address: %+v, user %v, %v", got, user, err)
 	}
 	if verified() {
 		t.Error("a code for an old address verified the new one")
+	}
+}
+
+// UseEmailVerification with a sign-in: the right code verifies the address
+// and starts the session in one transaction; a wrong code, a code for an
+// old address or a request completed already starts nothing; a sign-in
+// that fails to write leaves the code unused.
+func testEmailVerificationSignIn(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	u := newUser(env.ID, "ada@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	challenge := func(email string) *store.Challenge {
+		c := newChallenge(env.ID, store.ChallengeEmailVerification, email)
+		c.UserID = u.ID
+		if err := s.CreateChallenge(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	request := func() *store.AuthRequest {
+		req := &store.AuthRequest{ID: ids.New("authreq"), EnvironmentID: env.ID, ClientID: "client_01", RedirectURI: "http://localhost:3000/callback",
+			ScreenHint: "sign-up", CreatedAt: store.Now(), ExpiresAt: store.Now().Add(time.Hour)}
+		if err := s.CreateAuthRequest(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	signIn := func(req *store.AuthRequest) *store.SignIn {
+		return &store.SignIn{Session: newSession(env.ID, u.ID), Browser: newBrowserSession(env.ID, u.ID), Request: req.ID, Code: newAuthCode(env.ID)}
+	}
+	started := func(in *store.SignIn) bool {
+		t.Helper()
+		_, errS := s.GetSession(ctx, env.ID, in.Session.ID)
+		_, errB := s.GetBrowserSessionByHash(ctx, in.Browser.Hash)
+		red, errC := s.ConsumeAuthCode(ctx, in.Code.Hash, store.Now(), nil)
+		switch {
+		case errS == nil && errB == nil && errC == nil && red.Code.SessionID == in.Session.ID:
+			return true
+		case errors.Is(errS, store.ErrNotFound) && errors.Is(errB, store.ErrNotFound) && errors.Is(errC, store.ErrNotFound):
+			return false
+		}
+		t.Fatalf("sign-in half written: session %v, browser session %v, code %v", errS, errB, errC)
+		return false
+	}
+	requestLeft := func(req *store.AuthRequest) bool {
+		_, err := s.GetAuthRequest(ctx, env.ID, req.ID)
+		return err == nil
+	}
+	state := func(c *store.Challenge) (attempts int, used, verified bool) {
+		t.Helper()
+		stored, err := s.GetChallenge(ctx, env.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user, err := s.GetUser(ctx, env.ID, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stored.Attempts, stored.UsedAt != nil, user.EmailVerified
+	}
+	use := func(c *store.Challenge) error { now := store.Now(); c.Attempts++; c.UsedAt = &now; return nil }
+	wrong := func(c *store.Challenge) error { c.Attempts++; return nil }
+
+	// A wrong code: the attempt counts, nothing starts.
+	c := challenge(u.Email)
+	req := request()
+	in := signIn(req)
+	if _, user, err := s.UseEmailVerification(ctx, env.ID, c.ID, wrong, in); err != nil || user != nil {
+		t.Errorf("wrong code: user %v, %v", user, err)
+	}
+	if n, used, verified := state(c); n != 1 || used || verified || started(in) || !requestLeft(req) {
+		t.Errorf("after a wrong code: attempts %d, used %v, verified %v, request left %v", n, used, verified, requestLeft(req))
+	}
+
+	// A sign-in for another user is refused, and nothing is written.
+	other := signIn(req)
+	other.Session.UserID = ids.New("user")
+	if _, _, err := s.UseEmailVerification(ctx, env.ID, c.ID, use, other); err == nil {
+		t.Error("a sign-in for another user was accepted")
+	}
+	if n, used, verified := state(c); n != 1 || used || verified || started(other) || !requestLeft(req) {
+		t.Errorf("after another user's sign-in: attempts %d, used %v, verified %v, request left %v", n, used, verified, requestLeft(req))
+	}
+
+	// A sign-in that cannot be written (its session ID is taken) leaves
+	// the code unused and the address unverified.
+	taken := newSession(env.ID, u.ID)
+	if err := s.StartSession(ctx, store.SignIn{Session: taken}); err != nil {
+		t.Fatal(err)
+	}
+	dup := signIn(req)
+	dup.Session.ID = taken.ID
+	_, _, err := s.UseEmailVerification(ctx, env.ID, c.ID, use, dup)
+	wantErr(t, err, store.ErrConflict, "UseEmailVerification with a taken session ID")
+	dup.Session.ID = ids.New("session")
+	if n, used, verified := state(c); n != 1 || used || verified || started(dup) || !requestLeft(req) {
+		t.Errorf("after a failed sign-in: attempts %d, used %v, verified %v, request left %v", n, used, verified, requestLeft(req))
+	}
+
+	// The right code: verified, signed in and the request completed, together.
+	got, user, err := s.UseEmailVerification(ctx, env.ID, c.ID, use, in)
+	if err != nil || user == nil || !user.EmailVerified || got.UsedAt == nil {
+		t.Fatalf("right code: challenge %+v, user %+v, %v", got, user, err)
+	}
+	if n, used, verified := state(c); n != 2 || !used || !verified || !started(in) || requestLeft(req) {
+		t.Errorf("after the right code: attempts %d, used %v, verified %v, request left %v", n, used, verified, requestLeft(req))
+	}
+	if stored, _ := s.GetUser(ctx, env.ID, u.ID); stored.LastSignInAt == nil || !stored.LastSignInAt.Equal(store.Truncate(in.Session.CreatedAt)) {
+		t.Errorf("last sign-in %v, want the session's start %v", stored.LastSignInAt, in.Session.CreatedAt)
+	}
+
+	// The request completed already (another tab): the verification stands,
+	// the sign-in writes nothing.
+	if _, err := s.UpdateUser(ctx, env.ID, u.ID, func(x *store.User) error { x.EmailVerified = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c2 := challenge(u.Email)
+	late := signIn(req)
+	_, user, err = s.UseEmailVerification(ctx, env.ID, c2.ID, use, late)
+	wantErr(t, err, store.ErrAlreadyUsed, "UseEmailVerification for a completed request")
+	if n, used, verified := state(c2); n != 1 || !used || !verified || started(late) || user == nil {
+		t.Errorf("completed request: attempts %d, used %v, verified %v, user %v", n, used, verified, user)
+	}
+
+	// A code for an address the user no longer has: used, nothing verified,
+	// nothing started.
+	if _, err := s.UpdateUser(ctx, env.ID, u.ID, func(x *store.User) error { x.Email, x.EmailVerified = "grace@example.com", false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	old := challenge("ada@example.com")
+	req3 := request()
+	gone := signIn(req3)
+	if _, user, err := s.UseEmailVerification(ctx, env.ID, old.ID, use, gone); err != nil || user != nil {
+		t.Errorf("code for an old address: user %v, %v", user, err)
+	}
+	if _, used, verified := state(old); !used || verified || started(gone) || !requestLeft(req3) {
+		t.Errorf("old address: used %v, verified %v, request left %v", used, verified, requestLeft(req3))
 	}
 }

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ChallengeUpdate", testChallengeUpdate},
 		{"ChallengeUpdateAtomic", testChallengeUpdateAtomic},
 		{"UseEmailVerification", testUseEmailVerification},
+		{"EmailVerificationSignIn", testEmailVerificationSignIn},
 		{"Idempotency", testIdempotency},
 		{"Sweep", testSweep},
 	}
