@@ -184,7 +184,8 @@ func (s *Service) Complete(ctx context.Context, env *store.Environment, req *sto
 	} else if err != nil {
 		return "", "", err
 	}
-	user.LastSignInAt = &in.Session.CreatedAt // the caller's copy shows this sign-in
+	at := in.Session.CreatedAt
+	user.LastSignInAt = &at // the caller's copy shows this sign-in
 	return to, browserToken, nil
 }
 
@@ -201,15 +202,17 @@ func (s *Service) CompleteVerified(ctx context.Context, env *store.Environment, 
 	in, to, browserToken := s.completion(env, req, userID, "password", c)
 	check, verdict := s.codeCheck(code)
 	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check, &in)
-	switch {
-	case errors.Is(err, store.ErrAlreadyUsed):
+	if errors.Is(err, store.ErrAlreadyUsed) {
 		return "", "", ErrRequestGone
-	case codeErr(err) != nil:
-		return "", "", codeErr(err)
-	case *verdict != nil:
+	}
+	if err := codeErr(err); err != nil {
+		return "", "", err
+	}
+	if *verdict != nil {
 		return "", "", *verdict
-	case u == nil:
-		return "", "", ErrCodeInvalid
+	}
+	if u == nil {
+		return "", "", ErrCodeInvalid // sent to an address the user no longer has
 	}
 	return to, browserToken, nil
 }
@@ -272,7 +275,8 @@ func (s *Service) startSession(ctx context.Context, env *store.Environment, user
 	if err := s.Store.StartSession(ctx, in); err != nil {
 		return nil, err
 	}
-	user.LastSignInAt = &in.Session.CreatedAt // the response shows this sign-in
+	at := in.Session.CreatedAt
+	user.LastSignInAt = &at // the response shows this sign-in
 	return in.Session, nil
 }
 
