@@ -56,7 +56,8 @@ func sessionArgs(s *store.Session) []any {
 }
 
 // startSessionSQL deletes the authorization request the sign-in completes
-// ($15; none if it is empty) if the user exists, sets the user's last sign-in,
+// ($15; none if it is empty) if the user exists (with the verified address
+// $16, unless it is empty), sets the user's last sign-in,
 // and inserts the session, in one statement: each step takes its row from
 // the one before, so nothing is written unless all of them are. It
 // answers which steps went through.

@@ -219,7 +219,8 @@ func (db *DB) UpdateChallenge(ctx context.Context, envID, id string, fn func(*st
 }
 
 // UseEmailVerification updates an email-verification challenge with fn
-// and, if fn used it, verifies its user's email, in one transaction.
+// and, if fn used it, verifies its user's email and records then, in one
+// transaction (see store.Challenges).
 func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn func(*store.Challenge) error, then *store.SignIn) (*store.Challenge, *store.User, error) {
 	var c *store.Challenge
 	var u *store.User
