@@ -12,7 +12,7 @@ import (
 // The read-modify-write paths one caller waits for: how long one call
 // takes on an otherwise idle database, which is mostly round trips.
 //
-//	go test ./internal/store/postgres -run XXX -bench 'UpdateUser|UseEmailVerification' -cpu 1
+//	go test ./internal/store/postgres -run XXX -bench 'UpdateUser|UseEmailVerification|VerifiedSignIn' -cpu 1
 func BenchmarkUpdateUser(b *testing.B) {
 	db := pgtest.New(b)
 	ctx := b.Context()
@@ -28,25 +28,77 @@ func BenchmarkUseEmailVerification(b *testing.B) {
 	db := pgtest.New(b)
 	ctx := b.Context()
 	env, u := newEnvUser(b, db)
-	now := store.Now()
 	for b.Loop() {
 		b.StopTimer()
-		c := &store.Challenge{ID: ids.New("email_verification"), EnvironmentID: env.ID, Kind: store.ChallengeEmailVerification,
-			UserID: u.ID, Email: u.Email, Hash: []byte(ids.New("hash")), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := db.CreateChallenge(ctx, c); err != nil {
-			b.Fatal(err)
-		}
+		c := newVerification(b, db, env, u)
 		b.StartTimer()
-		_, user, err := db.UseEmailVerification(ctx, env.ID, c.ID, func(c *store.Challenge) error {
-			used := store.Now()
-			c.Attempts++
-			c.UsedAt = &used
-			return nil
-		}, nil)
-		if err != nil || user == nil {
+		if _, user, err := db.UseEmailVerification(ctx, env.ID, c.ID, useChallenge, nil); err != nil || user == nil {
 			b.Fatalf("UseEmailVerification = %v, %v", user, err)
 		}
 	}
+}
+
+// BenchmarkVerifiedSignIn is the store's part of the hosted verification
+// page: the code's use and the sign-in (browser session, session, the
+// app's code, the request completed), as two transactions and as one.
+// Each variant has a database of its own: the tables grow as it runs.
+func BenchmarkVerifiedSignIn(b *testing.B) {
+	for _, together := range []bool{false, true} {
+		name := "two-transactions"
+		if together {
+			name = "one-transaction"
+		}
+		b.Run(name, func(b *testing.B) {
+			db := pgtest.New(b)
+			ctx := b.Context()
+			env, u := newEnvUser(b, db)
+			for b.Loop() {
+				b.StopTimer()
+				c := newVerification(b, db, env, u)
+				now := store.Now()
+				req := &store.AuthRequest{ID: ids.New("authreq"), EnvironmentID: env.ID, ClientID: env.ClientID, RedirectURI: "http://localhost:3000/callback",
+					ScreenHint: "sign-up", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				if err := db.CreateAuthRequest(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+				bs := &store.BrowserSession{ID: ids.New("bsession"), Hash: []byte(ids.New("hash")), EnvironmentID: env.ID, UserID: u.ID,
+					CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+				in := store.SignIn{Browser: bs, Request: req.ID,
+					Session: &store.Session{ID: ids.New("session"), EnvironmentID: env.ID, UserID: u.ID, BrowserSessionID: bs.ID, ClientID: env.ClientID,
+						AuthMethod: "password", CreatedAt: now, UpdatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(time.Hour)},
+					Code: &store.AuthCode{Hash: []byte(ids.New("hash")), ClientID: env.ClientID, RedirectURI: req.RedirectURI, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}}
+				b.StartTimer()
+				var err error
+				if together {
+					_, _, err = db.UseEmailVerification(ctx, env.ID, c.ID, useChallenge, &in)
+				} else if _, _, err = db.UseEmailVerification(ctx, env.ID, c.ID, useChallenge, nil); err == nil {
+					err = db.StartSession(ctx, in)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// newVerification stores an email-verification code for u.
+func newVerification(b *testing.B, db store.Store, env *store.Environment, u *store.User) *store.Challenge {
+	now := store.Now()
+	c := &store.Challenge{ID: ids.New("email_verification"), EnvironmentID: env.ID, Kind: store.ChallengeEmailVerification,
+		UserID: u.ID, Email: u.Email, Hash: []byte(ids.New("hash")), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.CreateChallenge(b.Context(), c); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// useChallenge is a right code's check.
+func useChallenge(c *store.Challenge) error {
+	used := store.Now()
+	c.Attempts++
+	c.UsedAt = &used
+	return nil
 }
 
 // newEnvUser creates an environment and a user in it.
