@@ -179,13 +179,11 @@ func (s *Service) PendingRequest(ctx context.Context, env *store.Environment, id
 // token.
 func (s *Service) Complete(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, method string, c Client) (to, browserToken string, err error) {
 	in, to, browserToken := s.completion(env, req, user.ID, method, c)
-	if err := s.Store.StartSession(ctx, in); errors.Is(err, store.ErrAlreadyUsed) {
+	if err := s.startSession(ctx, user, in); errors.Is(err, store.ErrAlreadyUsed) {
 		return "", "", ErrRequestGone
 	} else if err != nil {
 		return "", "", err
 	}
-	at := in.Session.CreatedAt
-	user.LastSignInAt = &at // the caller's copy shows this sign-in
 	return to, browserToken, nil
 }
 
@@ -195,24 +193,11 @@ func (s *Service) Complete(ctx context.Context, env *store.Environment, req *sto
 // verified sign-up is one commit. If req was completed already the address
 // is verified all the same and the error is ErrRequestGone.
 func (s *Service) CompleteVerified(ctx context.Context, env *store.Environment, req *store.AuthRequest, userID, challengeID, code string, c Client) (to, browserToken string, err error) {
-	chs, err := s.challenges()
-	if err != nil {
-		return "", "", err
-	}
 	in, to, browserToken := s.completion(env, req, userID, "password", c)
-	check, verdict := s.codeCheck(code)
-	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check, &in)
-	if errors.Is(err, store.ErrAlreadyUsed) {
+	if _, err := s.verifyEmail(ctx, env, challengeID, code, &in); errors.Is(err, store.ErrAlreadyUsed) {
 		return "", "", ErrRequestGone
-	}
-	if err := codeErr(err); err != nil {
+	} else if err != nil {
 		return "", "", err
-	}
-	if *verdict != nil {
-		return "", "", *verdict
-	}
-	if u == nil {
-		return "", "", ErrCodeInvalid // sent to an address the user no longer has
 	}
 	return to, browserToken, nil
 }
@@ -236,14 +221,9 @@ func (s *Service) completion(env *store.Environment, req *store.AuthRequest, use
 // returns the app's redirect URI with a fresh code and the request's
 // state. A stored request goes through Complete, so that it is used once.
 func (s *Service) Grant(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client) (string, error) {
-	return s.grant(ctx, env, req, user, browserSessionID, method, c, store.SignIn{})
-}
-
-// grant stores the sign-in in (see startSession) with a code for req and
-// returns the redirect to the app.
-func (s *Service) grant(ctx context.Context, env *store.Environment, req *store.AuthRequest, user *store.User, browserSessionID, method string, c Client, in store.SignIn) (string, error) {
+	in := store.SignIn{Session: s.newSession(env, user.ID, req.ClientID, browserSessionID, method, c)}
 	to := s.addCode(req, &in)
-	if _, err := s.startSession(ctx, env, user, req.ClientID, browserSessionID, method, c, in); err != nil {
+	if err := s.startSession(ctx, user, in); err != nil {
 		return "", err
 	}
 	return to, nil
@@ -265,19 +245,19 @@ func (s *Service) addCode(req *store.AuthRequest, in *store.SignIn) string {
 	return appendQuery(req.RedirectURI, q)
 }
 
-// startSession records a user's sign-in to an app in one store
-// transaction: the session, the user's last sign-in, and whatever else in
-// carries: the code (grant) or first refresh token (signIn) that hands the
-// session over, and for a sign-in on the hosted pages the browser session
-// and the request it completes.
-func (s *Service) startSession(ctx context.Context, env *store.Environment, user *store.User, clientID, browserSessionID, method string, c Client, in store.SignIn) (*store.Session, error) {
-	in.Session = s.newSession(env, user.ID, clientID, browserSessionID, method, c)
+// startSession records a user's sign-in to an app (in.Session) in one
+// store transaction: the session, the user's last sign-in, and whatever
+// else in carries: the code (Grant, Complete) or first refresh token (signIn) that
+// hands the session over, and for a sign-in on the hosted pages the
+// browser session and the request it completes. user then shows the
+// sign-in.
+func (s *Service) startSession(ctx context.Context, user *store.User, in store.SignIn) error {
 	if err := s.Store.StartSession(ctx, in); err != nil {
-		return nil, err
+		return err
 	}
 	at := in.Session.CreatedAt
-	user.LastSignInAt = &at // the response shows this sign-in
-	return in.Session, nil
+	user.LastSignInAt = &at
+	return nil
 }
 
 // newSession is a new session of userID with the app clientID.
@@ -294,8 +274,8 @@ func (s *Service) newSession(env *store.Environment, userID, clientID, browserSe
 // issues its tokens.
 func (s *Service) signIn(ctx context.Context, env *store.Environment, user *store.User, method string, c Client) (*TokenResponse, error) {
 	rt, hash := newSecret()
-	sess, err := s.startSession(ctx, env, user, env.ClientID, "", method, c, store.SignIn{First: &store.RefreshToken{Hash: hash, CreatedAt: s.now()}})
-	if err != nil {
+	sess := s.newSession(env, user.ID, env.ClientID, "", method, c)
+	if err := s.startSession(ctx, user, store.SignIn{Session: sess, First: &store.RefreshToken{Hash: hash, CreatedAt: s.now()}}); err != nil {
 		return nil, err
 	}
 	return s.issue(ctx, env, sess, user, rt)

@@ -206,12 +206,22 @@ func codeErr(err error) error {
 // verified, in one transaction. A code sent to an address the user no
 // longer has is used up and verifies nothing.
 func (s *Service) VerifyEmail(ctx context.Context, env *store.Environment, challengeID, code string) (*store.User, error) {
+	return s.verifyEmail(ctx, env, challengeID, code, nil)
+}
+
+// verifyEmail is VerifyEmail, also recording then (when not nil) in the
+// same transaction if the code verifies the address. store.ErrAlreadyUsed
+// (then's request was completed already) comes back as it is.
+func (s *Service) verifyEmail(ctx context.Context, env *store.Environment, challengeID, code string, then *store.SignIn) (*store.User, error) {
 	chs, err := s.challenges()
 	if err != nil {
 		return nil, err
 	}
 	check, verdict := s.codeCheck(code)
-	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check, nil)
+	_, u, err := chs.UseEmailVerification(ctx, env.ID, challengeID, check, then)
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		return nil, err
+	}
 	if err := codeErr(err); err != nil {
 		return nil, err
 	}
@@ -219,7 +229,7 @@ func (s *Service) VerifyEmail(ctx context.Context, env *store.Environment, chall
 		return nil, *verdict
 	}
 	if u == nil {
-		return nil, ErrCodeInvalid
+		return nil, ErrCodeInvalid // sent to an address the user no longer has
 	}
 	return u, nil
 }

@@ -232,13 +232,13 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 		if err != nil || !used {
 			return err
 		}
+		if then != nil && (then.Session.EnvironmentID != envID || then.Session.UserID != c.UserID) {
+			return errSignInNotTheChallenges
+		}
 		u, err = orNil(scanUser(db.txr(ctx, tx, `UPDATE users SET email_verified = 1, updated_at = ?
 			WHERE environment_id = ? AND id = ? AND email = ? RETURNING `+userColumns, ms(*c.UsedAt), envID, c.UserID, c.Email)))
 		if err != nil || u == nil || then == nil {
 			return err
-		}
-		if then.Session.EnvironmentID != envID || then.Session.UserID != c.UserID {
-			return errSignInNotTheChallenges
 		}
 		// A completed request is found before the sign-in writes anything,
 		// and the verification stands.
