@@ -126,8 +126,9 @@ func TestHashRatePools(t *testing.T) {
 // TestLateStartsReported runs a fixed rate that one VU cannot keep up with
 // on any machine (1,000 operations a second, half of them sign-ins, each
 // an argon2id hash that writes 19 MiB twice: milliseconds even on the
-// fastest CPUs; at 100 a second a fast machine kept up) and checks that the bench says its own queue held operations
-// back, rather than passing that wait off as the server's latency.
+// fastest CPUs) and checks that the bench says its own queue held
+// operations back, rather than passing that wait off as the server's
+// latency.
 func TestLateStartsReported(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
