@@ -204,7 +204,8 @@ func (s *Service) CompleteVerified(ctx context.Context, env *store.Environment, 
 
 // completion builds what completing req stores for a sign-in on the
 // hosted pages: a new browser session (its token for the cookie), the
-// session with the app, and the code the app's redirect carries (to).
+// session with the app and its user.signed_in event, and the code the
+// app's redirect carries (to).
 func (s *Service) completion(env *store.Environment, req *store.AuthRequest, userID, method string, c Client) (in store.SignIn, to, browserToken string) {
 	browserToken, hash := newSecret()
 	now := s.now()
@@ -212,7 +213,8 @@ func (s *Service) completion(env *store.Environment, req *store.AuthRequest, use
 		ID: ids.New("bsession"), Hash: hash, EnvironmentID: env.ID, UserID: userID,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(env.WithDefaults().SessionLifetime),
 	}
-	in = store.SignIn{Browser: b, Request: req.ID, Session: s.newSession(env, userID, req.ClientID, b.ID, method, c)}
+	sess := s.newSession(env, userID, req.ClientID, b.ID, method, c)
+	in = store.SignIn{Browser: b, Request: req.ID, Session: sess, Event: s.signedIn(sess, c)}
 	return in, s.addCode(req, &in), browserToken
 }
 
@@ -270,12 +272,13 @@ func (s *Service) newSession(env *store.Environment, userID, clientID, browserSe
 	}
 }
 
-// signIn starts a session for a user who signed in through the API and
-// issues its tokens.
+// signIn starts a session for a user who signed in through the API, with
+// its user.signed_in event, and issues its tokens.
 func (s *Service) signIn(ctx context.Context, env *store.Environment, user *store.User, method string, c Client) (*TokenResponse, error) {
 	rt, hash := newSecret()
 	sess := s.newSession(env, user.ID, env.ClientID, "", method, c)
-	if err := s.startSession(ctx, user, store.SignIn{Session: sess, First: &store.RefreshToken{Hash: hash, CreatedAt: s.now()}}); err != nil {
+	in := store.SignIn{Session: sess, First: &store.RefreshToken{Hash: hash, CreatedAt: s.now()}, Event: s.signedIn(sess, c)}
+	if err := s.startSession(ctx, user, in); err != nil {
 		return nil, err
 	}
 	return s.issue(ctx, env, sess, user, rt)

@@ -31,7 +31,9 @@ func (s *Service) checkThrottle(ctx context.Context, key string, free int) (reco
 
 // Authenticate checks an email and password, with throttling per email and
 // per IP address. A wrong password, an unknown email and an account
-// without a password all take the same time and give ErrInvalidCredentials.
+// without a password all take the same time and give ErrInvalidCredentials,
+// and are logged; a success is logged as user.signed_in with the session
+// it leads to.
 func (s *Service) Authenticate(ctx context.Context, env *store.Environment, email, pw string, c Client) (*store.User, error) {
 	norm, nerr := users.NormalizeEmail(email)
 	if nerr != nil {
@@ -96,7 +98,6 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 			return nil, err
 		}
 	}
-	s.record(ctx, env.ID, EventSignedIn, "user", user.ID, user.ID, c, map[string]string{"method": "password"})
 	return user, nil
 }
 

@@ -398,7 +398,6 @@ func (s *Service) CompleteMagicAuth(ctx context.Context, env *store.Environment,
 			return nil, err
 		}
 	}
-	s.record(ctx, env.ID, EventSignedIn, "user", u.ID, u.ID, c, map[string]string{"method": "magic_code"})
 	return u, nil
 }
 

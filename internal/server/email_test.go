@@ -2,15 +2,43 @@ package server_test
 
 import (
 	"fmt"
-	"github.com/gatehouse/gatehouse/internal/authflow"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tokens"
 )
+
+// signIns returns the user.signed_in events of a user, newest first.
+func signIns(t *testing.T, ts *testServer, userID string) []store.Event {
+	t.Helper()
+	p, err := ts.Store.ListEvents(t.Context(), ts.EnvID, []string{authflow.EventSignedIn}, store.ListParams{Limit: 100, Order: store.Desc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Event
+	for _, e := range p.Data {
+		if e.TargetID == userID {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sessionOf returns the session ID in a token response's access token.
+func sessionOf(t *testing.T, ts *testServer, r tokenResult, now time.Time) string {
+	t.Helper()
+	access, _ := r.Body["access_token"].(string)
+	claims, err := tokens.Verify(access, jwks(t, ts), now, "")
+	if err != nil {
+		t.Fatalf("access token: %v", err)
+	}
+	return claims.SessionID
+}
 
 // passwordGrant signs in through the API.
 func (ts *testServer) passwordGrant(t *testing.T, email, pw string) tokenResult {
@@ -30,6 +58,13 @@ func TestEmailVerificationStepUp(t *testing.T) {
 		}
 		pending := r.Body["pending_authentication_token"].(string)
 		code := ts.lastCode(t, "step@example.com")
+		user, err := ts.Store.GetUserByEmail(t.Context(), ts.EnvID, "step@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(signIns(t, ts, user.ID)); n != 0 {
+			t.Errorf("%d sign-ins logged for a password that still needs a verified address, want 0", n)
+		}
 		grant := func(code, token string) tokenResult {
 			return ts.authenticate(t, map[string]any{"grant_type": "urn:workos:oauth:grant-type:email-verification:code",
 				"client_id": ts.Env.ClientID, "client_secret": ts.Key, "code": code, "pending_authentication_token": token})
@@ -52,8 +87,19 @@ func TestEmailVerificationStepUp(t *testing.T) {
 			t.Fatalf("pending token reused = %d %s", r.Status, r.Raw)
 		}
 		// Verified now: a password sign-in goes straight through.
-		if r := ts.passwordGrant(t, "step@example.com", "correct horse battery staple"); r.Status != 200 {
-			t.Fatalf("verified sign-in = %d %s", r.Status, r.Raw)
+		again := ts.passwordGrant(t, "step@example.com", "correct horse battery staple")
+		if again.Status != 200 {
+			t.Fatalf("verified sign-in = %d %s", again.Status, again.Raw)
+		}
+		// Each session logged once, with its method, when it started.
+		logged := signIns(t, ts, user.ID)
+		if len(logged) != 2 {
+			t.Fatalf("%d sign-ins logged, want 2: %+v", len(logged), logged)
+		}
+		for i, r := range []tokenResult{again, ok} { // newest first
+			if e := logged[i]; e.Data["method"] != "password" || e.Data["session_id"] != sessionOf(t, ts, r, clk.Now()) || e.ActorID != user.ID {
+				t.Errorf("sign-in event %d = %+v, want session %s", i, e, sessionOf(t, ts, r, clk.Now()))
+			}
 		}
 	})
 }
@@ -271,8 +317,8 @@ func TestHostedVerificationSignsIn(t *testing.T) {
 		if bad.Status != http.StatusUnprocessableEntity || !strings.Contains(bad.Body, "Check your email") || bad.Location != "" {
 			t.Fatalf("wrong code = %d %q\n%s", bad.Status, bad.Location, bad.Body)
 		}
-		if u, _ := ts.Store.GetUser(ctx, ts.EnvID, user.ID); u.EmailVerified || u.LastSignInAt != nil || sessions() != 0 {
-			t.Fatalf("after a wrong code: verified %v, last sign-in %v, %d sessions", u.EmailVerified, u.LastSignInAt, sessions())
+		if u, _ := ts.Store.GetUser(ctx, ts.EnvID, user.ID); u.EmailVerified || u.LastSignInAt != nil || sessions() != 0 || len(signIns(t, ts, user.ID)) != 0 {
+			t.Fatalf("after a wrong code: verified %v, last sign-in %v, %d sessions, %d sign-ins logged", u.EmailVerified, u.LastSignInAt, sessions(), len(signIns(t, ts, user.ID)))
 		}
 
 		form.Set("code", code)
@@ -300,6 +346,9 @@ func TestHostedVerificationSignsIn(t *testing.T) {
 		}
 		if sessions() != 1 {
 			t.Errorf("%d sessions after posting the code again, want 1", sessions())
+		}
+		if logged := signIns(t, ts, user.ID); len(logged) != 1 || logged[0].Data["method"] != "password" {
+			t.Errorf("sign-ins logged: %+v, want the one session's", logged)
 		}
 	})
 }

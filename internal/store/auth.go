@@ -247,6 +247,10 @@ type SignIn struct {
 	Code *AuthCode
 	// First is the session's first refresh token, or nil.
 	First *RefreshToken
+	// Event is the sign-in's activity-log entry, or nil: it is recorded
+	// with the session or not at all, so the log shows each sign-in that
+	// happened and no other.
+	Event *Event
 }
 
 // Session is a user's session with an app, created at sign-in and kept

@@ -37,9 +37,13 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 // server-wide event). ErrConflict if its ID exists.
 func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),
-		ts(e.CreatedAt))
+		eventArgs(e)...)
 	return mapErr(err)
+}
+
+func eventArgs(e *store.Event) []any {
+	return []any{e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),
+		ts(e.CreatedAt)}
 }
 
 // ListEvents returns one keyset page of an environment's events (of no

@@ -89,7 +89,7 @@ func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
 }
 
 // queueStartSession queues the statements of a sign-in on b. The browser
-// session, code and token are inserted only if the session was; with
+// session, code, token and event are inserted only if the session was; with
 // email set, the session only if its user has that address, verified.
 // The function returned, called once the batch ran, gives StartSession's
 // answer.
@@ -114,6 +114,11 @@ func queueStartSession(b *pgx.Batch, in store.SignIn, email string) func() error
 		b.Queue(`INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
 			SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $3)`,
 			first.Hash, s.EnvironmentID, s.ID, ts(first.CreatedAt), tsPtr(first.UsedAt), bytesOrNil(first.SuccessorHash), textOrNil(first.SuccessorSealed))
+	}
+	if e := in.Event; e != nil {
+		b.Queue(`INSERT INTO events (`+eventColumns+`)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $10)`,
+			append(eventArgs(e), s.ID)...)
 	}
 	return func() error {
 		switch {

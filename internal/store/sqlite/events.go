@@ -35,10 +35,15 @@ func scanEvent(row interface{ Scan(...any) error }) (*store.Event, error) {
 // RecordEvent inserts e; an empty EnvironmentID is stored as NULL (a
 // server-wide event). ErrConflict if its ID exists.
 func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
-	_, err := db.ex(ctx, `INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),
-		ms(e.CreatedAt))
+	_, err := db.ex(ctx, insertEventSQL, eventArgs(e)...)
 	return mapErr(err)
+}
+
+const insertEventSQL = `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func eventArgs(e *store.Event) []any {
+	return []any{e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),
+		ms(e.CreatedAt)}
 }
 
 // ListEvents returns one keyset page of an environment's events (of no

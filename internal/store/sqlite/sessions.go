@@ -86,6 +86,11 @@ func (db *DB) startSession(ctx context.Context, tx *sql.Tx, in store.SignIn) err
 			return mapErr(err)
 		}
 	}
+	if in.Event != nil {
+		if _, err := db.txe(ctx, tx, insertEventSQL, eventArgs(in.Event)...); err != nil {
+			return mapErr(err)
+		}
+	}
 	return nil
 }
 

@@ -21,6 +21,26 @@ func newEvent(envID, typ string) *store.Event {
 	}
 }
 
+// logged reports whether e is in its environment's log, as recorded.
+func logged(t *testing.T, s store.Store, e *store.Event) bool {
+	t.Helper()
+	p, err := s.ListEvents(t.Context(), e.EnvironmentID, []string{e.Type}, store.ListParams{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range p.Data {
+		if got.ID == e.ID {
+			want := *e
+			want.CreatedAt = store.Truncate(e.CreatedAt)
+			if !cmp.Equal(&want, &got) {
+				t.Errorf("event = %+v; want %+v", got, want)
+			}
+			return true
+		}
+	}
+	return false
+}
+
 func eventIDs(p store.Page[store.Event]) []string {
 	out := []string{}
 	for _, e := range p.Data {

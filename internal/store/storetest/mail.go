@@ -657,20 +657,22 @@ func testEmailVerificationSignIn(t *testing.T, s store.Store) {
 		return req
 	}
 	signIn := func(req *store.AuthRequest) *store.SignIn {
-		return &store.SignIn{Session: newSession(env.ID, u.ID), Browser: newBrowserSession(env.ID, u.ID), Request: req.ID, Code: newAuthCode(env.ID)}
+		return &store.SignIn{Session: newSession(env.ID, u.ID), Browser: newBrowserSession(env.ID, u.ID), Request: req.ID, Code: newAuthCode(env.ID),
+			Event: newEvent(env.ID, "user.signed_in")}
 	}
 	started := func(in *store.SignIn) bool {
 		t.Helper()
 		_, errS := s.GetSession(ctx, env.ID, in.Session.ID)
 		_, errB := s.GetBrowserSessionByHash(ctx, in.Browser.Hash)
 		red, errC := s.ConsumeAuthCode(ctx, in.Code.Hash, store.Now(), nil)
+		event := logged(t, s, in.Event)
 		switch {
-		case errS == nil && errB == nil && errC == nil && red.Code.SessionID == in.Session.ID:
+		case errS == nil && errB == nil && errC == nil && red.Code.SessionID == in.Session.ID && event:
 			return true
-		case errors.Is(errS, store.ErrNotFound) && errors.Is(errB, store.ErrNotFound) && errors.Is(errC, store.ErrNotFound):
+		case errors.Is(errS, store.ErrNotFound) && errors.Is(errB, store.ErrNotFound) && errors.Is(errC, store.ErrNotFound) && !event:
 			return false
 		}
-		t.Fatalf("sign-in half written: session %v, browser session %v, code %v", errS, errB, errC)
+		t.Fatalf("sign-in half written: session %v, browser session %v, code %v, event %v", errS, errB, errC, event)
 		return false
 	}
 	requestLeft := func(req *store.AuthRequest) bool {

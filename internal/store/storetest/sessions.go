@@ -654,9 +654,10 @@ func testThrottleConcurrent(t *testing.T, s store.Store) {
 }
 
 // StartSession writes a sign-in in one transaction: the session, the
-// user's last sign-in, the browser session, the consumed request, and the
-// code and first refresh token bound to the session; when the user or the
-// request is gone, or the session ID is taken, nothing at all.
+// user's last sign-in, the browser session, the consumed request, the
+// code and first refresh token bound to the session, and the sign-in's
+// event; when the user or the request is gone, or the session or event ID
+// is taken, nothing at all.
 func testStartSession(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newEnv(t, s, "Dev")
@@ -688,11 +689,15 @@ func testStartSession(t *testing.T, s store.Store) {
 		if _, err := s.GetBrowserSessionByHash(ctx, in.Browser.Hash); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: browser session written (%v)", step, err)
 		}
+		if logged(t, s, in.Event) {
+			t.Errorf("%s: event recorded", step)
+		}
 	}
 	full := func(userID, request string) store.SignIn {
 		sess := newSession(e.ID, userID)
 		return store.SignIn{Session: sess, Browser: newBrowserSession(e.ID, userID), Request: request,
-			Code: newAuthCode("env_elsewhere"), First: newRefreshToken("env_elsewhere", "session_elsewhere")}
+			Code: newAuthCode("env_elsewhere"), First: newRefreshToken("env_elsewhere", "session_elsewhere"),
+			Event: newEvent(e.ID, "user.signed_in")}
 	}
 
 	req := newRequest()
@@ -717,6 +722,9 @@ func testStartSession(t *testing.T, s store.Store) {
 	}
 	if b, err := s.GetBrowserSessionByHash(ctx, in.Browser.Hash); err != nil || b.ID != in.Browser.ID {
 		t.Errorf("browser session = %+v, %v", b, err)
+	}
+	if !logged(t, s, in.Event) {
+		t.Error("the sign-in's event was not recorded")
 	}
 	_, err = s.GetAuthRequest(ctx, e.ID, req.ID)
 	wantErr(t, err, store.ErrNotFound, "the completed request")
@@ -772,6 +780,18 @@ func testStartSession(t *testing.T, s store.Store) {
 	wantErr(t, s.StartSession(ctx, dup), store.ErrConflict, "StartSession with a taken session ID")
 	dup.Session.ID = ids.New("session") // nothingWritten looks the session up by ID
 	nothingWritten("taken session ID", dup)
+	if _, err := s.GetAuthRequest(ctx, e.ID, req.ID); err != nil {
+		t.Errorf("request consumed by a sign-in that failed: %v", err)
+	}
+
+	// An event ID taken already (the event is written last): nothing is
+	// written, so the log never misses a sign-in that happened.
+	dupEvent := full(u.ID, req.ID)
+	taken := *in.Event
+	dupEvent.Event = &taken
+	wantErr(t, s.StartSession(ctx, dupEvent), store.ErrConflict, "StartSession with a taken event ID")
+	dupEvent.Event = newEvent(e.ID, "user.signed_in") // nothingWritten looks the event up by ID
+	nothingWritten("taken event ID", dupEvent)
 	if _, err := s.GetAuthRequest(ctx, e.ID, req.ID); err != nil {
 		t.Errorf("request consumed by a sign-in that failed: %v", err)
 	}
