@@ -10,7 +10,9 @@
 // BEGIN IMMEDIATE, so writers queue instead of failing with SQLITE_BUSY on
 // upgrade, and are group-committed (commit.go): the write transactions
 // waiting at the same moment run in one transaction, each in a savepoint,
-// with one commit, and each caller returns after that commit. Reads use a
+// with one commit, and each caller returns after that commit. The log is
+// copied back into the database file by a goroutine of its own
+// (checkpoint.go), so no write waits for that. Reads use a
 // separate read-only pool that WAL lets run alongside the writer. User search is a range scan per indexed column (email, and
 // lowercased copies of the names), so it needs no LIKE and no full scan.
 // Migrations are the numbered files in migrations/, embedded.

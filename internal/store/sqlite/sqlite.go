@@ -33,10 +33,13 @@ type DB struct {
 	reader     *sql.DB // read-only pool
 	readStmts  *stmtCache
 	writeStmts *stmtCache
-	writes     chan *write   // to the group committer (commit.go)
-	stop       chan struct{} // closed by Close
-	stopped    chan struct{} // closed when the committer has returned
-	closeOnce  sync.Once
+	writes     chan *write // to the group committer (commit.go)
+	// checkpointer is the checkpoint goroutine's connection (checkpoint.go).
+	checkpointer *sql.DB
+	stop         chan struct{} // closed by Close
+	stopped      chan struct{} // closed when the committer has returned
+	checkpointed chan struct{} // closed when the checkpoint goroutine has returned
+	closeOnce    sync.Once
 	commitStats
 }
 
@@ -77,7 +80,7 @@ func Open(ctx context.Context, path string, opts ...Options) (*DB, error) {
 	}
 	pragmas := []string{
 		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)",
-		"synchronous(" + sync + ")", "temp_store(MEMORY)",
+		"synchronous(" + sync + ")", "temp_store(MEMORY)", "wal_autocheckpoint(" + strconv.Itoa(walLimitPages) + ")",
 	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
@@ -99,9 +102,16 @@ func Open(ctx context.Context, path string, opts ...Options) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	reader.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	db := &DB{path: path, writer: writer, reader: reader, readStmts: newStmtCache(reader), writeStmts: newStmtCache(writer),
-		writes: make(chan *write), stop: make(chan struct{}), stopped: make(chan struct{})}
+	checkpointer, err := openCheckpointer(dsn())
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db := &DB{path: path, writer: writer, reader: reader, checkpointer: checkpointer, readStmts: newStmtCache(reader), writeStmts: newStmtCache(writer),
+		writes: make(chan *write), stop: make(chan struct{}), stopped: make(chan struct{}), checkpointed: make(chan struct{})}
 	go db.commitLoop()
+	go db.checkpointLoop()
 	// Touch the writer first so the file and WAL exist before readers open.
 	if err := writer.PingContext(ctx); err != nil {
 		db.Close()
@@ -120,13 +130,14 @@ func (db *DB) Backend() string { return "sqlite" }
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both pools.
+// Close closes the pools and the checkpoint connection.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.stop) })
 	<-db.stopped
+	<-db.checkpointed
 	db.readStmts.close()
 	db.writeStmts.close()
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	return errors.Join(db.checkpointer.Close(), db.reader.Close(), db.writer.Close())
 }
 
 // Ping checks that both pools answer.
