@@ -253,6 +253,19 @@ type SignIn struct {
 	Event *Event
 }
 
+// ErrNotTheChallengesUser is a caller's mistake: a sign-in passed to
+// UseEmailVerification must be the challenge's user's.
+var ErrNotTheChallengesUser = errors.New("store: the sign-in is not for the challenge's user")
+
+// CheckFor returns ErrNotTheChallengesUser unless in starts a session of
+// user userID in environment envID.
+func (in *SignIn) CheckFor(envID, userID string) error {
+	if in.Session.EnvironmentID != envID || in.Session.UserID != userID {
+		return ErrNotTheChallengesUser
+	}
+	return nil
+}
+
 // Session is a user's session with an app, created at sign-in and kept
 // alive by refreshes. It is active until it ends (logout, revocation,
 // refresh-token reuse), passes ExpiresAt, or sees no activity for the

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -244,8 +243,8 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 			return err
 		})
 		if then != nil {
-			if then.Session.EnvironmentID != envID || then.Session.UserID != c.UserID {
-				return errSignInNotTheChallenges
+			if err := then.CheckFor(envID, c.UserID); err != nil {
+				return err
 			}
 			// Guarded by the address: nothing of the sign-in is written
 			// unless the statement before verified it.
@@ -263,10 +262,6 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 	}
 	return cu.c, user, nil
 }
-
-// errSignInNotTheChallenges is a caller's mistake: a sign-in passed with
-// an email verification must be its user's.
-var errSignInNotTheChallenges = errors.New("store: the sign-in is not for the challenge's user")
 
 // challengeUpdate is a challenge's read-modify-write in readModifyWrite.
 type challengeUpdate struct {

@@ -232,8 +232,10 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 		if err != nil || !used {
 			return err
 		}
-		if then != nil && (then.Session.EnvironmentID != envID || then.Session.UserID != c.UserID) {
-			return errSignInNotTheChallenges
+		if then != nil {
+			if err := then.CheckFor(envID, c.UserID); err != nil {
+				return err
+			}
 		}
 		u, err = orNil(scanUser(db.txr(ctx, tx, `UPDATE users SET email_verified = 1, updated_at = ?
 			WHERE environment_id = ? AND id = ? AND email = ? RETURNING `+userColumns, ms(*c.UsedAt), envID, c.UserID, c.Email)))
@@ -252,10 +254,6 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 	}
 	return c, u, signInErr
 }
-
-// errSignInNotTheChallenges is a caller's mistake: a sign-in passed with
-// an email verification must be its user's.
-var errSignInNotTheChallenges = errors.New("store: the sign-in is not for the challenge's user")
 
 // updateChallenge reads a challenge (of kind, unless kind is ""), calls fn
 // and writes the result, and reports whether fn used it.

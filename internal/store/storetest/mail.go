@@ -708,8 +708,8 @@ func testEmailVerificationSignIn(t *testing.T, s store.Store) {
 	// A sign-in for another user is refused, and nothing is written.
 	other := signIn(req)
 	other.Session.UserID = ids.New("user")
-	if _, _, err := s.UseEmailVerification(ctx, env.ID, c.ID, use, other); err == nil {
-		t.Error("a sign-in for another user was accepted")
+	if _, _, err := s.UseEmailVerification(ctx, env.ID, c.ID, use, other); !errors.Is(err, store.ErrNotTheChallengesUser) {
+		t.Errorf("a sign-in for another user: %v, want ErrNotTheChallengesUser", err)
 	}
 	if n, used, verified := state(c); n != 1 || used || verified || started(other) || !requestLeft(req) {
 		t.Errorf("after another user's sign-in: attempts %d, used %v, verified %v, request left %v", n, used, verified, requestLeft(req))
