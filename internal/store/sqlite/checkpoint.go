@@ -22,21 +22,29 @@ const (
 	walLimitPages   = 10000 // 40 MB of 4 KiB pages
 )
 
-// checkpointLoop checkpoints the log until Close. A checkpoint that
-// fails (while the writer runs one of its own, say) is left for the next
-// round.
+// checkpointLoop checkpoints the log until Close, in the rounds after
+// which something was committed (an idle server does no checkpoints). A
+// checkpoint that fails (while the writer runs one of its own, say) is
+// left for the next round.
 func (db *DB) checkpointLoop() {
 	defer close(db.checkpointed)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	var seen int64
 	for {
 		select {
 		case <-t.C:
 		case <-db.stop:
 			return
 		}
+		commits := db.commits.Load()
+		if commits == seen {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		db.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		if _, err := db.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+			seen = commits
+		}
 		cancel()
 	}
 }
