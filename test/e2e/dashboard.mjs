@@ -113,6 +113,9 @@ const envPage = (rest) => `${ADMIN}/env/${envId}/${rest}`;
 async function expectNotice(p, want) {
   const n = p.locator('#notice');
   await n.waitFor({ timeout: 10_000 });
+  // The notice comes first in the page: wait for the rest of it to be
+  // parsed too, since callers go on to look at what follows it.
+  await p.waitForLoadState('domcontentloaded', { timeout: 10_000 });
   const got = await text(n);
   check(got.startsWith(want), `the notice reads "${got}", want "${want}…"`);
 }
