@@ -137,7 +137,7 @@ type SignUpInput struct {
 // errs.Validation error naming each field.
 func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpInput, c Client) (*store.User, error) {
 	pw := in.Password
-	ci := users.CreateInput{Email: in.Email, Password: &pw}
+	ci := users.CreateInput{Email: in.Email, Password: &pw, Logged: s.signedUp(env.ID, "password", c)}
 	if in.FirstName != "" {
 		ci.FirstName = &in.FirstName
 	}
@@ -152,7 +152,6 @@ func (s *Service) SignUp(ctx context.Context, env *store.Environment, in SignUpI
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, env.ID, EventSignedUp, "user", u.ID, u.ID, c, map[string]string{"method": "password"})
 	return u, nil
 }
 

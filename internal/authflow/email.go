@@ -385,11 +385,11 @@ func (s *Service) CompleteMagicAuth(ctx context.Context, env *store.Environment,
 		if !env.Email.MagicSignUp {
 			return nil, ErrCodeInvalid
 		}
-		u, err = s.Users.Create(ctx, env.ID, users.CreateInput{Email: norm, EmailVerified: true})
+		u, err = s.Users.Create(ctx, env.ID, users.CreateInput{Email: norm, EmailVerified: true,
+			Logged: s.signedUp(env.ID, "magic_code", c)})
 		if err != nil {
 			return nil, err
 		}
-		s.record(ctx, env.ID, EventSignedUp, "user", u.ID, u.ID, c, map[string]string{"method": "magic_code"})
 	case err != nil:
 		return nil, err
 	}

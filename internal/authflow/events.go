@@ -36,6 +36,15 @@ func (s *Service) event(envID, typ, actorType, actorID, target string, c Client,
 	}
 }
 
+// signedUp gives the user.signed_up event of a user who signs up with
+// method; users.Service.Create stores it with the user, so a sign-up is
+// logged if and only if its account exists.
+func (s *Service) signedUp(envID, method string, c Client) func(*store.User) *store.Event {
+	return func(u *store.User) *store.Event {
+		return s.event(envID, EventSignedUp, "user", u.ID, u.ID, c, map[string]string{"method": method})
+	}
+}
+
 // signedIn is the user.signed_in event of a session started by signing
 // in: StartSession records it in the session's own transaction, so a
 // sign-in is logged when its session starts and only then (not when a

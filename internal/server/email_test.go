@@ -16,7 +16,13 @@ import (
 // signIns returns the user.signed_in events of a user, newest first.
 func signIns(t *testing.T, ts *testServer, userID string) []store.Event {
 	t.Helper()
-	p, err := ts.Store.ListEvents(t.Context(), ts.EnvID, []string{authflow.EventSignedIn}, store.ListParams{Limit: 100, Order: store.Desc})
+	return eventsOf(t, ts, authflow.EventSignedIn, userID)
+}
+
+// eventsOf returns a user's events of one type, newest first.
+func eventsOf(t *testing.T, ts *testServer, typ, userID string) []store.Event {
+	t.Helper()
+	p, err := ts.Store.ListEvents(t.Context(), ts.EnvID, []string{typ}, store.ListParams{Limit: 100, Order: store.Desc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +141,10 @@ func TestOneTimeCodeRules(t *testing.T) {
 		}
 		if g := grant("once@example.com", code); g.Status != 400 || g.Body["code"] != "one_time_code_previously_used" {
 			t.Fatalf("reused code = %d %s", g.Status, g.Raw)
+		}
+		once := g.Body["user"].(map[string]any)["id"].(string)
+		if up := eventsOf(t, ts, authflow.EventSignedUp, once); len(up) != 1 || up[0].Data["method"] != "magic_code" || up[0].ActorID != once {
+			t.Errorf("sign-ups logged for the magic-code account: %+v, want one, method magic_code", up)
 		}
 		// Attempts: five wrong guesses kill the code, even for the right one.
 		r = create("guess@example.com")
@@ -299,6 +309,9 @@ func TestHostedVerificationSignsIn(t *testing.T) {
 		user, err := ts.Store.GetUserByEmail(ctx, ts.EnvID, email)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if up := eventsOf(t, ts, authflow.EventSignedUp, user.ID); len(up) != 1 || up[0].Data["method"] != "password" || up[0].ActorID != user.ID {
+			t.Errorf("sign-ups logged: %+v, want one, method password", up)
 		}
 		sessions := func() int {
 			page, err := ts.Store.ListUserSessions(ctx, ts.EnvID, user.ID, store.ListParams{Limit: 10})

@@ -107,9 +107,11 @@ type Redirects interface {
 
 // Users stores end users.
 type Users interface {
-	// CreateUser inserts u. ErrConflict if the email or external ID is taken
-	// in the environment.
-	CreateUser(ctx context.Context, u *User) error
+	// CreateUser inserts u and, in the same transaction, the activity-log
+	// events given (a sign-up is logged if and only if its user is
+	// stored). ErrConflict if the email or external ID is taken in the
+	// environment, or an event's ID is; then nothing is written.
+	CreateUser(ctx context.Context, u *User, events ...*Event) error
 	// GetUser returns a user by ID within an environment.
 	GetUser(ctx context.Context, envID, id string) (*User, error)
 	// GetUserByEmail returns a user by (normalised) email within an environment.

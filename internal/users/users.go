@@ -56,6 +56,9 @@ type CreateInput struct {
 	Name             *string
 	ExternalID       *string
 	Metadata         map[string]string
+	// Logged, if set, gives the activity-log event of the new user, which
+	// is stored with the user in one transaction.
+	Logged func(u *store.User) *store.Event
 }
 
 // UpdateInput changes a user. Unset fields are left alone; a null Value
@@ -264,7 +267,11 @@ func (s *Service) Create(ctx context.Context, envID string, in CreateInput) (*st
 		FirstName: emptyNil(in.FirstName), LastName: emptyNil(in.LastName), Name: emptyNil(in.Name),
 		ExternalID: in.ExternalID, Metadata: metadata, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Store.CreateUser(ctx, u); err != nil {
+	var logged []*store.Event
+	if in.Logged != nil {
+		logged = append(logged, in.Logged(u))
+	}
+	if err := s.Store.CreateUser(ctx, u, logged...); err != nil {
 		return nil, s.conflict(ctx, envID, u, err)
 	}
 	return u, nil

@@ -36,10 +36,11 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 // RecordEvent inserts e; an empty EnvironmentID is stored as NULL (a
 // server-wide event). ErrConflict if its ID exists.
 func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		eventArgs(e)...)
+	_, err := db.pool.Exec(ctx, insertEventSQL, eventArgs(e)...)
 	return mapErr(err)
 }
+
+const insertEventSQL = `INSERT INTO events (` + eventColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 func eventArgs(e *store.Event) []any {
 	return []any{e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),

@@ -140,10 +140,19 @@ func lowerUserNames(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// CreateUser inserts u.
-func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.pool.Exec(ctx, insertUser, userArgs(u)...)
-	return mapErr(err)
+// CreateUser inserts u and events (see store.Users): one pipelined
+// batch, so one round trip and one implicit transaction.
+func (db *DB) CreateUser(ctx context.Context, u *store.User, events ...*store.Event) error {
+	if len(events) == 0 {
+		_, err := db.pool.Exec(ctx, insertUser, userArgs(u)...)
+		return mapErr(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(insertUser, userArgs(u)...)
+	for _, e := range events {
+		b.Queue(insertEventSQL, eventArgs(e)...)
+	}
+	return mapErr(db.pool.SendBatch(ctx, b).Close())
 }
 
 // GetUser returns a user by ID.

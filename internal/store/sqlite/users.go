@@ -141,10 +141,23 @@ func lowerUserNames(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// CreateUser inserts u.
-func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.ex(ctx, insertUser, userArgs(u)...)
-	return mapErr(err)
+// CreateUser inserts u and events in one transaction (see store.Users).
+func (db *DB) CreateUser(ctx context.Context, u *store.User, events ...*store.Event) error {
+	if len(events) == 0 {
+		_, err := db.ex(ctx, insertUser, userArgs(u)...)
+		return mapErr(err)
+	}
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := db.txe(ctx, tx, insertUser, userArgs(u)...); err != nil {
+			return mapErr(err)
+		}
+		for _, e := range events {
+			if _, err := db.txe(ctx, tx, insertEventSQL, eventArgs(e)...); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
 }
 
 const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE environment_id = ? AND id = ?`

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Settings", testSettings},
 		{"UserCRUD", testUserCRUD},
 		{"UserConflicts", testUserConflicts},
+		{"CreateUserLogged", testCreateUserLogged},
 		{"UserIsolation", testUserIsolation},
 		{"UserTimes", testUserTimes},
 		{"UserPagination", testUserPagination},
@@ -416,6 +417,47 @@ func testUserCRUD(t *testing.T, s store.Store) {
 	_, err = s.GetUser(ctx, e.ID, u.ID)
 	wantErr(t, err, store.ErrNotFound, "GetUser after delete")
 	wantErr(t, s.DeleteUser(ctx, e.ID, u.ID), store.ErrNotFound, "DeleteUser twice")
+}
+
+// testCreateUserLogged: a user created with its sign-up event is stored
+// with it, and a refused user leaves no event, nor a refused event a user.
+func testCreateUserLogged(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := newEnv(t, s, "Dev")
+	signedUp := func(u *store.User) *store.Event {
+		ev := newEvent(e.ID, "user.signed_up")
+		ev.ActorID, ev.TargetID = u.ID, u.ID
+		return ev
+	}
+
+	u := newUser(e.ID, "logged@example.com")
+	ev := signedUp(u)
+	if err := s.CreateUser(ctx, u, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetUser(ctx, e.ID, u.ID); err != nil {
+		t.Fatalf("user created with an event: %v", err)
+	}
+	if !logged(t, s, ev) {
+		t.Error("the event given with the user was not written")
+	}
+
+	twin := newUser(e.ID, "logged@example.com")
+	lost := signedUp(twin)
+	wantErr(t, s.CreateUser(ctx, twin, lost), store.ErrConflict, "taken email, with an event")
+	if logged(t, s, lost) {
+		t.Error("a user refused for a taken email left its event")
+	}
+
+	other := newUser(e.ID, "other@example.com")
+	taken := signedUp(other)
+	taken.ID = ev.ID
+	if err := s.CreateUser(ctx, other, taken); err == nil {
+		t.Fatal("an event ID already taken was accepted")
+	}
+	if _, err := s.GetUser(ctx, e.ID, other.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a user whose event was refused was stored (err %v)", err)
+	}
 }
 
 func testUserConflicts(t *testing.T, s store.Store) {
