@@ -12,7 +12,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/errs"
 	"github.com/gatehouse/gatehouse/internal/ids"
-	"github.com/gatehouse/gatehouse/internal/opt"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
@@ -463,9 +462,11 @@ func (s *Service) CheckResetToken(ctx context.Context, env *store.Environment, t
 	return ch, nil
 }
 
-// ResetPassword sets a new password with a reset token: the token is used
-// up, the email counts as verified (the link proved it), and every session
-// of the user ends.
+// ResetPassword sets a new password with a reset token. In one store
+// transaction the token is used up, the password set, the email counted
+// as verified (the link proved it), every session of the user ended and
+// the reset logged. A link sent to an address the account no longer has
+// is used up and resets nothing.
 func (s *Service) ResetPassword(ctx context.Context, env *store.Environment, token, newPassword string) (*store.User, error) {
 	ch, err := s.CheckResetToken(ctx, env, token)
 	if err != nil {
@@ -475,26 +476,27 @@ func (s *Service) ResetPassword(ctx context.Context, env *store.Environment, tok
 	if err := users.CheckPassword(newPassword); err != nil {
 		return nil, err
 	}
-	chs, _ := s.challenges()
-	if _, err := chs.UpdateChallenge(ctx, env.ID, ch.ID, func(c *store.Challenge) error {
-		if c.UsedAt != nil {
-			return ErrResetInvalid
-		}
-		now := s.now()
-		c.UsedAt = &now
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	pw := newPassword
-	verified := true
-	u, err := s.Users.Update(ctx, env.ID, ch.UserID, users.UpdateInput{Password: opt.Of(pw), EmailVerified: opt.Of(verified)})
+	hash, err := s.Hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.EndUserSessions(ctx, env.ID, u.ID, s.now()); err != nil {
+	chs, _ := s.challenges()
+	event := s.event(env.ID, EventPasswordReset, "user", ch.UserID, ch.UserID, Client{}, nil)
+	_, u, err := chs.UsePasswordReset(ctx, env.ID, ch.ID, func(c *store.Challenge) error {
+		now := s.now()
+		if c.UsedAt != nil || !now.Before(c.ExpiresAt) {
+			return ErrResetInvalid
+		}
+		c.UsedAt = &now
+		return nil
+	}, hash, event)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrResetInvalid
+	} else if err != nil {
 		return nil, err
 	}
-	s.record(ctx, env.ID, "user.password_reset", "user", u.ID, u.ID, Client{}, nil)
+	if u == nil {
+		return nil, ErrResetInvalid // the account no longer has the address the link went to
+	}
 	return u, nil
 }

@@ -14,6 +14,7 @@ const (
 	EventSignInFailed  = "user.sign_in_failed"
 	EventSessionEnded  = "session.ended"
 	EventSessionRevoke = "session.revoked"
+	EventPasswordReset = "user.password_reset"
 )
 
 // record writes an activity-log event. The log is for operators, not

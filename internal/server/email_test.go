@@ -247,6 +247,44 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 			t.Fatal("GET password_reset returns the token")
 		}
 		ts.do(t, "POST", "/user_management/password_reset", `{"email":"nobody@example.com"}`).want(t, 404, "")
+		user := r.Body["user"].(map[string]any)["id"].(string)
+		if resets := eventsOf(t, ts, authflow.EventPasswordReset, user); len(resets) != 2 {
+			t.Errorf("%d resets logged, want 2", len(resets))
+		}
+	})
+}
+
+// A reset link sent to an address the account has since given up resets
+// nothing, ends no session and logs nothing: its holder may no longer be
+// the account's owner.
+func TestPasswordResetForAnOldAddress(t *testing.T) {
+	backends(t, func(t *testing.T, ts *testServer) {
+		registerApp(t, ts)
+		r := session(t, ts, "old@example.com")
+		user := r.Body["user"].(map[string]any)["id"].(string)
+		cr := ts.do(t, "POST", "/user_management/password_reset", `{"email":"old@example.com"}`)
+		cr.want(t, 201, "")
+		ts.do(t, "PUT", "/user_management/users/"+user, `{"email":"moved@example.com"}`).want(t, 200, "")
+		before, err := ts.Store.GetUser(t.Context(), ts.EnvID, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		confirm := `{"token":"` + cr.Body["password_reset_token"].(string) + `","new_password":"a takeover passphrase"}`
+		ts.do(t, "POST", "/user_management/password_reset/confirm", confirm).want(t, 400, "password_reset_token_invalid")
+		after, _ := ts.Store.GetUser(t.Context(), ts.EnvID, user)
+		if after.PasswordHash != before.PasswordHash || after.EmailVerified != before.EmailVerified {
+			t.Error("a link for the old address changed the account")
+		}
+		if r := ts.refresh(t, r.Body["refresh_token"].(string)); r.Status != 200 {
+			t.Fatalf("a refused reset ended the session: %d %s", r.Status, r.Raw)
+		}
+		if resets := eventsOf(t, ts, authflow.EventPasswordReset, user); len(resets) != 0 {
+			t.Errorf("a refused reset was logged: %+v", resets)
+		}
+		// The link is used up all the same.
+		if ch, err := ts.Store.GetChallenge(t.Context(), ts.EnvID, cr.Body["id"].(string)); err != nil || ch.UsedAt == nil {
+			t.Errorf("the refused link is not used up: %+v, %v", ch, err)
+		}
 	})
 }
 

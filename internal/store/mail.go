@@ -84,6 +84,16 @@ type Challenges interface {
 	// completed already, the verification stands, nothing of then is
 	// written, and the error is ErrAlreadyUsed.
 	UseEmailVerification(ctx context.Context, envID, id string, fn func(*Challenge) error, then *SignIn) (*Challenge, *User, error)
+	// UsePasswordReset is UpdateChallenge for a password-reset challenge
+	// (ErrNotFound for any other kind). When fn marks the challenge used,
+	// the same transaction, provided the challenge's user still has the
+	// address the link went to, sets the user's password hash to
+	// passwordHash, email_verified, and updated_at (the use time), ends
+	// every live session and browser session of the user at the use time,
+	// writes event (if not nil), and returns the user. Otherwise the user
+	// is nil and only the challenge is written: a reset is all of these or
+	// none, so a password is never changed with the old sessions left live.
+	UsePasswordReset(ctx context.Context, envID, id string, fn func(*Challenge) error, passwordHash string, event *Event) (*Challenge, *User, error)
 }
 
 // Challenge kinds.

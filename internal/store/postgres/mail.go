@@ -263,6 +263,45 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 	return cu.c, user, nil
 }
 
+// UsePasswordReset updates a password-reset challenge with fn and, if fn
+// used it, resets its user's password, ends the user's sessions and writes
+// event, in one transaction (see store.Challenges).
+func (db *DB) UsePasswordReset(ctx context.Context, envID, id string, fn func(*store.Challenge) error, passwordHash string, event *store.Event) (*store.Challenge, *store.User, error) {
+	var cu challengeUpdate
+	var user *store.User
+	err := db.readModifyWrite(ctx, cu.read(envID, id, store.ChallengePasswordReset), func(b *pgx.Batch) error {
+		if err := cu.write(b, fn); err != nil || !cu.used {
+			return err
+		}
+		c := cu.c
+		at := ts(*c.UsedAt)
+		b.Queue(`UPDATE users SET password_hash = $1, email_verified = true, updated_at = $2
+			WHERE environment_id = $3 AND id = $4 AND email = $5 RETURNING `+userColumns, passwordHash, at, envID, c.UserID, c.Email,
+		).QueryRow(func(row pgx.Row) (err error) {
+			user, err = orNil(scanUser(row))
+			return err
+		})
+		// The rest only if that statement reset the password: the new
+		// hash, salted afresh, is in the user's row only then.
+		const reset = `EXISTS (SELECT 1 FROM users WHERE environment_id = $2 AND id = $3 AND password_hash = $4)`
+		b.Queue(`UPDATE sessions SET ended_at = $1, updated_at = $1
+			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+reset, at, envID, c.UserID, passwordHash)
+		b.Queue(`UPDATE browser_sessions SET ended_at = $1
+			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+reset, at, envID, c.UserID, passwordHash)
+		if event != nil {
+			b.Queue(`INSERT INTO events (`+eventColumns+`)
+				SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+				WHERE EXISTS (SELECT 1 FROM users WHERE environment_id = $10 AND id = $11 AND password_hash = $12)`,
+				append(eventArgs(event), envID, c.UserID, passwordHash)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cu.c, user, nil
+}
+
 // challengeUpdate is a challenge's read-modify-write in readModifyWrite.
 type challengeUpdate struct {
 	c    *store.Challenge

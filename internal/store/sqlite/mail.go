@@ -255,6 +255,40 @@ func (db *DB) UseEmailVerification(ctx context.Context, envID, id string, fn fun
 	return c, u, signInErr
 }
 
+// UsePasswordReset updates a password-reset challenge with fn and, if fn
+// used it, resets its user's password, ends the user's sessions and writes
+// event, in one transaction (see store.Challenges).
+func (db *DB) UsePasswordReset(ctx context.Context, envID, id string, fn func(*store.Challenge) error, passwordHash string, event *store.Event) (*store.Challenge, *store.User, error) {
+	var c *store.Challenge
+	var u *store.User
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var used bool
+		var err error
+		c, used, err = db.updateChallenge(ctx, tx, envID, id, store.ChallengePasswordReset, fn)
+		if err != nil || !used {
+			return err
+		}
+		u, err = orNil(scanUser(db.txr(ctx, tx, `UPDATE users SET password_hash = ?, email_verified = 1, updated_at = ?
+			WHERE environment_id = ? AND id = ? AND email = ? RETURNING `+userColumns, passwordHash, ms(*c.UsedAt), envID, c.UserID, c.Email)))
+		if err != nil || u == nil {
+			return err
+		}
+		if _, err := db.endUserSessions(ctx, tx, envID, u.ID, *c.UsedAt); err != nil {
+			return err
+		}
+		if event != nil {
+			if _, err := db.txe(ctx, tx, insertEventSQL, eventArgs(event)...); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, u, nil
+}
+
 // updateChallenge reads a challenge (of kind, unless kind is ""), calls fn
 // and writes the result, and reports whether fn used it.
 func (db *DB) updateChallenge(ctx context.Context, tx *sql.Tx, envID, id, kind string, fn func(*store.Challenge) error) (*store.Challenge, bool, error) {

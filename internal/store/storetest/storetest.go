@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ChallengeUpdate", testChallengeUpdate},
 		{"ChallengeUpdateAtomic", testChallengeUpdateAtomic},
 		{"UseEmailVerification", testUseEmailVerification},
+		{"UsePasswordReset", testUsePasswordReset},
 		{"EmailVerificationSignIn", testEmailVerificationSignIn},
 		{"Idempotency", testIdempotency},
 		{"Sweep", testSweep},
