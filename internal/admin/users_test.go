@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/authflow"
 	"github.com/gatehouse/gatehouse/internal/ids"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
@@ -173,6 +174,9 @@ func TestUserPageEditRevokeDelete(t *testing.T) {
 		b.post(ts.envPath("users/"+other.ID+"/sessions/"+sess.ID+"/revoke"), nil).want(t, http.StatusNotFound)
 		if ev := events(t, ts, ts.Env.ID, admin.EventSessionRevoked); len(ev) != 1 || ev[0].TargetID != sess.ID || ev[0].ActorID != a.ID || ev[0].ActorType != "admin" || ev[0].Data["user_id"] != u.ID {
 			t.Fatalf("session_revoked events = %+v", ev)
+		}
+		if ev := events(t, ts, ts.Env.ID, authflow.EventSessionRevoke); len(ev) != 1 || ev[0].TargetID != sess.ID {
+			t.Fatalf("session.revoked events = %+v, want one for the session", ev)
 		}
 
 		// Edit: invalid email, taken email, then a good change.

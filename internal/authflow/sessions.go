@@ -42,20 +42,11 @@ func (s *Service) Logout(ctx context.Context, sessionID, returnTo string) (*Logo
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if err := s.Store.EndSession(ctx, env.ID, sess.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+	ended := s.event(env.ID, EventSessionEnded, "user", sess.UserID, sess.ID, Client{}, map[string]string{"reason": "logout"})
+	if _, err := s.Store.EndSessionAndBrowser(ctx, env.ID, sess.ID, sess.BrowserSessionID, s.now(), ended); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if sess.EndedAt == nil {
-		s.record(ctx, env.ID, EventSessionEnded, "user", sess.UserID, sess.ID, Client{}, map[string]string{"reason": "logout"})
-	}
-	res := &LogoutResult{Environment: env}
-	if sess.BrowserSessionID != "" {
-		if err := s.Store.EndBrowserSession(ctx, env.ID, sess.BrowserSessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		res.BrowserEnded = true
-	}
+	res := &LogoutResult{Environment: env, BrowserEnded: sess.BrowserSessionID != ""}
 	if returnTo != "" {
 		ok, err := s.RedirectAllowed(ctx, env, store.SignOutRedirect, returnTo)
 		if err != nil {
@@ -104,17 +95,7 @@ func (s *Service) RevokeSession(ctx context.Context, env *store.Environment, id 
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	if err := s.Store.EndSession(ctx, env.ID, id, now); err != nil {
-		return err
-	}
-	if sess.BrowserSessionID != "" {
-		if err := s.Store.EndBrowserSession(ctx, env.ID, sess.BrowserSessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	if sess.EndedAt == nil {
-		s.record(ctx, env.ID, EventSessionRevoke, "system", "", sess.ID, Client{}, map[string]string{"reason": "revoked"})
-	}
-	return nil
+	revoked := s.event(env.ID, EventSessionRevoke, "system", "", sess.ID, Client{}, map[string]string{"reason": "revoked"})
+	_, err = s.Store.EndSessionAndBrowser(ctx, env.ID, id, sess.BrowserSessionID, s.now(), revoked)
+	return err
 }

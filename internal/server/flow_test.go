@@ -506,6 +506,19 @@ func TestLogoutReturnTo(t *testing.T) {
 		if !strings.Contains(p.Location, "/hosted/") {
 			t.Fatalf("after logout authorize went to %q", p.Location)
 		}
+		// Four logouts of one session, one sign-out logged.
+		if ended := eventsOf(t, ts, authflow.EventSessionEnded, s); len(ended) != 1 || ended[0].Data["reason"] != "logout" {
+			t.Errorf("session.ended events = %+v, want one", ended)
+		}
+		// A logout that comes without the browser's cookie ends its
+		// browser session all the same.
+		s2 := sid()
+		if p := newBrowser(t, ts).get("/user_management/sessions/logout?" + url.Values{"session_id": {s2}}.Encode()); p.Status != http.StatusFound {
+			t.Fatalf("cookieless logout = %d", p.Status)
+		}
+		if p := b.get(authorizeURL(ts, nil)); !strings.Contains(p.Location, "/hosted/") {
+			t.Fatalf("after a cookieless logout authorize went to %q", p.Location)
+		}
 		// Unknown sessions log out fine; a missing session_id is a 422.
 		if p := b.get("/user_management/sessions/logout?session_id=session_01ARYZ6S41TSV4RRFFQ69G5FAV"); p.Status != 200 {
 			t.Errorf("unknown session logout = %d", p.Status)

@@ -224,6 +224,14 @@ type Sessions interface {
 	// EndSession marks a session ended at the given time, keeping the first
 	// end time if it had ended already. ErrNotFound if absent.
 	EndSession(ctx context.Context, envID, id string, at time.Time) error
+	// EndSessionAndBrowser is a sign-out: in one transaction it ends a
+	// session as EndSession does and the browser session browserSessionID
+	// (unless "", keeping its first end time), so that the browser is not
+	// signed straight back in, and, if this call is the one that ended the
+	// session, writes event (unless nil). It reports whether it ended the
+	// session. ErrNotFound if the session is absent; then nothing is
+	// written.
+	EndSessionAndBrowser(ctx context.Context, envID, id, browserSessionID string, at time.Time, event *Event) (ended bool, err error)
 	// EndUserSessions ends every live session and browser session of a
 	// user (after a password reset, say) in one transaction and returns how
 	// many sessions it ended.

@@ -180,6 +180,42 @@ func (db *DB) EndSession(ctx context.Context, envID, id string, at time.Time) er
 		ts(at), envID, id))
 }
 
+// endSessionAndBrowserSQL ends a live session ($3), the browser session
+// $4 if the session exists, and inserts the event ($5–$13, none if $5 is
+// empty) if it ended the session, in one statement; it answers whether it
+// ended the session and whether the session exists.
+const endSessionAndBrowserSQL = `WITH s AS (
+		UPDATE sessions SET ended_at = $1, updated_at = $1
+		WHERE environment_id = $2 AND id = $3 AND ended_at IS NULL
+		RETURNING 1),
+	b AS (
+		UPDATE browser_sessions SET ended_at = coalesce(ended_at, $1)
+		WHERE environment_id = $2 AND id = $4 AND EXISTS (SELECT 1 FROM sessions WHERE environment_id = $2 AND id = $3)
+		RETURNING 1),
+	e AS (
+		INSERT INTO events (` + eventColumns + `)
+		SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM s WHERE $5 <> ''
+		RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM s), EXISTS (SELECT 1 FROM sessions WHERE environment_id = $2 AND id = $3)`
+
+// EndSessionAndBrowser ends a session and its browser session and logs
+// event, in one statement (see store.Sessions).
+func (db *DB) EndSessionAndBrowser(ctx context.Context, envID, id, browserSessionID string, at time.Time, event *store.Event) (bool, error) {
+	ev := []any{"", nil, nil, nil, nil, nil, nil, nil, nil}
+	if event != nil {
+		ev = eventArgs(event)
+	}
+	var ended, found bool
+	err := db.pool.QueryRow(ctx, endSessionAndBrowserSQL, append([]any{ts(at), envID, id, browserSessionID}, ev...)...).Scan(&ended, &found)
+	switch {
+	case err != nil:
+		return false, mapErr(err)
+	case !found:
+		return false, store.ErrNotFound
+	}
+	return ended, nil
+}
+
 const refreshTokenColumns = `hash, environment_id, session_id, created_at, used_at, successor_hash, successor_sealed`
 
 // refreshTokenRow holds the scan targets of refreshTokenColumns.

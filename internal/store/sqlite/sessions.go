@@ -153,6 +153,42 @@ func (db *DB) EndSession(ctx context.Context, envID, id string, at time.Time) er
 	return rowsAffected(res, err)
 }
 
+// EndSessionAndBrowser ends a session and its browser session and logs
+// event, in one transaction (see store.Sessions).
+func (db *DB) EndSessionAndBrowser(ctx context.Context, envID, id, browserSessionID string, at time.Time, event *store.Event) (bool, error) {
+	var ended bool
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := db.txe(ctx, tx, `UPDATE sessions SET ended_at = ?1, updated_at = ?1
+			WHERE environment_id = ?2 AND id = ?3 AND ended_at IS NULL`, ms(at), envID, id)
+		if err != nil {
+			return mapErr(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if ended = n == 1; !ended {
+			var one int
+			if err := db.txr(ctx, tx, `SELECT 1 FROM sessions WHERE environment_id = ? AND id = ?`, envID, id).Scan(&one); err != nil {
+				return mapErr(err)
+			}
+		}
+		if browserSessionID != "" {
+			if _, err := db.txe(ctx, tx, `UPDATE browser_sessions SET ended_at = coalesce(ended_at, ?)
+				WHERE environment_id = ? AND id = ?`, ms(at), envID, browserSessionID); err != nil {
+				return mapErr(err)
+			}
+		}
+		if ended && event != nil {
+			if _, err := db.txe(ctx, tx, insertEventSQL, eventArgs(event)...); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
+	return ended, err
+}
+
 const refreshTokenColumns = `hash, environment_id, session_id, created_at, used_at, successor_hash, successor_sealed`
 
 func scanRefreshToken(row interface{ Scan(...any) error }) (*store.RefreshToken, error) {

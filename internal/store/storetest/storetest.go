@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UserSearch", testUserSearch},
 		{"UserSearchPagination", testUserSearchPagination},
 		{"EndUserSessions", testEndUserSessions},
+		{"EndSessionAndBrowser", testEndSessionAndBrowser},
 		{"Outbox", testOutbox},
 		{"OutboxLeaseExpiry", testOutboxLeaseExpiry},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
