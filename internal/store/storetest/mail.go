@@ -328,6 +328,17 @@ func newChallenge(envID, kind, email string) *store.Challenge {
 	}
 }
 
+// usersChallenge stores a new challenge of kind for u, sent to email.
+func usersChallenge(t *testing.T, s store.Store, u *store.User, kind, email string) *store.Challenge {
+	t.Helper()
+	c := newChallenge(u.EnvironmentID, kind, email)
+	c.UserID = u.ID
+	if err := s.CreateChallenge(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func testChallenges(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	env := newEnv(t, s, "Dev")
@@ -551,14 +562,7 @@ func testUseEmailVerification(t *testing.T, s store.Store) {
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	challenge := func(kind, email string) *store.Challenge {
-		c := newChallenge(env.ID, kind, email)
-		c.UserID = u.ID
-		if err := s.CreateChallenge(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	challenge := func(kind, email string) *store.Challenge { return usersChallenge(t, s, u, kind, email) }
 	verified := func() bool {
 		t.Helper()
 		got, err := s.GetUser(ctx, env.ID, u.ID)

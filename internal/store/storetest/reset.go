@@ -19,14 +19,7 @@ func testUsePasswordReset(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	_, bystander := userWithSession(t, s, env.ID, "bystander@example.com")
-	challenge := func(kind, email string) *store.Challenge {
-		c := newChallenge(env.ID, kind, email)
-		c.UserID = u.ID
-		if err := s.CreateChallenge(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	challenge := func(kind, email string) *store.Challenge { return usersChallenge(t, s, u, kind, email) }
 	use := func(c *store.Challenge) error { now := store.Now(); c.UsedAt = &now; return nil }
 	user := func() *store.User {
 		t.Helper()
