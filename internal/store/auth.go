@@ -232,10 +232,6 @@ type Sessions interface {
 	// session. ErrNotFound if the session is absent; then nothing is
 	// written.
 	EndSessionAndBrowser(ctx context.Context, envID, id, browserSessionID string, at time.Time, event *Event) (ended bool, err error)
-	// EndUserSessions ends every live session and browser session of a
-	// user (after a password reset, say) in one transaction and returns how
-	// many sessions it ended.
-	EndUserSessions(ctx context.Context, envID, userID string, at time.Time) (int, error)
 }
 
 // SignIn is what StartSession writes: Session, with its user's

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -19,6 +20,14 @@ func testUsePasswordReset(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	_, bystander := userWithSession(t, s, env.ID, "bystander@example.com")
+	done := newSession(env.ID, u.ID)
+	if err := s.CreateSession(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	doneAt := store.Now().Add(-time.Hour)
+	if err := s.EndSession(ctx, env.ID, done.ID, doneAt); err != nil {
+		t.Fatal(err)
+	}
 	challenge := func(kind, email string) *store.Challenge { return usersChallenge(t, s, u, kind, email) }
 	use := func(c *store.Challenge) error { now := store.Now(); c.UsedAt = &now; return nil }
 	user := func() *store.User {
@@ -77,6 +86,9 @@ func testUsePasswordReset(t *testing.T, s store.Store) {
 	}
 	if ended(bystander.ID) {
 		t.Error("another user's session was ended")
+	}
+	if got, _ := s.GetSession(ctx, env.ID, done.ID); !got.EndedAt.Equal(doneAt) {
+		t.Errorf("a session ended before the reset now ends at %v, want %v", got.EndedAt, doneAt)
 	}
 	if !logged(t, s, ev) {
 		t.Error("the reset was not logged")

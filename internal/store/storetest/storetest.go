@@ -66,7 +66,6 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventPagination", testEventPagination},
 		{"UserSearch", testUserSearch},
 		{"UserSearchPagination", testUserSearchPagination},
-		{"EndUserSessions", testEndUserSessions},
 		{"EndSessionAndBrowser", testEndSessionAndBrowser},
 		{"Outbox", testOutbox},
 		{"OutboxLeaseExpiry", testOutboxLeaseExpiry},
