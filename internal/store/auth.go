@@ -228,7 +228,7 @@ type Sessions interface {
 	// session as EndSession does and the browser session browserSessionID
 	// (unless "", keeping its first end time), so that the browser is not
 	// signed straight back in, and, if this call is the one that ended the
-	// session, writes event (unless nil). It reports whether it ended the
+	// session, writes event. It reports whether it ended the
 	// session. ErrNotFound if the session is absent; then nothing is
 	// written.
 	EndSessionAndBrowser(ctx context.Context, envID, id, browserSessionID string, at time.Time, event *Event) (ended bool, err error)

@@ -90,7 +90,7 @@ type Challenges interface {
 	// address the link went to, sets the user's password hash to
 	// passwordHash, email_verified, and updated_at (the use time), ends
 	// every live session and browser session of the user at the use time,
-	// writes event (if not nil), and returns the user. Otherwise the user
+	// writes event, and returns the user. Otherwise the user
 	// is nil and only the challenge is written: a reset is all of these or
 	// none, so a password is never changed with the old sessions left live.
 	UsePasswordReset(ctx context.Context, envID, id string, fn func(*Challenge) error, passwordHash string, event *Event) (*Challenge, *User, error)

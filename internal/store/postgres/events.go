@@ -42,6 +42,12 @@ func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
 
 const insertEventSQL = `INSERT INTO events (` + eventColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
+// insertEventIf is insertEventSQL that writes the event only if cond
+// holds; cond's own parameters start at $10.
+func insertEventIf(cond string) string {
+	return `INSERT INTO events (` + eventColumns + `) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE ` + cond
+}
+
 func eventArgs(e *store.Event) []any {
 	return []any{e.ID, textOrNil(e.EnvironmentID), e.Type, e.ActorType, e.ActorID, e.TargetID, e.IPAddress, metaJSON(e.Data),
 		ts(e.CreatedAt)}

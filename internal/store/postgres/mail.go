@@ -288,12 +288,8 @@ func (db *DB) UsePasswordReset(ctx context.Context, envID, id string, fn func(*s
 			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+reset, at, envID, c.UserID, passwordHash)
 		b.Queue(`UPDATE browser_sessions SET ended_at = $1
 			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+reset, at, envID, c.UserID, passwordHash)
-		if event != nil {
-			b.Queue(`INSERT INTO events (`+eventColumns+`)
-				SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-				WHERE EXISTS (SELECT 1 FROM users WHERE environment_id = $10 AND id = $11 AND password_hash = $12)`,
-				append(eventArgs(event), envID, c.UserID, passwordHash)...)
-		}
+		b.Queue(insertEventIf(`EXISTS (SELECT 1 FROM users WHERE environment_id = $10 AND id = $11 AND password_hash = $12)`),
+			append(eventArgs(event), envID, c.UserID, passwordHash)...)
 		return nil
 	})
 	if err != nil {

@@ -116,9 +116,7 @@ func queueStartSession(b *pgx.Batch, in store.SignIn, email string) func() error
 			first.Hash, s.EnvironmentID, s.ID, ts(first.CreatedAt), tsPtr(first.UsedAt), bytesOrNil(first.SuccessorHash), textOrNil(first.SuccessorSealed))
 	}
 	if e := in.Event; e != nil {
-		b.Queue(`INSERT INTO events (`+eventColumns+`)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $10)`,
-			append(eventArgs(e), s.ID)...)
+		b.Queue(insertEventIf(`EXISTS (SELECT 1 FROM sessions WHERE id = $10)`), append(eventArgs(e), s.ID)...)
 	}
 	return func() error {
 		switch {
@@ -181,9 +179,9 @@ func (db *DB) EndSession(ctx context.Context, envID, id string, at time.Time) er
 }
 
 // endSessionAndBrowserSQL ends a live session ($3), the browser session
-// $4 if the session exists, and inserts the event ($5–$13, none if $5 is
-// empty) if it ended the session, in one statement; it answers whether it
-// ended the session and whether the session exists.
+// $4 if the session exists, and inserts the event ($5–$13) if it ended
+// the session, in one statement; it answers whether it ended the session
+// and whether the session exists.
 const endSessionAndBrowserSQL = `WITH s AS (
 		UPDATE sessions SET ended_at = $1, updated_at = $1
 		WHERE environment_id = $2 AND id = $3 AND ended_at IS NULL
@@ -194,19 +192,15 @@ const endSessionAndBrowserSQL = `WITH s AS (
 		RETURNING 1),
 	e AS (
 		INSERT INTO events (` + eventColumns + `)
-		SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM s WHERE $5 <> ''
+		SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM s
 		RETURNING 1)
 	SELECT EXISTS (SELECT 1 FROM s), EXISTS (SELECT 1 FROM sessions WHERE environment_id = $2 AND id = $3)`
 
 // EndSessionAndBrowser ends a session and its browser session and logs
 // event, in one statement (see store.Sessions).
 func (db *DB) EndSessionAndBrowser(ctx context.Context, envID, id, browserSessionID string, at time.Time, event *store.Event) (bool, error) {
-	ev := []any{"", nil, nil, nil, nil, nil, nil, nil, nil}
-	if event != nil {
-		ev = eventArgs(event)
-	}
 	var ended, found bool
-	err := db.pool.QueryRow(ctx, endSessionAndBrowserSQL, append([]any{ts(at), envID, id, browserSessionID}, ev...)...).Scan(&ended, &found)
+	err := db.pool.QueryRow(ctx, endSessionAndBrowserSQL, append([]any{ts(at), envID, id, browserSessionID}, eventArgs(event)...)...).Scan(&ended, &found)
 	switch {
 	case err != nil:
 		return false, mapErr(err)

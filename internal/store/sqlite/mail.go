@@ -273,15 +273,11 @@ func (db *DB) UsePasswordReset(ctx context.Context, envID, id string, fn func(*s
 		if err != nil || u == nil {
 			return err
 		}
-		if _, err := db.endUserSessions(ctx, tx, envID, u.ID, *c.UsedAt); err != nil {
+		if err := db.endUserSessions(ctx, tx, envID, u.ID, *c.UsedAt); err != nil {
 			return err
 		}
-		if event != nil {
-			if _, err := db.txe(ctx, tx, insertEventSQL, eventArgs(event)...); err != nil {
-				return mapErr(err)
-			}
-		}
-		return nil
+		_, err = db.txe(ctx, tx, insertEventSQL, eventArgs(event)...)
+		return mapErr(err)
 	})
 	if err != nil {
 		return nil, nil, err

@@ -179,12 +179,11 @@ func (db *DB) EndSessionAndBrowser(ctx context.Context, envID, id, browserSessio
 				return mapErr(err)
 			}
 		}
-		if ended && event != nil {
-			if _, err := db.txe(ctx, tx, insertEventSQL, eventArgs(event)...); err != nil {
-				return mapErr(err)
-			}
+		if !ended {
+			return nil
 		}
-		return nil
+		_, err = db.txe(ctx, tx, insertEventSQL, eventArgs(event)...)
+		return mapErr(err)
 	})
 	return ended, err
 }

@@ -90,17 +90,17 @@ func testEndSessionAndBrowser(t *testing.T, s store.Store) {
 	}
 	// Another environment's session is unknown too.
 	other := newEnv(t, s, "Other")
-	if _, err := s.EndSessionAndBrowser(ctx, other.ID, sess.ID, "", at, nil); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.EndSessionAndBrowser(ctx, other.ID, sess.ID, "", at, event()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another environment's session: err = %v, want ErrNotFound", err)
 	}
 
-	// No browser session and no event.
+	// No browser session.
 	api := newSession(e.ID, u.ID)
 	api.BrowserSessionID = ""
 	if err := s.CreateSession(ctx, api); err != nil {
 		t.Fatal(err)
 	}
-	if ended, err := s.EndSessionAndBrowser(ctx, e.ID, api.ID, "", at, nil); err != nil || !ended {
+	if ended, err := s.EndSessionAndBrowser(ctx, e.ID, api.ID, "", at, event()); err != nil || !ended {
 		t.Fatalf("sign-out without a browser session = %v, %v", ended, err)
 	}
 	if endedAt(bystander) != nil {
