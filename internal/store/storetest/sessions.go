@@ -786,11 +786,23 @@ func testStartSession(t *testing.T, s store.Store) {
 
 	// An event ID taken already (the event is written last): nothing is
 	// written, so the log never misses a sign-in that happened.
+	signIns := func() int {
+		t.Helper()
+		p, err := s.ListEvents(ctx, e.ID, []string{"user.signed_in"}, store.ListParams{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Data)
+	}
+	logs := signIns()
 	dupEvent := full(u.ID, req.ID)
 	taken := *in.Event
 	dupEvent.Event = &taken
 	wantErr(t, s.StartSession(ctx, dupEvent), store.ErrConflict, "StartSession with a taken event ID")
-	dupEvent.Event = newEvent(e.ID, "user.signed_in") // nothingWritten looks the event up by ID
+	if n := signIns(); n != logs {
+		t.Errorf("sign-ins logged went from %d to %d on a refused sign-in", logs, n)
+	}
+	dupEvent.Event = newEvent(e.ID, "user.signed_in") // the rest of nothingWritten looks things up by ID
 	nothingWritten("taken event ID", dupEvent)
 	if _, err := s.GetAuthRequest(ctx, e.ID, req.ID); err != nil {
 		t.Errorf("request consumed by a sign-in that failed: %v", err)
