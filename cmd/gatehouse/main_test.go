@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -207,18 +209,24 @@ func TestServeWrongSecretKey(t *testing.T) {
 	}
 }
 
-func TestGracefulShutdownFinishesInFlight(t *testing.T) {
-	dir := t.TempDir()
+// startServe runs `gatehouse serve` on SQLite in dir with JSON logs, with
+// vars added to its environment, and waits until it listens.
+func startServe(t *testing.T, dir string, vars map[string]string) (addr string, errOut *syncBuffer, cancel func(), done <-chan error) {
+	t.Helper()
 	keyFile := filepath.Join(dir, "key")
 	os.WriteFile(keyFile, []byte(secretbox.GenerateKey()), 0o600)
+	all := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY_FILE": keyFile, "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1", "GATEHOUSE_SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "GATEHOUSE_MAIL_FROM": "auth@example.com"}
+	for k, v := range vars {
+		all[k] = v
+	}
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errOut syncBuffer
-	vars := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY_FILE": keyFile, "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1", "GATEHOUSE_SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "GATEHOUSE_MAIL_FROM": "auth@example.com"}
-	done := make(chan error, 1)
+	t.Cleanup(cancel)
+	var out syncBuffer
+	errOut = &syncBuffer{}
+	errc := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, env(vars), &out, &errOut)
+		errc <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, env(all), &out, errOut)
 	}()
-	var addr string
 	for addr == "" {
 		for _, line := range strings.Split(errOut.String(), "\n") {
 			if strings.Contains(line, `"msg":"listening"`) {
@@ -227,11 +235,16 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 			}
 		}
 		select {
-		case err := <-done:
+		case err := <-errc:
 			t.Fatalf("serve exited: %v\n%s", err, errOut.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	return addr, errOut, cancel, errc
+}
+
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	addr, errOut, cancel, done := startServe(t, t.TempDir(), nil)
 	// Open a slow request (a body that arrives late), then ask to stop.
 	pr, pw := newSlowBody()
 	resc := make(chan int, 1)
@@ -259,5 +272,38 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "stopped") {
 		t.Errorf("no stop log:\n%s", errOut.String())
+	}
+}
+
+// serve gives each hash slot a processor of its own on top of GOMAXPROCS,
+// unless the operator set GOMAXPROCS, and gives the runtime its default
+// back when it stops.
+func TestServeAddsHashProcessors(t *testing.T) {
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want int
+	}{
+		{"default", map[string]string{"GATEHOUSE_HASH_CONCURRENCY": "3"}, def + 3},
+		{"GOMAXPROCS set", map[string]string{"GATEHOUSE_HASH_CONCURRENCY": "3", "GOMAXPROCS": "7"}, def},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, cancel, done := startServe(t, t.TempDir(), tc.vars)
+			if got := runtime.GOMAXPROCS(0); got != tc.want {
+				t.Errorf("GOMAXPROCS while serving = %d, want %d", got, tc.want)
+			}
+			if logged := fmt.Sprintf(`"slots":3,"gomaxprocs":%d`, tc.want); !strings.Contains(errOut.String(), logged) {
+				t.Errorf("no log with %s:\n%s", logged, errOut.String())
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("serve returned %v", err)
+			}
+			if got := runtime.GOMAXPROCS(0); got != def {
+				t.Errorf("GOMAXPROCS after serve = %d, want the default %d back", got, def)
+			}
+		})
 	}
 }

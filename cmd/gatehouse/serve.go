@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -56,6 +57,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// 0 means password.DefaultConcurrency: a CPU is kept for token
 	// traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
+	procs, restore := addHashProcessors(hasher.Slots(), getenv)
+	defer restore()
+	logger.Info("password hashing", "slots", hasher.Slots(), "gomaxprocs", procs)
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
 	if len(proxies) > 0 {
 		logger.Info("client addresses are read from X-Forwarded-For on requests from these proxies", "trusted_proxies", cfg.TrustedProxies)
@@ -63,6 +67,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL,
 		MailSender: sender, MailFrom: cfg.MailFrom, TrustedProxies: proxies})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout, retentionOf(cfg))
+}
+
+// addHashProcessors gives the password hashes Go processors of their own,
+// one per hash slot on top of GOMAXPROCS, unless the operator set
+// GOMAXPROCS. A hash keeps its processor for its whole computation while
+// the kernel runs it at lowered priority (internal/password), so without
+// them requests would have a processor fewer whenever a hash is waiting
+// for a CPU (measured: docs/perf-hashing.md, round 6). It returns the new
+// GOMAXPROCS and a func that gives the runtime back its default.
+func addHashProcessors(slots int, getenv func(string) string) (procs int, restore func()) {
+	if getenv("GOMAXPROCS") != "" {
+		return runtime.GOMAXPROCS(0), func() {}
+	}
+	procs = runtime.GOMAXPROCS(0) + slots
+	runtime.GOMAXPROCS(procs)
+	return procs, runtime.SetDefaultGOMAXPROCS
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {

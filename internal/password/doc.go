@@ -40,11 +40,18 @@
 // falls back to golang.org/x/crypto/argon2 elsewhere, with the same
 // results). The Hasher keeps the block memory of each slot once used and
 // hands it to the next computation, which clears it when done: no 19 MiB
-// allocation, zeroing and page faults per hash, and no garbage. The
-// computation runs in the caller's goroutine and, every ~0.35 ms, yields
-// the processor if another goroutine is waiting for one, so requests that
-// share the CPUs with a sign-in storm wait for a fraction of a
-// millisecond, not for a whole hash.
+// allocation, zeroing and page faults per hash, and no garbage.
+//
+// Each computation runs on a hashing thread: an OS thread locked to its
+// goroutine whose nice value is 10 above the process's (Linux), so the
+// kernel runs token requests, and a database on the same host, ahead of
+// hashes when they want the same CPU, and a sign-in storm gets the CPU
+// time they leave over. Hashing threads are kept for the next computations
+// and end after 30 s without work, taking their lowered priority with
+// them. Inside Go, the computation yields its processor every ~0.35 ms if
+// another goroutine is waiting for one. `gatehouse serve` adds a processor
+// per hash slot to GOMAXPROCS, since a hash waiting for the CPU still holds
+// its processor.
 //
 // # Verifying
 //

@@ -118,7 +118,8 @@ type Hasher struct {
 	mems chan *argon2.Memory
 
 	// testEnter and testExit, when set by tests, run at the start and end
-	// of every computation while it holds its slots.
+	// of every computation while it holds its slots, on the computation's
+	// thread.
 	testEnter, testExit func()
 }
 
@@ -247,19 +248,13 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 		return err
 	}
 	defer h.sem.release(weight)
-	if h.testEnter != nil {
-		h.testEnter()
-	}
-	if h.testExit != nil {
-		defer h.testExit()
-	}
 	var mem *argon2.Memory
 	select {
 	case mem = <-h.mems:
 	default:
 		mem = new(argon2.Memory)
 	}
-	f(mem)
+	h.compute(func() { f(mem) })
 	if mem.Size() <= h.params.Memory {
 		// Memory grown by a dearer imported hash is let go.
 		select {
@@ -268,6 +263,24 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 		}
 	}
 	return nil
+}
+
+// compute runs f, the CPU-heavy part of a hash, on a hashing thread (see
+// lowPriority), with the test hooks around it. A panic in f is raised
+// again in the caller.
+func (h *Hasher) compute(f func()) {
+	p := lowPriority(func() {
+		if h.testEnter != nil {
+			h.testEnter()
+		}
+		if h.testExit != nil {
+			defer h.testExit()
+		}
+		f()
+	})
+	if p != nil {
+		panic(p)
+	}
 }
 
 // weight is the number of slots verifying ph takes: argon2 hashes dearer in

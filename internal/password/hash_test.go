@@ -641,3 +641,27 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// A panic during the computation reaches the caller, where net/http's
+// recovery (or the caller's own) can handle it, and the slot is freed.
+func TestComputePanicReachesCaller(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	h.testEnter = func() { panic("boom") }
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want the computation's panic", p)
+			}
+		}()
+		mustHash(t, h, "a password")
+		t.Error("Hash returned after its computation panicked")
+	}()
+	h.testEnter = nil
+	done := make(chan struct{})
+	go func() { mustHash(t, h, "a password"); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slot was not freed after the panic")
+	}
+}

@@ -1,0 +1,67 @@
+package password
+
+import (
+	"runtime"
+	"time"
+)
+
+// hashNice is how many nice levels below the rest of the process hashes
+// are computed: at 10 the kernel gives a hashing thread about a tenth of a
+// CPU that a request's thread also wants (CFS weights 110 against 1024).
+const hashNice = 10
+
+// idleHashThread is how long a hashing thread waits for more work before
+// it ends.
+var idleHashThread = 30 * time.Second
+
+// hashJobs hands computations to idle hashing threads.
+var hashJobs = make(chan hashJob)
+
+type hashJob struct {
+	f    func()
+	done chan any // f's panic, or nil
+}
+
+// lowPriority runs f on a hashing thread: an OS thread of its own whose
+// scheduling priority is lowered by hashNice (Linux), so that a sign-in
+// storm takes the CPU time that token requests and a database on the same
+// host leave over, instead of an equal share of it; when the host is short
+// of CPU, sign-ins wait, not refreshes. It returns what f panicked with,
+// or nil.
+//
+// The threads are kept for the next computations (a new thread for each
+// made a verification ~15 % slower, measured in docs/perf-hashing.md,
+// round 6), as many as have computed at once, and each ends after
+// idleHashThread without work: its goroutine exits while locked to it,
+// which ends the thread (the main thread, which Go never ends, is parked
+// for good instead), so the lowered priority never passes to other work.
+func lowPriority(f func()) any {
+	job := hashJob{f: f, done: make(chan any, 1)}
+	select {
+	case hashJobs <- job:
+	default:
+		go hashThread(job)
+	}
+	return <-job.done
+}
+
+func hashThread(job hashJob) {
+	runtime.LockOSThread()
+	lowerThreadPriority()
+	idle := time.NewTimer(idleHashThread)
+	for {
+		job.done <- job.run()
+		idle.Reset(idleHashThread)
+		select {
+		case job = <-hashJobs:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
+func (j hashJob) run() (p any) {
+	defer func() { p = recover() }()
+	j.f()
+	return nil
+}
