@@ -2,6 +2,8 @@ package password
 
 import (
 	"runtime"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -14,8 +16,12 @@ const hashNice = 10
 // it ends.
 var idleHashThread = 30 * time.Second
 
-// hashJobs hands computations to idle hashing threads.
-var hashJobs = make(chan hashJob)
+// idleThreads holds the job channel of each hashing thread waiting for
+// work, the most recently idle last.
+var idleThreads struct {
+	sync.Mutex
+	jobs []chan hashJob
+}
 
 type hashJob struct {
 	f    func()
@@ -37,9 +43,14 @@ type hashJob struct {
 // for good instead), so the lowered priority never passes to other work.
 func lowPriority(f func()) any {
 	job := hashJob{f: f, done: make(chan any, 1)}
-	select {
-	case hashJobs <- job:
-	default:
+	idleThreads.Lock()
+	if n := len(idleThreads.jobs); n > 0 {
+		jobs := idleThreads.jobs[n-1]
+		idleThreads.jobs = idleThreads.jobs[:n-1]
+		idleThreads.Unlock()
+		jobs <- job // buffered: never blocks
+	} else {
+		idleThreads.Unlock()
 		go hashThread(job)
 	}
 	return <-job.done
@@ -48,14 +59,30 @@ func lowPriority(f func()) any {
 func hashThread(job hashJob) {
 	runtime.LockOSThread()
 	lowerThreadPriority()
+	jobs := make(chan hashJob, 1)
 	idle := time.NewTimer(idleHashThread)
 	for {
-		job.done <- job.run()
+		p := job.run()
+		// Idle before reporting, so that the caller's next computation
+		// finds this thread.
+		idleThreads.Lock()
+		idleThreads.jobs = append(idleThreads.jobs, jobs)
+		idleThreads.Unlock()
+		job.done <- p
 		idle.Reset(idleHashThread)
 		select {
-		case job = <-hashJobs:
+		case job = <-jobs:
 		case <-idle.C:
-			return
+			idleThreads.Lock()
+			i := slices.Index(idleThreads.jobs, jobs)
+			if i >= 0 {
+				idleThreads.jobs = slices.Delete(idleThreads.jobs, i, i+1)
+			}
+			idleThreads.Unlock()
+			if i >= 0 {
+				return // ends the thread
+			}
+			job = <-jobs // taken off the list just now: its job is coming
 		}
 	}
 }
