@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -664,4 +665,20 @@ func TestComputePanicReachesCaller(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the slot was not freed after the panic")
 	}
+}
+
+// A computation that ends its goroutine (t.FailNow in a hook, say) does
+// not leave its caller waiting forever.
+func TestComputeGoexitReachesCaller(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	h.testEnter = runtime.Goexit
+	func() {
+		defer func() {
+			if p := recover(); p != errGoexit {
+				t.Errorf("recovered %v, want errGoexit", p)
+			}
+		}()
+		mustHash(t, h, "a password")
+		t.Error("Hash returned after its computation's goroutine ended")
+	}()
 }

@@ -1,6 +1,7 @@
 package password
 
 import (
+	"errors"
 	"runtime"
 	"slices"
 	"sync"
@@ -62,13 +63,7 @@ func hashThread(job hashJob) {
 	jobs := make(chan hashJob, 1)
 	idle := time.NewTimer(idleHashThread)
 	for {
-		p := job.run()
-		// Idle before reporting, so that the caller's next computation
-		// finds this thread.
-		idleThreads.Lock()
-		idleThreads.jobs = append(idleThreads.jobs, jobs)
-		idleThreads.Unlock()
-		job.done <- p
+		job.run(jobs)
 		idle.Reset(idleHashThread)
 		select {
 		case job = <-jobs:
@@ -87,8 +82,28 @@ func hashThread(job hashJob) {
 	}
 }
 
-func (j hashJob) run() (p any) {
-	defer func() { p = recover() }()
+// errGoexit is what a caller gets as the panic of a computation that ended
+// its goroutine with runtime.Goexit (a test's t.FailNow, say), so that the
+// caller does not wait for it forever.
+var errGoexit = errors.New("password: the hash computation called runtime.Goexit")
+
+// run calls j.f and reports on j.done: nil, or what f panicked with. If
+// f returns or panics, the thread lists itself as idle (with jobs, its job
+// channel) before it reports, so that the caller's next computation finds
+// it; if f ends the goroutine, the thread ends with it.
+func (j hashJob) run(jobs chan hashJob) {
+	returned := false
+	defer func() {
+		p := recover()
+		if p == nil && !returned {
+			p = errGoexit
+		} else {
+			idleThreads.Lock()
+			idleThreads.jobs = append(idleThreads.jobs, jobs)
+			idleThreads.Unlock()
+		}
+		j.done <- p
+	}()
 	j.f()
-	return nil
+	returned = true
 }
