@@ -21,23 +21,19 @@ func init() { runtime.LockOSThread() }
 // startNice is the process's nice value, read before any test runs (a
 // thread left lowered by a test would otherwise be taken for the
 // process's).
-var startNice = 20 - must(unix.Getpriority(unix.PRIO_PROCESS, 0))
-
-func must(n int, err error) int {
+var startNice = func() int {
+	n, err := threadNice(0)
 	if err != nil {
 		panic(err)
 	}
 	return n
-}
+}()
 
-// niceOf is the nice value of thread tid of this process.
-func niceOf(t *testing.T, tid int) int {
-	t.Helper()
+// threadNice is the nice value of thread tid of this process (0: the
+// calling thread). getpriority(2) answers 20 - nice.
+func threadNice(tid int) (int, error) {
 	raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
-	if err != nil {
-		t.Fatalf("getpriority(%d): %v", tid, err)
-	}
-	return 20 - raw
+	return 20 - raw, err
 }
 
 // Hashes are computed on a thread of lowered priority, which is kept for
@@ -54,15 +50,14 @@ func TestHashOnLowPriorityThread(t *testing.T) {
 	h.testEnter = func() { // on the hashing thread: no t.Fatal here
 		tid := unix.Gettid()
 		tids = append(tids, tid)
-		raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
-		if n := 20 - raw; err != nil || n != base+hashNice {
+		if n, err := threadNice(tid); err != nil || n != base+hashNice {
 			t.Errorf("hashing thread at nice %d (%v), want %d (the process's %d + %d)", n, err, base+hashNice, base, hashNice)
 		}
 	}
 	for range 3 {
 		mustHash(t, h, "a password")
-		if got := niceOf(t, unix.Gettid()); got != base {
-			t.Errorf("the test's thread at nice %d after a hash, want %d", got, base)
+		if got, err := threadNice(0); err != nil || got != base {
+			t.Errorf("the test's thread at nice %d (%v) after a hash, want %d", got, err, base)
 		}
 	}
 	if tids[1] != tids[0] || tids[2] != tids[0] {
@@ -86,9 +81,8 @@ func waitLoweredThreadsGone(t *testing.T, base int) {
 		var lowered []string
 		for _, task := range tasks {
 			tid, _ := strconv.Atoi(task.Name())
-			raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
-			if err == nil && 20-raw != base { // err: the thread just ended
-				lowered = append(lowered, fmt.Sprintf("%d at nice %d", tid, 20-raw))
+			if n, err := threadNice(tid); err == nil && n != base { // err: the thread just ended
+				lowered = append(lowered, fmt.Sprintf("%d at nice %d", tid, n))
 			}
 		}
 		if len(lowered) == 0 {

@@ -283,19 +283,24 @@ func (db *DB) UsePasswordReset(ctx context.Context, envID, id string, fn func(*s
 		})
 		// The rest only if that statement reset the password: the new
 		// hash, salted afresh, is in the user's row only then.
-		const reset = `EXISTS (SELECT 1 FROM users WHERE environment_id = $2 AND id = $3 AND password_hash = $4)`
 		b.Queue(`UPDATE sessions SET ended_at = $1, updated_at = $1
-			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+reset, at, envID, c.UserID, passwordHash)
+			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+passwordIs(2), at, envID, c.UserID, passwordHash)
 		b.Queue(`UPDATE browser_sessions SET ended_at = $1
-			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+reset, at, envID, c.UserID, passwordHash)
-		b.Queue(insertEventIf(`EXISTS (SELECT 1 FROM users WHERE environment_id = $10 AND id = $11 AND password_hash = $12)`),
-			append(eventArgs(event), envID, c.UserID, passwordHash)...)
+			WHERE environment_id = $2 AND user_id = $3 AND ended_at IS NULL AND `+passwordIs(2), at, envID, c.UserID, passwordHash)
+		b.Queue(insertEventIf(passwordIs(10)), append(eventArgs(event), envID, c.UserID, passwordHash)...)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return cu.c, user, nil
+}
+
+// passwordIs is the condition that a user's password hash is a given
+// one, with the environment, user ID and hash as parameters $first,
+// $first+1 and $first+2.
+func passwordIs(first int) string {
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM users WHERE environment_id = $%d AND id = $%d AND password_hash = $%d)`, first, first+1, first+2)
 }
 
 // challengeUpdate is a challenge's read-modify-write in readModifyWrite.
