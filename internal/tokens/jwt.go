@@ -85,7 +85,14 @@ func Sign(k *Key, c Claims) (string, error) {
 	var sig []byte
 	switch priv := k.signer.(type) {
 	case *rsa.PrivateKey:
-		sig, err = rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:])
+		if k.fast != nil {
+			sig, err = k.fast.SignSHA256(digest[:])
+		}
+		if k.fast == nil || err != nil {
+			// A failed self-check on the fast path falls back too:
+			// crypto/rsa checks its own result.
+			sig, err = rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:])
+		}
 	case *ecdsa.PrivateKey:
 		var r, s *big.Int
 		r, s, err = ecdsa.Sign(rand.Reader, priv, digest[:])

@@ -10,11 +10,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse/gatehouse/internal/tokens/rsa2048"
 )
 
 const testIssuer = "https://auth.example.com/user_management/client_01"
@@ -120,6 +123,63 @@ func TestSignVerify(t *testing.T) {
 				t.Errorf("claims (-signed +verified):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSignRS256Fast: where this CPU has the IFMA signer, RS256 keys use it,
+// and their tokens carry exactly crypto/rsa's signature.
+func TestSignRS256Fast(t *testing.T) {
+	k := testKeys()[RS256]
+	if _, err := rsa2048.New(k.signer.(*rsa.PrivateKey)); err != nil {
+		t.Skipf("no IFMA signer here (%v): crypto/rsa signs, as TestSignVerify shows", err)
+	}
+	if k.fast == nil {
+		t.Fatal("an RS256 key on a CPU with AVX-512 IFMA has no fast signer")
+	}
+	now := time.Unix(1_800_000_000, 0)
+	for i := range 20 {
+		c := testClaims(now.Add(time.Duration(i) * time.Second))
+		tok, err := Sign(k, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dot := strings.LastIndexByte(tok, '.')
+		digest := sha256.Sum256([]byte(tok[:dot]))
+		want, err := rsa.SignPKCS1v15(nil, k.signer.(*rsa.PrivateKey), crypto.SHA256, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tok[dot+1:]; got != base64.RawURLEncoding.EncodeToString(want) {
+			t.Fatalf("token %d: signature differs from crypto/rsa's", i)
+		}
+	}
+}
+
+// TestSignRS256FallsBack: when the IFMA signer's self-check fails, Sign
+// signs with crypto/rsa instead of failing or returning a bad signature.
+func TestSignRS256FallsBack(t *testing.T) {
+	k := testKeys()[RS256]
+	priv := k.signer.(*rsa.PrivateKey)
+	// A signer for a copy of the key whose public half is then changed: its
+	// signatures fail its own check against that public key.
+	broken := *priv
+	fast, err := rsa2048.New(&broken)
+	if err != nil {
+		t.Skipf("no IFMA signer here (%v)", err)
+	}
+	broken.PublicKey.N = new(big.Int).Add(priv.N, big.NewInt(2))
+	digest := sha256.Sum256([]byte("x"))
+	if _, err := fast.SignSHA256(digest[:]); err == nil {
+		t.Fatal("the broken signer passed its check; the test shows nothing")
+	}
+	withBroken := *k
+	withBroken.fast = fast
+	tok, err := Sign(&withBroken, testClaims(time.Unix(1_800_000_000, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(tok, testSet(), time.Unix(1_800_000_000, 0), testIssuer); err != nil {
+		t.Fatalf("the fallback's token does not verify: %v", err)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"math/big"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/tokens/rsa2048"
 )
 
 // The signing algorithms Gatehouse issues and accepts (RFC 7518 §3.1).
@@ -43,10 +45,11 @@ type Key struct {
 	// Algorithm is RS256 or ES256.
 	Algorithm string
 
-	signer crypto.Signer // *rsa.PrivateKey or *ecdsa.PrivateKey
-	cert   []byte        // self-signed X.509 certificate, DER
-	jwk    []byte        // public JWK, JSON
-	header string        // base64url of the JWS header, with its trailing "."
+	signer crypto.Signer   // *rsa.PrivateKey or *ecdsa.PrivateKey
+	fast   *rsa2048.Signer // the same RSA key on the AVX-512 IFMA path, if this CPU and key allow
+	cert   []byte          // self-signed X.509 certificate, DER
+	jwk    []byte          // public JWK, JSON
+	header string          // base64url of the JWS header, with its trailing "."
 }
 
 // GenerateKey returns a new key for alg (RS256: RSA 2048; ES256: P-256)
@@ -110,6 +113,9 @@ func newKey(id, alg string, priv crypto.Signer, cert []byte) (*Key, error) {
 		return nil, err
 	}
 	k := &Key{ID: id, Algorithm: alg, signer: priv, cert: cert}
+	if rk, ok := priv.(*rsa.PrivateKey); ok {
+		k.fast, _ = rsa2048.New(rk) // nil where unsupported: crypto/rsa signs
+	}
 	jwk, err := marshalJWK(id, alg, priv.Public(), cert)
 	if err != nil {
 		return nil, err

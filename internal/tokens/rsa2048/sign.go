@@ -1,0 +1,242 @@
+// Package rsa2048 signs SHA-256 digests with 2048-bit, two-prime RSA keys
+// (RSASSA-PKCS1-v1_5, the RS256 of JWTs) about three times faster than
+// crypto/rsa, on CPUs with AVX-512 IFMA.
+//
+// An RS256 access token costs one signature, and with crypto/rsa that
+// signature is most of the CPU an RS256 refresh or code exchange takes. This
+// package does the two 1024-bit exponentiations of a CRT signature side by
+// side with 52-bit multiply-adds on 512-bit registers (amm_amd64.s).
+//
+// What keeps it safe:
+//   - No branch and no memory address depends on the key or the message:
+//     the exponent is read in fixed 5-bit windows, every table entry is read
+//     for each lookup, and reductions subtract with masks.
+//   - Each signature is checked against the public key before it is
+//     returned (as crypto/rsa does), so a wrong result is an error, never a
+//     signature that could leak the key.
+//   - PKCS #1 v1.5 signatures are deterministic, so the tests compare every
+//     signature with crypto/rsa's, byte for byte.
+//
+// The per-key set-up (Montgomery constants) uses math/big, once, when the key
+// is loaded.
+package rsa2048
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"errors"
+	"math/big"
+	"math/bits"
+)
+
+const (
+	window   = 5    // exponent bits per table lookup
+	expBits  = 1025 // 205 windows cover a 1024-bit exponent
+	primeLen = 16   // words of a 1024-bit prime
+)
+
+// ErrUnsupported is returned by New when this package cannot sign with the
+// key on this CPU; crypto/rsa should be used instead.
+var ErrUnsupported = errors.New("rsa2048: key or CPU not supported")
+
+// A Signer signs with one private key. It is safe for concurrent use.
+type Signer struct {
+	pub  *rsa.PublicKey
+	m    pair      // p and q
+	k0   [2]uint64 // −p⁻¹ and −q⁻¹ mod 2^52
+	rr   pair      // R² mod p and R² mod q, R = 2^1040
+	exp  [2][primeLen]uint64
+	q    [primeLen]uint64
+	p    [primeLen + 1]uint64
+	twoP [primeLen + 1]uint64
+	qInv nat // q⁻¹·R mod p
+}
+
+// New prepares a Signer for key, which must have two 1024-bit primes.
+func New(key *rsa.PrivateKey) (*Signer, error) {
+	if !supported || len(key.Primes) != 2 || key.N.BitLen() != 2048 ||
+		key.Primes[0].BitLen() != 1024 || key.Primes[1].BitLen() != 1024 {
+		return nil, ErrUnsupported
+	}
+	return prepare(key), nil
+}
+
+// prepare computes the Signer's constants. New has checked the key's shape.
+func prepare(key *rsa.PrivateKey) *Signer {
+	if key.Precomputed.Dp == nil {
+		key.Precompute()
+	}
+	p, q := key.Primes[0], key.Primes[1]
+	s := &Signer{pub: &key.PublicKey}
+	r := new(big.Int).Lsh(big.NewInt(1), limbs*limbBits)
+	two52 := new(big.Int).Lsh(big.NewInt(1), limbBits)
+	for h, prime := range []*big.Int{p, q} {
+		setNat(&s.m[h], prime)
+		inv := new(big.Int).ModInverse(new(big.Int).Mod(prime, two52), two52)
+		s.k0[h] = new(big.Int).Sub(two52, inv).Uint64()
+		setNat(&s.rr[h], new(big.Int).Mod(new(big.Int).Mul(r, r), prime))
+	}
+	setWords(s.exp[0][:], key.Precomputed.Dp)
+	setWords(s.exp[1][:], key.Precomputed.Dq)
+	setWords(s.q[:], q)
+	setWords(s.p[:], p)
+	setWords(s.twoP[:], new(big.Int).Lsh(p, 1))
+	setNat(&s.qInv, new(big.Int).Mod(new(big.Int).Mul(key.Precomputed.Qinv, r), p))
+	return s
+}
+
+func setWords(dst []uint64, x *big.Int) {
+	clear(dst)
+	for i, w := range x.Bits() {
+		dst[i] = uint64(w)
+	}
+}
+
+func setNat(z *nat, x *big.Int) {
+	var w [primeLen + 1]uint64
+	setWords(w[:], x)
+	fromWords(z[:limbs], w[:])
+}
+
+// digestInfo is the DER prefix PKCS #1 v1.5 puts before a SHA-256 digest.
+var digestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+
+// SignSHA256 returns the RSASSA-PKCS1-v1_5 signature of a SHA-256 digest: the
+// same 256 bytes rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest) returns.
+func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
+	if len(digest) != 32 {
+		return nil, errors.New("rsa2048: digest is not 32 bytes")
+	}
+	em := make([]byte, 256)
+	em[1] = 1
+	pad := 256 - len(digestInfo) - len(digest)
+	for i := 2; i < pad-1; i++ {
+		em[i] = 0xff
+	}
+	copy(em[pad:], digestInfo)
+	copy(em[pad+len(digestInfo):], digest)
+
+	var c [2 * primeLen]uint64
+	for i := range c {
+		for _, b := range em[256-8*(i+1) : 256-8*i] {
+			c[i] = c[i]<<8 | uint64(b)
+		}
+	}
+	var mp, mq [primeLen + 1]uint64
+	s.decrypt(&c, &mp, &mq)
+
+	// CRT: sig = mq + q·((mp − mq)·q⁻¹ mod p). mq < q < 2p, so mp + 2p − mq
+	// is positive and below 3p.
+	var d [primeLen + 1]uint64
+	var carry, borrow uint64
+	for i := range d {
+		d[i], carry = bits.Add64(mp[i], s.twoP[i], carry)
+	}
+	for i := range d {
+		d[i], borrow = bits.Sub64(d[i], mq[i], borrow)
+	}
+	var dn, h nat
+	fromWords(dn[:limbs], d[:])
+	amm(&h, &dn, &s.qInv, &s.m[0], s.k0[0])
+	var hw [primeLen + 1]uint64
+	toWords(hw[:], h[:limbs])
+	subIfAtLeast(hw[:], s.p[:])
+
+	// sig = mq + h·q, schoolbook: row i adds h[i]·q at word i.
+	var sig [2 * primeLen]uint64
+	copy(sig[:], mq[:primeLen])
+	for i := range primeLen {
+		var c uint64
+		for j := range primeLen {
+			hi, lo := bits.Mul64(hw[i], s.q[j])
+			var cc uint64
+			lo, cc = bits.Add64(lo, sig[i+j], 0)
+			hi += cc
+			lo, cc = bits.Add64(lo, c, 0)
+			sig[i+j], c = lo, hi+cc
+		}
+		sig[i+primeLen] = c
+	}
+	out := make([]byte, 256)
+	for i := range 2 * primeLen {
+		w := sig[i]
+		for j := range 8 {
+			out[255-8*i-j] = byte(w >> (8 * j))
+		}
+	}
+
+	// Check the signature with the public key before it leaves.
+	if err := rsa.VerifyPKCS1v15(s.pub, crypto.SHA256, digest, out); err != nil {
+		return nil, errors.New("rsa2048: signature failed its check")
+	}
+	return out, nil
+}
+
+// decrypt sets mp to c^dp mod p and mq to c^dq mod q.
+func (s *Signer) decrypt(c *[2 * primeLen]uint64, mp, mq *[primeLen + 1]uint64) {
+	// c·R mod m = (c mod R)·R + (c div R)·R² mod m, from two products with R².
+	var lo, hi pair
+	var split [2 * limbs]uint64
+	fromWords(split[:], c[:])
+	for h := range 2 {
+		copy(lo[h][:limbs], split[:limbs])
+		copy(hi[h][:limbs], split[limbs:])
+	}
+	var x, y, cR pair
+	amm2(&x, &lo, &s.rr, &s.m, &s.k0) // (c mod R)·R
+	amm2(&y, &hi, &s.rr, &s.m, &s.k0) // (c div R)
+	amm2(&y, &y, &s.rr, &s.m, &s.k0)  // (c div R)·R², below 2m
+	for h := range 2 {                // below 4m
+		var carry uint64
+		for i := range limbs {
+			v := x[h][i] + y[h][i] + carry
+			cR[h][i] = v & mask52
+			carry = v >> limbBits
+		}
+	}
+
+	// table[i] = c^i·R mod m, each below 2m.
+	var table [1 << window]pair
+	var one pair
+	one[0][0], one[1][0] = 1, 1
+	amm2(&table[0], &one, &s.rr, &s.m, &s.k0)
+	table[1] = cR
+	for i := 2; i < len(table); i++ {
+		amm2(&table[i], &table[i-1], &cR, &s.m, &s.k0)
+	}
+
+	var acc, t pair
+	for bit := expBits - window; bit >= 0; bit -= window {
+		idx := [2]uint64{s.window(0, bit), s.window(1, bit)}
+		select2(&t, &table, &idx)
+		if bit == expBits-window {
+			acc = t
+			continue
+		}
+		for range window {
+			amm2(&acc, &acc, &acc, &s.m, &s.k0)
+		}
+		amm2(&acc, &acc, &t, &s.m, &s.k0)
+	}
+	amm2(&acc, &acc, &one, &s.m, &s.k0) // out of Montgomery form: at most m
+
+	toWords(mp[:], acc[0][:limbs])
+	toWords(mq[:], acc[1][:limbs])
+	var q [primeLen + 1]uint64
+	copy(q[:], s.q[:])
+	subIfAtLeast(mp[:], s.p[:])
+	subIfAtLeast(mq[:], q[:])
+}
+
+// window returns the exponent bits [bit, bit+5) of half h.
+func (s *Signer) window(h, bit int) uint64 {
+	w, sh := bit/64, uint(bit%64)
+	var v uint64
+	if w < primeLen {
+		v = s.exp[h][w] >> sh
+	}
+	if sh > 64-window && w+1 < primeLen {
+		v |= s.exp[h][w+1] << (64 - sh)
+	}
+	return v & (1<<window - 1)
+}

@@ -1,0 +1,222 @@
+package rsa2048
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"fmt"
+	"math/big"
+	mrand "math/rand/v2"
+	"testing"
+)
+
+func requireSupported(t testing.TB) {
+	if !supported {
+		t.Skip("this CPU has no AVX-512 IFMA; the signer is not used here")
+	}
+}
+
+// testKeys are generated once: RSA key generation is slow.
+var testKeys = func() []*rsa.PrivateKey {
+	keys := make([]*rsa.PrivateKey, 4)
+	for i := range keys {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		keys[i] = k
+	}
+	return keys
+}()
+
+func TestSignMatchesCryptoRSA(t *testing.T) {
+	requireSupported(t)
+	for ki, key := range testKeys {
+		s, err := New(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			digest := sha256.Sum256(fmt.Appendf(nil, "message %d %d", ki, i))
+			if i == 0 {
+				digest = [32]byte{}
+			}
+			want, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.SignSHA256(digest[:])
+			if err != nil {
+				t.Fatalf("key %d, message %d: %v", ki, i, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("key %d, message %d: signature differs from crypto/rsa's", ki, i)
+			}
+		}
+	}
+}
+
+// bigNat and natBig convert between nat and math/big for the tests.
+func bigNat(x *big.Int) nat {
+	var z nat
+	setNat(&z, x)
+	return z
+}
+
+func natBig(x *nat) *big.Int {
+	var w [primeLen + 1]uint64
+	toWords(w[:], x[:limbs])
+	var b [8 * (primeLen + 1)]byte
+	for i, v := range w {
+		for j := range 8 {
+			b[len(b)-1-8*i-j] = byte(v >> (8 * j))
+		}
+	}
+	return new(big.Int).SetBytes(b[:])
+}
+
+// TestAMM holds amm and amm2 to x·y·R⁻¹ mod m below 2m, for operands up to
+// the bounds the signer uses (below 4m) and at the edges (0, m−1, 4m−1).
+func TestAMM(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	r := new(big.Int).Lsh(big.NewInt(1), limbs*limbBits)
+	rInv := new(big.Int)
+	for _, key := range testKeys[:2] {
+		s := prepare(key)
+		for h, m := range key.Primes {
+			rInv.ModInverse(r, m)
+			four := new(big.Int).Lsh(m, 2)
+			edges := []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(m, big.NewInt(1)), new(big.Int).Sub(four, big.NewInt(1))}
+			for i := range 200 {
+				x, y := randBelow(rng, four), randBelow(rng, four)
+				if i < len(edges)*len(edges) {
+					x, y = edges[i/len(edges)], edges[i%len(edges)]
+				}
+				want := new(big.Int).Mul(x, y)
+				want.Mul(want, rInv).Mod(want, m)
+				xn, yn := bigNat(x), bigNat(y)
+				var z nat
+				amm(&z, &xn, &yn, &s.m[h], s.k0[h])
+				check := func(name string, z *nat) {
+					got := natBig(z)
+					if got.Cmp(new(big.Int).Lsh(m, 1)) >= 0 || new(big.Int).Mod(got, m).Cmp(want) != 0 {
+						t.Fatalf("%s(%x, %x) = %x, want %x mod m, below 2m", name, x, y, got, want)
+					}
+				}
+				check("amm", &z)
+				if supported {
+					var zp, xp, yp pair
+					xp[h], yp[h] = xn, yn
+					amm2(&zp, &xp, &yp, &s.m, &s.k0)
+					check("amm2", &zp[h])
+					if zp[h] != z {
+						t.Fatalf("amm2 and amm differ for %x·%x", x, y)
+					}
+				}
+			}
+		}
+	}
+}
+
+func randBelow(rng *mrand.Rand, n *big.Int) *big.Int {
+	b := make([]byte, (n.BitLen()+7)/8)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return new(big.Int).Mod(new(big.Int).SetBytes(b), n)
+}
+
+// TestSelect checks select2 (and selectEntry, its portable form) against a
+// table of random limbs, for every pair of indices.
+func TestSelect(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	var table [1 << window]pair
+	for i := range table {
+		for h := range 2 {
+			for j := range limbs {
+				table[i][h][j] = rng.Uint64() & mask52
+			}
+		}
+	}
+	for i := range table {
+		for k := range table {
+			var z pair
+			selectEntry(&z, &table, [2]uint64{uint64(i), uint64(k)})
+			if z[0] != table[i][0] || z[1] != table[k][1] {
+				t.Fatalf("selectEntry(%d, %d) is wrong", i, k)
+			}
+			if supported {
+				z = pair{}
+				select2(&z, &table, &[2]uint64{uint64(i), uint64(k)})
+				if z[0] != table[i][0] || z[1] != table[k][1] {
+					t.Fatalf("select2(%d, %d) is wrong", i, k)
+				}
+			}
+		}
+	}
+}
+
+func TestNewRefusesOtherKeys(t *testing.T) {
+	requireSupported(t)
+	for _, bitLen := range []int{1024, 3072} {
+		key, err := rsa.GenerateKey(rand.Reader, bitLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(key); err != ErrUnsupported {
+			t.Errorf("%d-bit key: New = %v, want ErrUnsupported", bitLen, err)
+		}
+	}
+}
+
+// TestSignChecksItself: a signer whose exponent is wrong (as a fault would
+// make it) returns an error, not the wrong signature.
+func TestSignChecksItself(t *testing.T) {
+	requireSupported(t)
+	s, err := New(testKeys[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.exp[1][3] ^= 1 << 17
+	digest := sha256.Sum256([]byte("fault"))
+	if sig, err := s.SignSHA256(digest[:]); err == nil {
+		t.Fatalf("a faulty signer returned a signature: %x", sig)
+	}
+}
+
+func TestSignRefusesBadDigest(t *testing.T) {
+	requireSupported(t)
+	s, err := New(testKeys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SignSHA256(make([]byte, 31)); err == nil {
+		t.Error("a 31-byte digest was signed")
+	}
+}
+
+func BenchmarkSign(b *testing.B) {
+	digest := sha256.Sum256([]byte("header.claims"))
+	key := testKeys[0]
+	b.Run("crypto-rsa", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rsa2048", func(b *testing.B) {
+		requireSupported(b)
+		s, err := New(key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := s.SignSHA256(digest[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
