@@ -3,14 +3,25 @@
 // func amm2(z, x, y, m *pair, k0 *[2]uint64)
 //
 // Two almost Montgomery multiplications at once, z[h] = x[h]·y[h]·2^-1040
-// mod m[h] for h = 0, 1, with the same steps as amm in nat.go. Each number is
-// three 512-bit registers of 52-bit limbs. The two halves are independent, so
-// one half's multiplications run while the other waits for its next digit.
+// mod m[h] for h = 0, 1, with the same result as amm in nat.go. Each number
+// is three 512-bit registers of 52-bit limbs.
+//
+// What limits the speed is the chain from one digit of the reduction to the
+// next, so the work is split to keep that chain short:
+//   - The x·y[i] terms and the m·t terms go to two accumulators, U and V,
+//     each shifted down one limb a step; only their sum matters.
+//   - The lowest limb, the one the next digit t is computed from, is kept
+//     in a general register (s), where its products with y[i] and t are
+//     computed with MULX; the vectors' lane 0 is dropped at each shift and
+//     never read. s takes lane 1 of U and V before the shift.
+//   - The two halves are independent, so one half's work fills the other's
+//     waits.
 //
 // Registers, half 0 / half 1:
-//	x: Z0–Z2 / Z16–Z18; m: Z3–Z5 / Z19–Z21; accumulator: Z6–Z8 / Z22–Z24
-//	y[i] broadcast: Z9 / Z25; the reduction digit broadcast: Z10 / Z26
-//	lane 0's carry: Z11 / Z27; zero: Z31; K1 selects lane 0.
+//	x: Z0–Z2 / Z16–Z18; m: Z3–Z5 / Z19–Z21
+//	U: Z6–Z8 / Z22–Z24; V: Z12–Z14 / Z28–Z30
+//	y[i] broadcast: Z9 / Z25; t broadcast: Z10 / Z26; zero: Z31
+//	s: R12 / R13; k0: R8 / R9; 2^52−1: R10
 // z is written only after the loop, so it may be x or y.
 TEXT ·amm2(SB), NOSPLIT, $0-40
 	MOVQ z+0(FP), DI
@@ -37,20 +48,24 @@ TEXT ·amm2(SB), NOSPLIT, $0-40
 	VPXORQ Z6, Z6, Z6
 	VPXORQ Z7, Z7, Z7
 	VPXORQ Z8, Z8, Z8
+	VPXORQ Z12, Z12, Z12
+	VPXORQ Z13, Z13, Z13
+	VPXORQ Z14, Z14, Z14
 	VPXORQ Z22, Z22, Z22
 	VPXORQ Z23, Z23, Z23
 	VPXORQ Z24, Z24, Z24
+	VPXORQ Z28, Z28, Z28
+	VPXORQ Z29, Z29, Z29
+	VPXORQ Z30, Z30, Z30
 	VPXORQ Z31, Z31, Z31
-	MOVQ $1, AX
-	KMOVW AX, K1
+	XORQ R12, R12
+	XORQ R13, R13
 
 	MOVQ $20, R11
 
 loop:
 	VPBROADCASTQ 0(BX), Z9
 	VPBROADCASTQ 192(BX), Z25
-
-	// acc += lo(x·y[i])
 	VPMADD52LUQ Z9, Z0, Z6
 	VPMADD52LUQ Z25, Z16, Z22
 	VPMADD52LUQ Z9, Z1, Z7
@@ -58,54 +73,103 @@ loop:
 	VPMADD52LUQ Z9, Z2, Z8
 	VPMADD52LUQ Z25, Z18, Z24
 
-	// t = acc[0]·k0 mod 2^52
-	VMOVQ X6, AX
-	VMOVQ X22, R12
-	IMULQ R8, AX
-	IMULQ R9, R12
-	ANDQ R10, AX
-	ANDQ R10, R12
-	VPBROADCASTQ AX, Z10
-	VPBROADCASTQ R12, Z26
+	// Half 0: s += lo(x0·y[i]); t = s·k0 mod 2^52; s += lo(m0·t), a
+	// multiple of 2^52; then s = s/2^52 + hi(x0·y[i]) + hi(m0·t).
+	MOVQ 0(BX), DX
+	MULXQ 0(SI), AX, R14
+	MOVQ AX, R15
+	ANDQ R10, R15
+	ADDQ R15, R12
+	SHRQ $52, R14, AX
+	MOVQ R12, DX
+	IMULQ R8, DX
+	ANDQ R10, DX
+	VPBROADCASTQ DX, Z10
+	MULXQ 0(CX), R15, R14
+	MOVQ R15, DX
+	ANDQ R10, DX
+	ADDQ DX, R12
+	SHRQ $52, R12
+	SHRQ $52, R14, R15
+	ADDQ R15, R12
+	ADDQ AX, R12
 
-	// acc += lo(m·t); acc[0] is now a multiple of 2^52
-	VPMADD52LUQ Z10, Z3, Z6
-	VPMADD52LUQ Z26, Z19, Z22
-	VPMADD52LUQ Z10, Z4, Z7
-	VPMADD52LUQ Z26, Z20, Z23
-	VPMADD52LUQ Z10, Z5, Z8
-	VPMADD52LUQ Z26, Z21, Z24
+	// Half 1, the same.
+	MOVQ 192(BX), DX
+	MULXQ 192(SI), AX, R14
+	MOVQ AX, R15
+	ANDQ R10, R15
+	ADDQ R15, R13
+	SHRQ $52, R14, AX
+	MOVQ R13, DX
+	IMULQ R9, DX
+	ANDQ R10, DX
+	VPBROADCASTQ DX, Z26
+	MULXQ 192(CX), R15, R14
+	MOVQ R15, DX
+	ANDQ R10, DX
+	ADDQ DX, R13
+	SHRQ $52, R13
+	SHRQ $52, R14, R15
+	ADDQ R15, R13
+	ADDQ AX, R13
 
-	// acc = acc/2^52: keep lane 0's carry, shift every lane down one
-	VPSRLQ.Z $52, Z6, K1, Z11
-	VPSRLQ.Z $52, Z22, K1, Z27
+	// V += lo(m·t)
+	VPMADD52LUQ Z10, Z3, Z12
+	VPMADD52LUQ Z26, Z19, Z28
+	VPMADD52LUQ Z10, Z4, Z13
+	VPMADD52LUQ Z26, Z20, Z29
+	VPMADD52LUQ Z10, Z5, Z14
+	VPMADD52LUQ Z26, Z21, Z30
+
+	// s += lane 1 of U and V: the next lowest limb.
+	VPEXTRQ $1, X6, AX
+	VPEXTRQ $1, X12, DX
+	ADDQ AX, R12
+	ADDQ DX, R12
+	VPEXTRQ $1, X22, AX
+	VPEXTRQ $1, X28, DX
+	ADDQ AX, R13
+	ADDQ DX, R13
+
+	// Shift U and V down one limb.
 	VALIGNQ $1, Z6, Z7, Z6
 	VALIGNQ $1, Z22, Z23, Z22
+	VALIGNQ $1, Z12, Z13, Z12
+	VALIGNQ $1, Z28, Z29, Z28
 	VALIGNQ $1, Z7, Z8, Z7
 	VALIGNQ $1, Z23, Z24, Z23
+	VALIGNQ $1, Z13, Z14, Z13
+	VALIGNQ $1, Z29, Z30, Z29
 	VALIGNQ $1, Z8, Z31, Z8
 	VALIGNQ $1, Z24, Z31, Z24
-	VPADDQ Z11, Z6, Z6
-	VPADDQ Z27, Z22, Z22
+	VALIGNQ $1, Z14, Z31, Z14
+	VALIGNQ $1, Z30, Z31, Z30
 
-	// acc += hi(x·y[i]) + hi(m·t), one limb lower than their products
+	// U += hi(x·y[i]), V += hi(m·t), one limb lower than their products.
 	VPMADD52HUQ Z9, Z0, Z6
 	VPMADD52HUQ Z25, Z16, Z22
+	VPMADD52HUQ Z10, Z3, Z12
+	VPMADD52HUQ Z26, Z19, Z28
 	VPMADD52HUQ Z9, Z1, Z7
 	VPMADD52HUQ Z25, Z17, Z23
+	VPMADD52HUQ Z10, Z4, Z13
+	VPMADD52HUQ Z26, Z20, Z29
 	VPMADD52HUQ Z9, Z2, Z8
 	VPMADD52HUQ Z25, Z18, Z24
-	VPMADD52HUQ Z10, Z3, Z6
-	VPMADD52HUQ Z26, Z19, Z22
-	VPMADD52HUQ Z10, Z4, Z7
-	VPMADD52HUQ Z26, Z20, Z23
-	VPMADD52HUQ Z10, Z5, Z8
-	VPMADD52HUQ Z26, Z21, Z24
+	VPMADD52HUQ Z10, Z5, Z14
+	VPMADD52HUQ Z26, Z21, Z30
 
 	ADDQ $8, BX
 	DECQ R11
 	JNZ loop
 
+	VPADDQ Z12, Z6, Z6
+	VPADDQ Z13, Z7, Z7
+	VPADDQ Z14, Z8, Z8
+	VPADDQ Z28, Z22, Z22
+	VPADDQ Z29, Z23, Z23
+	VPADDQ Z30, Z24, Z24
 	VMOVDQU64 Z6, 0(DI)
 	VMOVDQU64 Z7, 64(DI)
 	VMOVDQU64 Z8, 128(DI)
@@ -113,6 +177,8 @@ loop:
 	VMOVDQU64 Z23, 256(DI)
 	VMOVDQU64 Z24, 320(DI)
 	VZEROUPPER
+	MOVQ R12, 0(DI)
+	MOVQ R13, 192(DI)
 
 	// Carry each lane's bits above 52 into the next limb, both halves.
 	MOVQ $2, R13

@@ -20,8 +20,8 @@ const (
 
 // amm sets z to x·y·R⁻¹ mod m, not necessarily fully reduced ("almost
 // Montgomery multiplication"): for x·y < 16m² the result is below 2m, which
-// every caller keeps to. k0 is −m⁻¹ mod 2^52. It follows the same steps as the
-// assembly, word for word, and is the reference the tests hold it to.
+// every caller keeps to. k0 is −m⁻¹ mod 2^52. amm2 computes the same limbs
+// with the work arranged for the vector unit; the tests hold it to this.
 func amm(z, x, y, m *nat, k0 uint64) {
 	var acc [limbs + 1]uint64
 	for i := range limbs {
