@@ -294,7 +294,7 @@ func TestServeAddsHashProcessors(t *testing.T) {
 			if got := runtime.GOMAXPROCS(0); got != tc.want {
 				t.Errorf("GOMAXPROCS while serving = %d, want %d", got, tc.want)
 			}
-			if logged := fmt.Sprintf(`"slots":3,"gomaxprocs":%d`, tc.want); !strings.Contains(errOut.String(), logged) {
+			if logged := fmt.Sprintf(`"slots":3,"gomaxprocs":%d,"own_processors":%t`, tc.want, tc.want != def); !strings.Contains(errOut.String(), logged) {
 				t.Errorf("no log with %s:\n%s", logged, errOut.String())
 			}
 			cancel()

@@ -57,9 +57,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// 0 means password.DefaultConcurrency: a CPU is kept for token
 	// traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
-	procs, restore := addHashProcessors(hasher.Slots(), getenv)
+	procs, added, restore := addHashProcessors(hasher.Slots(), getenv)
 	defer restore()
-	logger.Info("password hashing", "slots", hasher.Slots(), "gomaxprocs", procs)
+	hasher.SetOwnProcessors(added)
+	logger.Info("password hashing", "slots", hasher.Slots(), "gomaxprocs", procs, "own_processors", hasher.OwnProcessors())
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
 	if len(proxies) > 0 {
 		logger.Info("client addresses are read from X-Forwarded-For on requests from these proxies", "trusted_proxies", cfg.TrustedProxies)
@@ -75,14 +76,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // the kernel runs it at lowered priority (internal/password), so without
 // them requests would have a processor fewer whenever a hash is waiting
 // for a CPU (measured: docs/perf-hashing.md, round 6). It returns the new
-// GOMAXPROCS and a func that gives the runtime back its default.
-func addHashProcessors(slots int, getenv func(string) string) (procs int, restore func()) {
+// GOMAXPROCS, whether it added processors, and a func that gives the
+// runtime back its default.
+func addHashProcessors(slots int, getenv func(string) string) (procs int, added bool, restore func()) {
 	if getenv("GOMAXPROCS") != "" {
-		return runtime.GOMAXPROCS(0), func() {}
+		return runtime.GOMAXPROCS(0), false, func() {}
 	}
 	procs = runtime.GOMAXPROCS(0) + slots
 	runtime.GOMAXPROCS(procs)
-	return procs, runtime.SetDefaultGOMAXPROCS
+	return procs, true, runtime.SetDefaultGOMAXPROCS
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {

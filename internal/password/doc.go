@@ -48,10 +48,12 @@
 // hashes when they want the same CPU, and a sign-in storm gets the CPU
 // time they leave over. Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
-// them. Inside Go, the computation yields its processor every ~0.35 ms if
-// another goroutine is waiting for one. `gatehouse serve` adds a processor
-// per hash slot to GOMAXPROCS, since a hash waiting for the CPU still holds
-// its processor.
+// them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,
+// since a hash waiting for the CPU still holds its processor, and tells the
+// Hasher so (SetOwnProcessors); without those processors (an embedding
+// program, `gatehouse dev`, GOMAXPROCS set by the operator) the computation
+// yields its processor every ~0.35 ms if another goroutine is waiting for
+// one.
 //
 // # Verifying
 //

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -116,6 +117,8 @@ type Hasher struct {
 	// slot, for the next ones: no 19 MiB allocation, zeroing and page
 	// faults per hash, and no garbage.
 	mems chan *argon2.Memory
+	// ownProcessors: see SetOwnProcessors.
+	ownProcessors atomic.Bool
 
 	// testEnter and testExit, when set by tests, run at the start and end
 	// of every computation while it holds its slots, on the computation's
@@ -241,6 +244,18 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) {
 	_, _, _ = h.Verify(ctx, h.dummy, password)
 }
 
+// SetOwnProcessors tells h whether GOMAXPROCS counts a processor for each
+// of its slots on top of those requests use (gatehouse serve adds them).
+// With them a computation keeps its processor to the end; without, it
+// hands it over every ~0.35 ms while another goroutine waits for one, so
+// that requests do not queue behind hashes. Measured in docs/performance.md
+// (twelfth session): handing it over cost sign-ins ~3 % of their rate per
+// CPU-second when the processor was the hash's own.
+func (h *Hasher) SetOwnProcessors(own bool) { h.ownProcessors.Store(own) }
+
+// OwnProcessors reports what SetOwnProcessors last set.
+func (h *Hasher) OwnProcessors() bool { return h.ownProcessors.Load() }
+
 // run calls f with a block memory while holding weight slots of h's
 // semaphore.
 func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memory)) error {
@@ -254,6 +269,7 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 	default:
 		mem = new(argon2.Memory)
 	}
+	mem.KeepProcessor = h.ownProcessors.Load()
 	h.compute(func() { f(mem) })
 	if mem.Size() <= h.params.Memory {
 		// Memory grown by a dearer imported hash is let go.

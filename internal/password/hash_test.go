@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	native "github.com/gatehouse/gatehouse/internal/password/argon2"
 )
 
 // testParams are cheap parameters so that tests run quickly.
@@ -569,6 +571,47 @@ func TestDummyVerify(t *testing.T) {
 	}
 	if other := NewHasher(testParams, 1); other.dummy == h.dummy {
 		t.Error("two hashers share a dummy hash")
+	}
+}
+
+// TestSetOwnProcessors: a Hasher told that its slots have processors of
+// their own keeps the processor through a computation; otherwise it hands
+// it to a goroutine waiting for it. The goroutine is started from the
+// hashing thread just before the computation, with one processor.
+func TestSetOwnProcessors(t *testing.T) {
+	if !native.Native() {
+		t.Skip("x/crypto computes here and never yields")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	p := testParams
+	p.Memory = 2048 // two looks at waiting goroutines, ~1 ms
+	h := NewHasher(p, 1)
+	hash := func(own bool) (ranDuring bool) {
+		h.SetOwnProcessors(own)
+		ran := make(chan struct{})
+		h.testEnter = func() { go close(ran) }
+		h.testExit = func() {
+			select {
+			case <-ran:
+				ranDuring = true
+			default:
+			}
+		}
+		if _, err := h.Hash(t.Context(), "password"); err != nil {
+			t.Fatal(err)
+		}
+		<-ran
+		return ranDuring
+	}
+	if !hash(false) {
+		t.Error("without processors of its own, the hash kept its processor from a waiting goroutine")
+	}
+	// A computation running for 10 ms is preempted whatever it does, so a
+	// slow machine gets three tries.
+	for try := 0; hash(true); try++ {
+		if try == 2 {
+			t.Fatal("with processors of its own, the hash gave its processor away, three times")
+		}
 	}
 }
 

@@ -76,6 +76,13 @@ func othersWaiting(sample []metrics.Sample) bool {
 // is ready to use; it grows to the largest memory cost it has computed.
 // A Memory must not be used by two computations at once.
 type Memory struct {
+	// KeepProcessor makes Key keep its Go processor to the end instead of
+	// handing it to waiting goroutines: for callers that count a processor
+	// of its own for each computation in GOMAXPROCS, where the handover
+	// only costs (with a goroutine locked to its thread, each one is two
+	// thread wake-ups).
+	KeepProcessor bool
+
 	blocks []block
 	z      block // scratch for the compression function
 }
@@ -187,7 +194,7 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 					ref := refLane*laneLen + refIndex(pass, slice, idx, segLen, laneLen, refLane == lane, uint32(rnd))
 					compressAVX2(&B[cur], &B[prev], &B[ref], &mem.z, pass > 0)
 					prev, cur = cur, cur+1
-					if done++; done%yieldEvery == 0 && othersWaiting(runnable) {
+					if done++; done%yieldEvery == 0 && !mem.KeepProcessor && othersWaiting(runnable) {
 						runtime.Gosched()
 					}
 				}

@@ -158,3 +158,37 @@ func TestOthersWaiting(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+// TestKeepProcessor: with one processor and a goroutine ready to run, Key
+// hands the processor over on the way (the goroutine has run by the time it
+// returns), unless KeepProcessor is set.
+func TestKeepProcessor(t *testing.T) {
+	if !Native() {
+		t.Skip("x/crypto computes here and never yields")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	password, salt := []byte("password"), []byte("saltsaltsaltsalt")
+	hash := func(keep bool) (ranDuring bool) {
+		mem := Memory{KeepProcessor: keep}
+		ran := make(chan struct{})
+		go close(ran)
+		Key(&mem, ModeID, password, salt, 1, 2*yieldEvery, 1, 32)
+		select {
+		case <-ran:
+			return true
+		default:
+			<-ran
+			return false
+		}
+	}
+	if !hash(false) {
+		t.Error("the waiting goroutine did not run during a hash that may yield")
+	}
+	// A computation running for 10 ms is preempted whatever it does, so a
+	// slow machine gets three tries.
+	for try := 0; hash(true); try++ {
+		if try == 2 {
+			t.Fatal("the waiting goroutine ran during a hash with KeepProcessor, three times")
+		}
+	}
+}
