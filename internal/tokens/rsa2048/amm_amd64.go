@@ -1,3 +1,5 @@
+//go:build !purego
+
 package rsa2048
 
 import "golang.org/x/sys/cpu"

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // func amm2(z, x, y, m *pair, k0 *[2]uint64)
