@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/secretbox"
+	"github.com/gatehouse/gatehouse/internal/tokens"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server goroutine
@@ -295,6 +296,9 @@ func TestServeAddsHashProcessors(t *testing.T) {
 				t.Errorf("GOMAXPROCS while serving = %d, want %d", got, tc.want)
 			}
 			if logged := fmt.Sprintf(`"slots":3,"gomaxprocs":%d,"own_processors":%t`, tc.want, tc.want != def); !strings.Contains(errOut.String(), logged) {
+				t.Errorf("no log with %s:\n%s", logged, errOut.String())
+			}
+			if logged := `"msg":"RS256 signatures","signer":"` + tokens.RSASigner() + `"`; !strings.Contains(errOut.String(), logged) {
 				t.Errorf("no log with %s:\n%s", logged, errOut.String())
 			}
 			cancel()

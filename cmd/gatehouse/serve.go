@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backends"
 	"github.com/gatehouse/gatehouse/internal/store/storecache"
+	"github.com/gatehouse/gatehouse/internal/tokens"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -61,6 +62,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer restore()
 	hasher.SetOwnProcessors(added)
 	logger.Info("password hashing", "slots", hasher.Slots(), "gomaxprocs", procs, "own_processors", hasher.OwnProcessors())
+	logger.Info("RS256 signatures", "signer", tokens.RSASigner())
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
 	if len(proxies) > 0 {
 		logger.Info("client addresses are read from X-Forwarded-For on requests from these proxies", "trusted_proxies", cfg.TrustedProxies)

@@ -52,6 +52,16 @@ type Key struct {
 	header string          // base64url of the JWS header, with its trailing "."
 }
 
+// RSASigner names what signs RS256 tokens with 2048-bit keys in this
+// process, for the startup log: Gatehouse's own signer where the CPU has
+// AVX-512 IFMA, crypto/rsa elsewhere (and for other key sizes).
+func RSASigner() string {
+	if rsa2048.Supported() {
+		return "rsa2048 (AVX-512 IFMA)"
+	}
+	return "crypto/rsa"
+}
+
 // GenerateKey returns a new key for alg (RS256: RSA 2048; ES256: P-256)
 // with a random ID and a self-signed certificate.
 func GenerateKey(alg string) (*Key, error) {

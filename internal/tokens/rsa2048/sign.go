@@ -39,6 +39,10 @@ const (
 // key on this CPU; crypto/rsa should be used instead.
 var ErrUnsupported = errors.New("rsa2048: key or CPU not supported")
 
+// Supported reports whether this CPU (and build) can use the package: New
+// refuses every key where it cannot.
+func Supported() bool { return supported }
+
 // A Signer signs with one private key. It is safe for concurrent use.
 type Signer struct {
 	pub  *rsa.PublicKey
