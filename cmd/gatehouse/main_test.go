@@ -276,6 +276,35 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 }
 
+// A GOMAXPROCS gone stale (as when a container's CPU limit changes, which
+// the runtime no longer follows once GOMAXPROCS is set) is brought back to
+// the runtime's default plus the hash slots, and the change is logged.
+func TestHashProcessorsFollowDefault(t *testing.T) {
+	defer func(d time.Duration) { hashProcsCheck = d }(hashProcsCheck)
+	hashProcsCheck = 10 * time.Millisecond
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	var logs syncBuffer
+	procs, added, restore := addHashProcessors(2, env(nil), newLogger(&logs, "info", "json"))
+	if procs != def+2 || !added {
+		t.Fatalf("addHashProcessors = %d, %v; want %d, true", procs, added, def+2)
+	}
+	runtime.GOMAXPROCS(def + 7)
+	for deadline := time.Now().Add(5 * time.Second); runtime.GOMAXPROCS(0) != def+2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			restore()
+			t.Fatalf("GOMAXPROCS stayed %d, want %d", runtime.GOMAXPROCS(0), def+2)
+		}
+	}
+	restore()
+	if got := runtime.GOMAXPROCS(0); got != def {
+		t.Errorf("GOMAXPROCS after restore = %d, want the default %d", got, def)
+	}
+	if want := fmt.Sprintf(`"gomaxprocs":%d`, def+2); !strings.Contains(logs.String(), "follows the CPU limit") || !strings.Contains(logs.String(), want) {
+		t.Errorf("no log of the change with %s:\n%s", want, logs.String())
+	}
+}
+
 // serve gives each hash slot a processor of its own on top of GOMAXPROCS,
 // unless the operator set GOMAXPROCS, and gives the runtime its default
 // back when it stops.

@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// 0 means password.DefaultConcurrency: a CPU is kept for token
 	// traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
-	procs, added, restore := addHashProcessors(hasher.Slots(), getenv)
+	procs, added, restore := addHashProcessors(hasher.Slots(), getenv, logger)
 	defer restore()
 	hasher.SetOwnProcessors(added)
 	logger.Info("password hashing", "slots", hasher.Slots(), "gomaxprocs", procs, "own_processors", hasher.OwnProcessors())
@@ -77,17 +77,46 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // GOMAXPROCS. A hash keeps its processor for its whole computation while
 // the kernel runs it at lowered priority (internal/password), so without
 // them requests would have a processor fewer whenever a hash is waiting
-// for a CPU (measured: docs/perf-hashing.md, round 6). It returns the new
-// GOMAXPROCS, whether it added processors, and a func that gives the
-// runtime back its default.
-func addHashProcessors(slots int, getenv func(string) string) (procs int, added bool, restore func()) {
+// for a CPU (measured: docs/perf-hashing.md, round 6). Setting GOMAXPROCS
+// turns off the runtime's own updates of it when a container's CPU limit
+// changes, so a goroutine redoes the sum every hashProcsCheck. It returns
+// the new GOMAXPROCS, whether it added processors, and a func that stops
+// the goroutine and gives the runtime back its default.
+func addHashProcessors(slots int, getenv func(string) string, logger *slog.Logger) (procs int, added bool, restore func()) {
 	if getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0), false, func() {}
 	}
 	procs = runtime.GOMAXPROCS(0) + slots
 	runtime.GOMAXPROCS(procs)
-	return procs, true, runtime.SetDefaultGOMAXPROCS
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(hashProcsCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			before := runtime.GOMAXPROCS(0)
+			runtime.SetDefaultGOMAXPROCS()
+			want := runtime.GOMAXPROCS(0) + slots
+			runtime.GOMAXPROCS(want)
+			if want != before {
+				logger.Info("password hashing: GOMAXPROCS follows the CPU limit", "slots", slots, "gomaxprocs", want)
+			}
+		}
+	}()
+	return procs, true, func() {
+		close(stop)
+		<-done
+		runtime.SetDefaultGOMAXPROCS()
+	}
 }
+
+// hashProcsCheck is how often addHashProcessors's goroutine redoes GOMAXPROCS.
+var hashProcsCheck = 30 * time.Second
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	lvl, _ := config.ParseLevel(level)
