@@ -2,6 +2,32 @@
 
 #include "textflag.h"
 
+// DIGIT computes one half's reduction digit t. off is the half's offset in
+// a pair, s its lowest limb (a general register), k0 its −m⁻¹ mod 2^52, tb
+// the register t is broadcast into: s += lo(x0·y[i]); t = s·k0 mod 2^52;
+// s += lo(m0·t), a multiple of 2^52; then s = s/2^52 + hi(x0·y[i]) +
+// hi(m0·t). BX, SI and CX point at y[i], x and m; R10 holds 2^52−1; AX, DX,
+// R14 and R15 are scratch.
+#define DIGIT(off, s, k0, tb) \
+	MOVQ off(BX), DX; \
+	MULXQ off(SI), AX, R14; \
+	MOVQ AX, R15; \
+	ANDQ R10, R15; \
+	ADDQ R15, s; \
+	SHRQ $52, R14, AX; \
+	MOVQ s, DX; \
+	IMULQ k0, DX; \
+	ANDQ R10, DX; \
+	VPBROADCASTQ DX, tb; \
+	MULXQ off(CX), R15, R14; \
+	MOVQ R15, DX; \
+	ANDQ R10, DX; \
+	ADDQ DX, s; \
+	SHRQ $52, s; \
+	SHRQ $52, R14, R15; \
+	ADDQ R15, s; \
+	ADDQ AX, s
+
 // func amm2(z, x, y, m *pair, k0 *[2]uint64)
 //
 // Two almost Montgomery multiplications at once, z[h] = x[h]·y[h]·2^-1040
@@ -75,46 +101,8 @@ loop:
 	VPMADD52LUQ Z9, Z2, Z8
 	VPMADD52LUQ Z25, Z18, Z24
 
-	// Half 0: s += lo(x0·y[i]); t = s·k0 mod 2^52; s += lo(m0·t), a
-	// multiple of 2^52; then s = s/2^52 + hi(x0·y[i]) + hi(m0·t).
-	MOVQ 0(BX), DX
-	MULXQ 0(SI), AX, R14
-	MOVQ AX, R15
-	ANDQ R10, R15
-	ADDQ R15, R12
-	SHRQ $52, R14, AX
-	MOVQ R12, DX
-	IMULQ R8, DX
-	ANDQ R10, DX
-	VPBROADCASTQ DX, Z10
-	MULXQ 0(CX), R15, R14
-	MOVQ R15, DX
-	ANDQ R10, DX
-	ADDQ DX, R12
-	SHRQ $52, R12
-	SHRQ $52, R14, R15
-	ADDQ R15, R12
-	ADDQ AX, R12
-
-	// Half 1, the same.
-	MOVQ 192(BX), DX
-	MULXQ 192(SI), AX, R14
-	MOVQ AX, R15
-	ANDQ R10, R15
-	ADDQ R15, R13
-	SHRQ $52, R14, AX
-	MOVQ R13, DX
-	IMULQ R9, DX
-	ANDQ R10, DX
-	VPBROADCASTQ DX, Z26
-	MULXQ 192(CX), R15, R14
-	MOVQ R15, DX
-	ANDQ R10, DX
-	ADDQ DX, R13
-	SHRQ $52, R13
-	SHRQ $52, R14, R15
-	ADDQ R15, R13
-	ADDQ AX, R13
+	DIGIT(0, R12, R8, Z10)
+	DIGIT(192, R13, R9, Z26)
 
 	// V += lo(m·t)
 	VPMADD52LUQ Z10, Z3, Z12
