@@ -574,43 +574,19 @@ func TestDummyVerify(t *testing.T) {
 	}
 }
 
-// TestSetOwnProcessors: a Hasher told that its slots have processors of
-// their own keeps the processor through a computation; otherwise it hands
-// it to a goroutine waiting for it. The goroutine is started from the
-// hashing thread just before the computation, with one processor.
+// TestSetOwnProcessors: the Hasher passes what SetOwnProcessors set to the
+// block memory of each computation, as KeepProcessor (whose effect the
+// argon2 package's TestKeepProcessor shows).
 func TestSetOwnProcessors(t *testing.T) {
-	if !native.Native() {
-		t.Skip("x/crypto computes here and never yields")
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	p := testParams
-	p.Memory = 2048 // two looks at waiting goroutines, ~1 ms
-	h := NewHasher(p, 1)
-	hash := func(own bool) (ranDuring bool) {
+	h := NewHasher(testParams, 1)
+	for _, own := range []bool{true, false, true} {
 		h.SetOwnProcessors(own)
-		ran := make(chan struct{})
-		h.testEnter = func() { go close(ran) }
-		h.testExit = func() {
-			select {
-			case <-ran:
-				ranDuring = true
-			default:
-			}
-		}
-		if _, err := h.Hash(t.Context(), "password"); err != nil {
+		var keep bool
+		if err := h.run(t.Context(), 1, func(mem *native.Memory) { keep = mem.KeepProcessor }); err != nil {
 			t.Fatal(err)
 		}
-		<-ran
-		return ranDuring
-	}
-	if !hash(false) {
-		t.Error("without processors of its own, the hash kept its processor from a waiting goroutine")
-	}
-	// A computation running for 10 ms is preempted whatever it does, so a
-	// slow machine gets three tries.
-	for try := 0; hash(true); try++ {
-		if try == 2 {
-			t.Fatal("with processors of its own, the hash gave its processor away, three times")
+		if keep != own || h.OwnProcessors() != own {
+			t.Errorf("SetOwnProcessors(%v): the computation's KeepProcessor is %v, OwnProcessors %v", own, keep, h.OwnProcessors())
 		}
 	}
 }

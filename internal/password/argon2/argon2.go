@@ -24,6 +24,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"runtime/metrics"
+	"sync/atomic"
 
 	xargon2 "golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/blake2b"
@@ -53,6 +54,10 @@ const (
 )
 
 type block [blockWords]uint64
+
+// yields counts the times a computation handed its processor over, for the
+// tests.
+var yields atomic.Int64
 
 // runnableMetric counts goroutines ready to run but not running.
 const runnableMetric = "/sched/goroutines/runnable:goroutines"
@@ -195,6 +200,7 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 					compressAVX2(&B[cur], &B[prev], &B[ref], &mem.z, pass > 0)
 					prev, cur = cur, cur+1
 					if done++; done%yieldEvery == 0 && !mem.KeepProcessor && othersWaiting(runnable) {
+						yields.Add(1)
 						runtime.Gosched()
 					}
 				}
