@@ -24,6 +24,7 @@ package rsa2048
 import (
 	"crypto"
 	"crypto/rsa"
+	"encoding/binary"
 	"errors"
 	"math/big"
 	"math/bits"
@@ -89,10 +90,11 @@ func prepare(key *rsa.PrivateKey) *Signer {
 	return s
 }
 
+// setWords sets dst to x in little-endian 64-bit words; x must fit.
 func setWords(dst []uint64, x *big.Int) {
-	clear(dst)
-	for i, w := range x.Bits() {
-		dst[i] = uint64(w)
+	b := x.FillBytes(make([]byte, 8*len(dst)))
+	for i := range dst {
+		dst[i] = binary.BigEndian.Uint64(b[len(b)-8*(i+1):])
 	}
 }
 
@@ -122,9 +124,7 @@ func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
 
 	var c [2 * primeLen]uint64
 	for i := range c {
-		for _, b := range em[256-8*(i+1) : 256-8*i] {
-			c[i] = c[i]<<8 | uint64(b)
-		}
+		c[i] = binary.BigEndian.Uint64(em[256-8*(i+1):])
 	}
 	var mp, mq [primeLen + 1]uint64
 	s.decrypt(&c, &mp, &mq)
@@ -162,11 +162,8 @@ func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
 		sig[i+primeLen] = c
 	}
 	out := make([]byte, 256)
-	for i := range 2 * primeLen {
-		w := sig[i]
-		for j := range 8 {
-			out[255-8*i-j] = byte(w >> (8 * j))
-		}
+	for i, w := range sig {
+		binary.BigEndian.PutUint64(out[256-8*(i+1):], w)
 	}
 
 	// Check the signature with the public key before it leaves.
