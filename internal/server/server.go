@@ -105,6 +105,10 @@ func New(d Deps) *Server {
 	mailStat("gatehouse_email_retried_total", "Failed email attempts scheduled for a retry.", func(st mail.Stats) int64 { return st.Retried })
 	mailStat("gatehouse_email_failed_total", "Emails given up on (permanent error or out of attempts).", func(st mail.Stats) int64 { return st.Failed })
 
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_rs256_fallbacks_total",
+		Help: "RS256 signatures made by crypto/rsa because the AVX-512 IFMA signer failed its own check (a bug or a hardware fault)."},
+		func() float64 { return float64(tokens.RSAFallbacks()) }))
+
 	mux := http.NewServeMux()
 	a := &api.Handler{Environments: s.Environments, Users: s.Users, Flow: s.Flow, Keys: s.Keys, Logger: d.Logger,
 		Idempotency: &idempotency.Service{Store: d.Store, Box: d.Box, Now: d.Now}}

@@ -420,7 +420,7 @@ func TestOperations(t *testing.T) {
 		if !bytes.Contains(b, []byte(`gatehouse_http_request_duration_seconds_bucket{method="GET",route="GET /user_management/users"`)) {
 			t.Fatal("metrics lack latency histograms")
 		}
-		for _, m := range []string{"gatehouse_email_sent_total", "gatehouse_email_retried_total", "gatehouse_email_failed_total"} {
+		for _, m := range []string{"gatehouse_email_sent_total", "gatehouse_email_retried_total", "gatehouse_email_failed_total", "gatehouse_rs256_fallbacks_total 0"} {
 			if !bytes.Contains(b, []byte(m)) {
 				t.Errorf("metrics lack %s", m)
 			}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,6 +65,16 @@ type Actor struct {
 	Subject string `json:"sub"` // the impersonator's email
 }
 
+// rsaFallbacks counts the RS256 signatures that the IFMA signer failed its
+// own check on and crypto/rsa made instead. Above zero it is a bug or a
+// hardware fault, worth a look: the server exports it as
+// gatehouse_rs256_fallbacks_total.
+var rsaFallbacks atomic.Int64
+
+// RSAFallbacks reports how many RS256 signatures fell back to crypto/rsa
+// after the IFMA signer's check failed, since the process started.
+func RSAFallbacks() int64 { return rsaFallbacks.Load() }
+
 // Sign returns c as a compact JWS signed with k, with header
 // {"alg":…,"kid":…,"typ":"JWT"}. RS256 signatures are RSASSA-PKCS1-v1_5
 // with SHA-256; ES256 signatures are the 64-byte r||s of RFC 7518 §3.4, not
@@ -86,7 +97,9 @@ func Sign(k *Key, c Claims) (string, error) {
 	switch priv := k.signer.(type) {
 	case *rsa.PrivateKey:
 		if k.fast != nil {
-			sig, err = k.fast.SignSHA256(digest[:])
+			if sig, err = k.fast.SignSHA256(digest[:]); err != nil {
+				rsaFallbacks.Add(1)
+			}
 		}
 		if k.fast == nil || err != nil {
 			// A failed self-check on the fast path falls back too:

@@ -174,9 +174,13 @@ func TestSignRS256FallsBack(t *testing.T) {
 	}
 	withBroken := *k
 	withBroken.fast = fast
+	before := RSAFallbacks()
 	tok, err := Sign(&withBroken, testClaims(time.Unix(1_800_000_000, 0)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := RSAFallbacks() - before; n != 1 {
+		t.Errorf("RSAFallbacks rose by %d, want 1", n)
 	}
 	if _, err := Verify(tok, testSet(), time.Unix(1_800_000_000, 0), testIssuer); err != nil {
 		t.Fatalf("the fallback's token does not verify: %v", err)
