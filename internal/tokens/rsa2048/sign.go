@@ -185,7 +185,7 @@ func (s *Signer) decrypt(c *[2 * primeLen]uint64, mp, mq *[primeLen + 1]uint64) 
 	}
 	var x, y, cR pair
 	amm2(&x, &lo, &s.rr, &s.m, &s.k0) // (c mod R)·R
-	amm2(&y, &hi, &s.rr, &s.m, &s.k0) // (c div R)
+	amm2(&y, &hi, &s.rr, &s.m, &s.k0) // (c div R)·R
 	amm2(&y, &y, &s.rr, &s.m, &s.k0)  // (c div R)·R², below 2m
 	for h := range 2 {                // below 4m
 		var carry uint64
