@@ -51,7 +51,7 @@ type Signer struct {
 	k0   [2]uint64 // −p⁻¹ and −q⁻¹ mod 2^52
 	rr   pair      // R² mod p and R² mod q, R = 2^1040
 	exp  [2][primeLen]uint64
-	q    [primeLen]uint64
+	q    [primeLen + 1]uint64
 	p    [primeLen + 1]uint64
 	twoP [primeLen + 1]uint64
 	qInv nat // q⁻¹·R mod p
@@ -223,10 +223,8 @@ func (s *Signer) decrypt(c *[2 * primeLen]uint64, mp, mq *[primeLen + 1]uint64) 
 
 	toWords(mp[:], acc[0][:limbs])
 	toWords(mq[:], acc[1][:limbs])
-	var q [primeLen + 1]uint64
-	copy(q[:], s.q[:])
 	subIfAtLeast(mp[:], s.p[:])
-	subIfAtLeast(mq[:], q[:])
+	subIfAtLeast(mq[:], s.q[:])
 }
 
 // window returns the exponent bits [bit, bit+5) of half h.
