@@ -28,6 +28,13 @@
 	ADDQ R15, s; \
 	ADDQ AX, s
 
+// SHIFT moves the accumulator in a, b, c down one 64-bit lane: lane 0 of
+// a is dropped and a zero (Z31) comes in at the top of c.
+#define SHIFT(a, b, c) \
+	VALIGNQ $1, a, b, a; \
+	VALIGNQ $1, b, c, b; \
+	VALIGNQ $1, c, Z31, c
+
 // func amm2(z, x, y, m *pair, k0 *[2]uint64)
 //
 // Two almost Montgomery multiplications at once, z[h] = x[h]·y[h]·2^-1040
@@ -123,18 +130,10 @@ loop:
 	ADDQ DX, R13
 
 	// Shift U and V down one limb.
-	VALIGNQ $1, Z6, Z7, Z6
-	VALIGNQ $1, Z22, Z23, Z22
-	VALIGNQ $1, Z12, Z13, Z12
-	VALIGNQ $1, Z28, Z29, Z28
-	VALIGNQ $1, Z7, Z8, Z7
-	VALIGNQ $1, Z23, Z24, Z23
-	VALIGNQ $1, Z13, Z14, Z13
-	VALIGNQ $1, Z29, Z30, Z29
-	VALIGNQ $1, Z8, Z31, Z8
-	VALIGNQ $1, Z24, Z31, Z24
-	VALIGNQ $1, Z14, Z31, Z14
-	VALIGNQ $1, Z30, Z31, Z30
+	SHIFT(Z6, Z7, Z8)
+	SHIFT(Z22, Z23, Z24)
+	SHIFT(Z12, Z13, Z14)
+	SHIFT(Z28, Z29, Z30)
 
 	// U += hi(x·y[i]), V += hi(m·t), one limb lower than their products.
 	VPMADD52HUQ Z9, Z0, Z6
