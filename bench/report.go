@@ -194,6 +194,10 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 			}
 			fmt.Fprintf(w, "server node %d (pid %d): CPU %.2f s = %.0f%% of one core; %s %.1f MB; sampled RSS max %.1f MB, median %.1f MB; at end %.1f MB\n",
 				i+1, n.PID, n.CPUSeconds, n.CPUPercent, hwm, n.PeakRSSMB, n.MaxSampledRSSMB, n.MedianRSSMB, n.EndRSSMB)
+			if n.HashComputations > 0 && n.CPUSeconds > 0 {
+				fmt.Fprintf(w, "  of which password hashing: %.2f s = %.0f%% (%d computations, %.2f ms of CPU each on the hashing thread)\n",
+					n.HashCPUSeconds, 100*n.HashCPUSeconds/n.CPUSeconds, n.HashComputations, 1e3*n.HashCPUSeconds/float64(n.HashComputations))
+			}
 		}
 		if len(s.Nodes) > 1 {
 			fmt.Fprintf(w, "servers together: CPU %.0f%% of one core\n", s.CPUPercent)
@@ -225,6 +229,9 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 			if r.CPUSeconds > 0 {
 				fmt.Fprintf(w, "%s: %.1f per CPU-second", sep, float64(r.Verifications)/r.CPUSeconds)
 			}
+			if r.ThreadCPUSeconds > 0 && r.Verifications > 0 {
+				fmt.Fprintf(w, ", %.2f ms of CPU each on the hashing thread", 1e3*r.ThreadCPUSeconds/float64(r.Verifications))
+			}
 		}
 		if len(h.Runs) > 0 {
 			fmt.Fprint(w, ")")
@@ -237,6 +244,13 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 			fmt.Fprintf(w, " %.1f/%.1f = %.0f%%;", p.SignInsPerServerCPUSecond, p.HashPerCPUSecond, 100*p.Ratio)
 		}
 		fmt.Fprintf(w, " median %.0f%%\n", 100*pr.Median)
+		if pr.Pairs[0].ServerHashMs > 0 {
+			fmt.Fprint(w, "  the same slices taken apart: one hash's CPU on the hashing thread in the server/alone, and hashing's share of the server's CPU:")
+			for _, p := range pr.Pairs {
+				fmt.Fprintf(w, " %.2f/%.2f ms, %.0f%%;", p.ServerHashMs, p.AloneHashMs, 100*p.HashShare)
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	if len(res.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets:")

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +85,35 @@ func TestHashAloneBoundCountsNodes(t *testing.T) {
 	t.Setenv("GATEHOUSE_HASH_CONCURRENCY", "")
 	if got, want := hashAloneBound(2), 2*password.DefaultConcurrency(); got != want {
 		t.Errorf("default slots, 2 nodes: bound %d, want %d", got, want)
+	}
+}
+
+func TestScrapeHashStats(t *testing.T) {
+	serve := func(body string, code int) string {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/metrics" {
+				http.NotFound(w, r)
+				return
+			}
+			w.WriteHeader(code)
+			io.WriteString(w, body)
+		}))
+		t.Cleanup(ts.Close)
+		return ts.URL
+	}
+	both := "# HELP gatehouse_password_hashes_total x\ngatehouse_password_hashes_total 1246\n" +
+		"gatehouse_password_hash_cpu_seconds_total 14.01\ngatehouse_password_hashes_total_other 7\n"
+	h := scrapeHashStats(t.Context(), serve(both, 200))
+	if !h.ok || h.computations != 1246 || h.cpu != 14010*time.Millisecond {
+		t.Errorf("scrapeHashStats = %+v, want 1246 computations and 14.01 s", h)
+	}
+	for name, url := range map[string]string{
+		"one metric missing": serve("gatehouse_password_hashes_total 3\n", 200),
+		"error status":       serve(both, 500),
+		"unreachable":        "http://127.0.0.1:1",
+	} {
+		if h := scrapeHashStats(t.Context(), url); h.ok {
+			t.Errorf("%s: scrapeHashStats = %+v, want not ok", name, h)
+		}
 	}
 }

@@ -263,6 +263,7 @@ func (l *load) settle(ctx context.Context) {
 type snapshot struct {
 	at    time.Time
 	cpu   []time.Duration
+	hash  []hashStats
 	self  time.Duration
 	pgCPU time.Duration
 	pg    *pgStats
@@ -279,6 +280,9 @@ func (l *load) snap(ctx context.Context, pg *pgx.Conn) snapshot {
 		d, _ := procCPU(pid)
 		s.cpu = append(s.cpu, d)
 	}
+	for _, u := range l.t.urls {
+		s.hash = append(s.hash, scrapeHashStats(ctx, u))
+	}
 	s.self, _ = procCPU(os.Getpid())
 	if pg != nil {
 		s.pgCPU = commCPU("postgres")
@@ -292,12 +296,62 @@ func (l *load) snap(ctx context.Context, pg *pgx.Conn) snapshot {
 	return s
 }
 
+// hashStats are a node's password hashing counters (its /metrics).
+type hashStats struct {
+	computations int64
+	cpu          time.Duration
+	ok           bool
+}
+
+// scrapeHashStats reads gatehouse_password_hashes_total and
+// gatehouse_password_hash_cpu_seconds_total from the node at url; ok is
+// false if it has no such metrics (an older binary) or cannot be reached.
+func scrapeHashStats(ctx context.Context, url string) hashStats {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/metrics", nil)
+	if err != nil {
+		return hashStats{}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return hashStats{}
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if err != nil || res.StatusCode != 200 {
+		return hashStats{}
+	}
+	var h hashStats
+	var found int
+	for line := range strings.Lines(string(b)) {
+		name, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "gatehouse_password_hashes_total":
+			h.computations, found = int64(f), found+1
+		case "gatehouse_password_hash_cpu_seconds_total":
+			h.cpu, found = time.Duration(f*1e9), found+1
+		}
+	}
+	h.ok = found == 2
+	return h
+}
+
 // NodeStats is one server process over the measured window.
 type NodeStats struct {
 	URL        string  `json:"url"`
 	PID        int     `json:"pid"`
 	CPUSeconds float64 `json:"cpu_seconds"`
 	CPUPercent float64 `json:"cpu_percent"` // 100 = one core
+	// HashComputations and HashCPUSeconds are the password hashes the node
+	// computed in the window and the CPU time its hashing threads spent on
+	// them, from its metrics (absent for a binary without them).
+	HashComputations int64   `json:"hash_computations,omitempty"`
+	HashCPUSeconds   float64 `json:"hash_cpu_seconds,omitempty"`
 	// PeakRSSMB is VmHWM, reset at the start of the window when possible
 	// (PeakReset), else since the process started.
 	PeakRSSMB       float64 `json:"peak_rss_mb"`
@@ -333,6 +387,8 @@ type DBStats struct {
 type ServerStats struct {
 	Nodes            []NodeStats `json:"nodes"`
 	CPUSeconds       float64     `json:"cpu_seconds"`
+	HashComputations int64       `json:"hash_computations,omitempty"`
+	HashCPUSeconds   float64     `json:"hash_cpu_seconds,omitempty"`
 	CPUPercent       float64     `json:"cpu_percent"`
 	InProcess        bool        `json:"in_process"`
 	ClientCPUPercent float64     `json:"client_cpu_percent"`
@@ -559,12 +615,18 @@ func (l *load) serverStats(before, after snapshot, peaks map[int]rssStats, reset
 			n.CPUSeconds = (after.cpu[i] - before.cpu[i]).Seconds()
 			n.CPUPercent = 100 * n.CPUSeconds / wall
 		}
+		if i < len(before.hash) && i < len(after.hash) && before.hash[i].ok && after.hash[i].ok {
+			n.HashComputations = after.hash[i].computations - before.hash[i].computations
+			n.HashCPUSeconds = (after.hash[i].cpu - before.hash[i].cpu).Seconds()
+		}
 		rss, hwm, _ := procMem(pid)
 		n.PeakRSSMB, n.EndRSSMB = mb(hwm), mb(rss)
 		n.MaxSampledRSSMB, n.MedianRSSMB = mb(peaks[pid].max), mb(peaks[pid].median)
 		n.PeakReset = i < len(reset) && reset[i]
 		s.Nodes = append(s.Nodes, n)
 		s.CPUSeconds += n.CPUSeconds
+		s.HashComputations += n.HashComputations
+		s.HashCPUSeconds += n.HashCPUSeconds
 	}
 	if l.t.inprocess {
 		s.ClientCPUPercent = 0 // the same process
@@ -760,6 +822,9 @@ type HashRun struct {
 	Verifications int64   `json:"verifications"`
 	Seconds       float64 `json:"seconds"`
 	CPUSeconds    float64 `json:"cpu_seconds"`
+	// ThreadCPUSeconds is the hashing threads' own CPU time (Hasher.Stats),
+	// without what this process spent around them.
+	ThreadCPUSeconds float64 `json:"thread_cpu_seconds"`
 }
 
 // add pools another measurement into h.
@@ -785,6 +850,7 @@ func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, c
 	defer cancel()
 	start := time.Now()
 	cpu0, _ := procCPU(os.Getpid())
+	_, thread0 := h.Stats()
 	var wg sync.WaitGroup
 	for range callers {
 		wg.Go(func() {
@@ -797,7 +863,9 @@ func measureHashRate(ctx context.Context, h *password.Hasher, hash, pw string, c
 	}
 	wg.Wait()
 	cpu1, _ := procCPU(os.Getpid())
-	return HashRun{Verifications: n.Load(), Seconds: time.Since(start).Seconds(), CPUSeconds: (cpu1 - cpu0).Seconds()}
+	_, thread1 := h.Stats()
+	return HashRun{Verifications: n.Load(), Seconds: time.Since(start).Seconds(), CPUSeconds: (cpu1 - cpu0).Seconds(),
+		ThreadCPUSeconds: (thread1 - thread0).Seconds()}
 }
 
 func newHashRate(callers, bound int) *HashRate {
@@ -821,6 +889,14 @@ type Pair struct {
 	SignInsPerServerCPUSecond float64 `json:"signins_per_server_cpu_second"`
 	HashPerCPUSecond          float64 `json:"verifications_per_cpu_second"` // the slices before and after, pooled
 	Ratio                     float64 `json:"ratio"`
+	// The ratio taken apart, where the server reports its hashing (see
+	// NodeStats): the CPU time of one hash on the hashing thread inside the
+	// server and alone, and the share of the server's CPU that went to
+	// hashing. Ratio is about HashShare × AloneHashMs / ServerHashMs (less
+	// the load generator's own overhead around its hashes alone).
+	ServerHashMs float64 `json:"server_hash_ms,omitempty"`
+	AloneHashMs  float64 `json:"alone_hash_ms,omitempty"`
+	HashShare    float64 `json:"hash_share,omitempty"`
 }
 
 const (
@@ -843,6 +919,11 @@ func (l *load) pairedRatio(ctx context.Context, vus []*vu, m *mix, h *password.H
 		pair := Pair{SignInsPerServerCPUSecond: float64(o.Count) / p.Server.CPUSeconds,
 			HashPerCPUSecond: float64(prev.Verifications+next.Verifications) / (prev.CPUSeconds + next.CPUSeconds)}
 		pair.Ratio = pair.SignInsPerServerCPUSecond / pair.HashPerCPUSecond
+		if sv := p.Server; sv.HashComputations > 0 && prev.Verifications+next.Verifications > 0 {
+			pair.ServerHashMs = 1e3 * sv.HashCPUSeconds / float64(sv.HashComputations)
+			pair.AloneHashMs = 1e3 * (prev.ThreadCPUSeconds + next.ThreadCPUSeconds) / float64(prev.Verifications+next.Verifications)
+			pair.HashShare = sv.HashCPUSeconds / sv.CPUSeconds
+		}
 		pr.Pairs = append(pr.Pairs, pair)
 		prev = next
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -119,6 +120,9 @@ type Hasher struct {
 	mems chan *argon2.Memory
 	// ownProcessors: see SetOwnProcessors.
 	ownProcessors atomic.Bool
+	// computed and cpuNanos count the computations and the CPU time their
+	// threads spent on them (see Stats).
+	computed, cpuNanos atomic.Int64
 
 	// testEnter and testExit, when set by tests, run at the start and end
 	// of every computation while it holds its slots, on the computation's
@@ -286,6 +290,11 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 // again in the caller.
 func (h *Hasher) compute(f func()) {
 	p := lowPriority(func() {
+		start := threadCPU()
+		defer func() {
+			h.cpuNanos.Add(int64(threadCPU() - start))
+			h.computed.Add(1)
+		}()
 		if h.testEnter != nil {
 			h.testEnter()
 		}
@@ -297,6 +306,18 @@ func (h *Hasher) compute(f func()) {
 	if p != nil {
 		panic(p)
 	}
+}
+
+// Stats reports how many hash computations h has run (hashes, checks and
+// the dummy checks for unknown accounts) and the CPU time their threads
+// spent on them. The CPU time is read from the thread's own clock, which
+// the computation has to itself (see lowPriority), so it leaves out the
+// hand-over to the thread and everything else the process does: set
+// against the process's CPU, it tells how much of it went to hashing. It
+// is zero where the operating system has no such clock (it is Linux only
+// here).
+func (h *Hasher) Stats() (computations int64, cpu time.Duration) {
+	return h.computed.Load(), time.Duration(h.cpuNanos.Load())
 }
 
 // weight is the number of slots verifying ph takes: argon2 hashes dearer in

@@ -1,6 +1,10 @@
 package password
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // lowerThreadPriority raises the nice value of the calling OS thread by
 // hashNice (to at most 19), so that the kernel runs the process's other
@@ -16,4 +20,14 @@ func lowerThreadPriority() {
 		return
 	}
 	unix.Setpriority(unix.PRIO_PROCESS, tid, min(19, 20-raw+hashNice))
+}
+
+// threadCPU is the CPU time the calling OS thread has used, or 0 if the
+// clock cannot be read.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }

@@ -109,6 +109,13 @@ func New(d Deps) *Server {
 		Help: "RS256 signatures made by crypto/rsa because the AVX-512 IFMA signer failed its own check (a bug or a hardware fault)."},
 		func() float64 { return float64(tokens.RSAFallbacks()) }))
 
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_password_hashes_total",
+		Help: "Password hash computations: hashes, checks, and the dummy checks that keep unknown accounts as slow as known ones."},
+		func() float64 { n, _ := d.Hasher.Stats(); return float64(n) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_password_hash_cpu_seconds_total",
+		Help: "CPU time the hashing threads spent on password hash computations (Linux; 0 elsewhere). Against process_cpu_seconds_total it tells how much of the CPU went to hashing."},
+		func() float64 { _, cpu := d.Hasher.Stats(); return cpu.Seconds() }))
+
 	mux := http.NewServeMux()
 	a := &api.Handler{Environments: s.Environments, Users: s.Users, Flow: s.Flow, Keys: s.Keys, Logger: d.Logger,
 		Idempotency: &idempotency.Service{Store: d.Store, Box: d.Box, Now: d.Now}}

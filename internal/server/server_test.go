@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -425,6 +427,18 @@ func TestOperations(t *testing.T) {
 				t.Errorf("metrics lack %s", m)
 			}
 		}
+		// Password hashing is counted, with the CPU time it took.
+		hashes := metricValue(t, b, "gatehouse_password_hashes_total")
+		ts.do(t, "POST", "/user_management/users", `{"email":"metrics@example.com","password":"walnut-Harbor-71-lantern"}`).want(t, 201, "")
+		b = getMetrics(t, ts.URL)
+		if n := metricValue(t, b, "gatehouse_password_hashes_total"); n != hashes+1 {
+			t.Errorf("gatehouse_password_hashes_total went from %v to %v over one sign-up; want one more", hashes, n)
+		}
+		if runtime.GOOS == "linux" {
+			if c := metricValue(t, b, "gatehouse_password_hash_cpu_seconds_total"); c <= 0 {
+				t.Errorf("gatehouse_password_hash_cpu_seconds_total = %v after a hash", c)
+			}
+		}
 		// A proxy's request ID is kept; a hostile one is replaced.
 		r = ts.do(t, "GET", "/healthz", "", "X-Request-ID", "trace-abc-123")
 		if r.Header.Get("X-Request-ID") != "trace-abc-123" {
@@ -455,4 +469,35 @@ func TestReadyzWhenDatabaseClosed(t *testing.T) {
 		t.Fatalf("with the database closed: %d %s", r.Status, r.Raw)
 	}
 	ts.do(t, "GET", "/healthz", "").want(t, 200, "")
+}
+
+func getMetrics(t *testing.T, url string) []byte {
+	t.Helper()
+	res, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// metricValue is the value of an unlabelled metric in a Prometheus text
+// exposition.
+func metricValue(t *testing.T, exposition []byte, name string) float64 {
+	t.Helper()
+	for line := range strings.Lines(string(exposition)) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metrics lack %s", name)
+	return 0
 }
