@@ -86,7 +86,13 @@
 // parameters, as many at once as the nodes' hash slots together: with
 // GATEHOUSE_HASH_CONCURRENCY or the default of one fewer than the CPUs,
 // times --nodes), the ceiling for sign-ins, before the run and again after
-// it, and pools the two.
+// it, and pools the two. Where a node exports its hashing counters
+// (gatehouse_password_hashes_total and
+// gatehouse_password_hash_cpu_seconds_total), the report also gives the
+// share of the node's CPU that went to hashing and one hash's CPU on the
+// hashing thread, in the server and alone, which take the sign-in ratio
+// apart. bench/bare measures a bare net/http handler in a process of its
+// own at a fixed rate: the CPU any Go server pays a request at that rate.
 //
 // Each run ends with PASS/FAIL for the targets of issue 7 that apply to it
 // (see docs/performance.md for the figures and exact commands).
