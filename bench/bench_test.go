@@ -32,6 +32,14 @@ func TestProcOfSelf(t *testing.T) {
 	if err != nil || rss == 0 || hwm < rss {
 		t.Fatalf("procMem = %d, %d, %v", rss, hwm, err)
 	}
+	// Each sleep gives the thread's CPU up: at least one switch apiece.
+	before := procSwitches(os.Getpid())
+	for range 20 {
+		time.Sleep(time.Millisecond)
+	}
+	if after := procSwitches(os.Getpid()); after < before+20 {
+		t.Errorf("procSwitches went from %d to %d over 20 sleeps", before, after)
+	}
 }
 
 func TestQuantile(t *testing.T) {

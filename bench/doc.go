@@ -91,8 +91,9 @@
 // gatehouse_password_hash_cpu_seconds_total), the report also gives the
 // share of the node's CPU that went to hashing and one hash's CPU on the
 // hashing thread, in the server and alone, which take the sign-in ratio
-// apart. bench/bare measures a bare net/http handler in a process of its
-// own at a fixed rate: the CPU any Go server pays a request at that rate.
+// apart. `go run ./bench bare --rate 75` measures the --ceiling handler in a
+// process of its own at a fixed rate: the CPU and context switches any Go
+// server pays a request at that rate (see bare.go).
 //
 // Each run ends with PASS/FAIL for the targets of issue 7 that apply to it
 // (see docs/performance.md for the figures and exact commands).

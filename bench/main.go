@@ -61,9 +61,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "summarize" {
+	sub := ""
+	if len(os.Args) > 1 {
+		sub = os.Args[1]
+	}
+	switch sub {
+	case "summarize":
 		err = summarizeFiles(os.Stdout, os.Args[2:])
-	} else {
+	case "bare":
+		err = runBare(ctx, os.Args[2:])
+	case "bare-serve":
+		err = serveBare(os.Args[2:])
+	default:
 		err = run(ctx, os.Args[1:])
 	}
 	if err != nil {

@@ -749,12 +749,7 @@ func measureCeiling(ctx context.Context, vus int, warmup, d time.Duration) (*Cei
 	if err != nil {
 		return nil, err
 	}
-	body := []byte(`{"object":"user","id":"user_01ARYZ6S41TSV4RRFFQ69G5FAV","email":"x@example.com"}`)
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	})}
+	hs := &http.Server{Handler: bareHandler()}
 	go hs.Serve(ln)
 	defer hs.Close()
 	host := ln.Addr().String()

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// `bench bare` measures what the bare handler of --ceiling costs per
+// request when requests arrive at a fixed rate: its CPU time and its
+// threads' context switches a request, in a process of its own (`bench
+// bare-serve`), so that the client is left out. At a low rate every
+// request finds the server idle and pays for waking its threads, which on
+// a virtual machine can cost more than the handler's work: set against the
+// Gatehouse server's CPU a request at the same rate, it tells how much of
+// that any Go HTTP server pays. Linux only (it reads /proc).
+
+// bareHandler is the bare net/http JSON handler: it reads the request body
+// and answers a small JSON object.
+func bareHandler() http.Handler {
+	body := []byte(`{"object":"user","id":"user_01ARYZ6S41TSV4RRFFQ69G5FAV","email":"x@example.com"}`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})
+}
+
+// serveBare serves bareHandler on addr until the process is killed.
+func serveBare(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: bench bare-serve ADDRESS")
+	}
+	return http.ListenAndServe(args[0], bareHandler())
+}
+
+func runBare(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench bare", flag.ContinueOnError)
+	rate := fs.Int("rate", 75, "requests a second, sent on a fixed schedule")
+	d := fs.Duration("duration", 12*time.Second, "how long to measure, after a warm-up of 200 requests")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rate <= 0 || *d <= 0 {
+		return errors.New("--rate and --duration must be positive")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	host := ln.Addr().String()
+	ln.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self, "bare-serve", host)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+
+	const workers = 32
+	ticks := make(chan struct{}, workers)
+	var sent, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			rc := newRawClient(nil) // the client API requests use
+			defer rc.close()
+			for range ticks {
+				if _, err := rc.do(ctx, "GET", host, "/", "", nil, ""); err != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	defer func() { close(ticks); wg.Wait() }()
+	for up := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, err := net.Dial("tcp", host)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(up) {
+			return fmt.Errorf("the bare server did not start: %w", err)
+		}
+	}
+	for range 200 {
+		ticks <- struct{}{}
+	}
+	for len(ticks) > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	logf("bare handler: %d requests a second for %s …", *rate, *d)
+	failed.Store(0)
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		return err
+	}
+	sw0 := procSwitches(pid)
+	tick := time.NewTicker(time.Second / time.Duration(*rate))
+	defer tick.Stop()
+	start := time.Now()
+	for time.Since(start) < *d && ctx.Err() == nil {
+		<-tick.C
+		ticks <- struct{}{}
+		sent.Add(1)
+	}
+	for len(ticks) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the last requests' answers
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		return err
+	}
+	n, sw := sent.Load(), procSwitches(pid)-sw0
+	fmt.Printf("bare net/http JSON handler at %d requests a second (%.0f sent a second): %d requests (%d failed); server CPU %.3f ms and %.1f context switches a request\n",
+		*rate, float64(n)/time.Since(start).Seconds(), n, failed.Load(), float64((cpu1-cpu0).Microseconds())/1e3/float64(n), float64(sw)/float64(n))
+	return ctx.Err()
+}
+
+// procSwitches is the context switches, voluntary and not, of process
+// pid's threads that are alive now.
+func procSwitches(pid int) int64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
+}
