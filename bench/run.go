@@ -887,8 +887,9 @@ type Pair struct {
 	// The ratio taken apart, where the server reports its hashing (see
 	// NodeStats): the CPU time of one hash on the hashing thread inside the
 	// server and alone, and the share of the server's CPU that went to
-	// hashing. Ratio is about HashShare × AloneHashMs / ServerHashMs (less
-	// the load generator's own overhead around its hashes alone).
+	// hashing. Ratio is about HashShare × AloneHashMs / ServerHashMs, a
+	// little more, since the hash rate alone is per CPU-second of the whole
+	// load generator, not of its hashing thread.
 	ServerHashMs float64 `json:"server_hash_ms,omitempty"`
 	AloneHashMs  float64 `json:"alone_hash_ms,omitempty"`
 	HashShare    float64 `json:"hash_share,omitempty"`
