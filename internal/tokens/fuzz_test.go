@@ -1,6 +1,8 @@
 package tokens
 
 import (
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
@@ -83,10 +85,29 @@ func FuzzSignVerify(f *testing.F) {
 		want := roundTripJSON(t, in)
 		now := time.Unix(exp-1, 0)
 
+		payload, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := base64.RawURLEncoding
 		for alg, k := range testKeys() {
+			sigLen := 64
+			if rk, ok := k.signer.(*rsa.PrivateKey); ok {
+				sigLen = rk.Size()
+			}
+			wantLen := len(k.header) + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(sigLen)
 			tok, err := Sign(k, in)
+			if wantLen > maxTokenLen {
+				if !errors.Is(err, ErrTooLong) {
+					t.Fatalf("%s: Sign of claims making a %d-byte token = %d bytes, %v; want ErrTooLong", alg, wantLen, len(tok), err)
+				}
+				continue
+			}
 			if err != nil {
 				t.Fatalf("%s: Sign: %v", alg, err)
+			}
+			if len(tok) != wantLen {
+				t.Fatalf("%s: token of %d bytes, want %d", alg, len(tok), wantLen)
 			}
 			jwk, _ := k.PublicJWK()
 			set, err := ParseJWKS([]byte(`{"keys":[` + string(jwk) + `]}`))

@@ -33,6 +33,9 @@ var (
 	ErrNotYetValid = errors.New("tokens: token not valid yet")
 	// ErrIssuer means the token's iss is not the expected issuer.
 	ErrIssuer = errors.New("tokens: wrong issuer")
+	// ErrTooLong is Sign's refusal of claims whose token would be longer
+	// than Verify accepts (maxTokenLen).
+	ErrTooLong = errors.New("tokens: the claims make a token longer than 16 KiB")
 )
 
 // maxTokenLen bounds the work Verify does on untrusted input. Access tokens
@@ -122,6 +125,10 @@ func Sign(k *Key, c Claims) (string, error) {
 	}
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
+	if len(buf) > maxTokenLen {
+		// Nobody could verify it, this server included.
+		return "", ErrTooLong
+	}
 	return string(buf), nil
 }
 
