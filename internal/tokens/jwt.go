@@ -91,7 +91,17 @@ func Sign(k *Key, c Claims) (string, error) {
 		return "", fmt.Errorf("sign: marshal claims: %w", err)
 	}
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(k.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	sigLen := 64 // ES256: r||s
+	if priv, ok := k.signer.(*rsa.PrivateKey); ok {
+		sigLen = priv.Size()
+	}
+	n := len(k.header) + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(sigLen)
+	if n > maxTokenLen {
+		// Nobody could verify it, this server included: refused before
+		// the signature is paid for.
+		return "", ErrTooLong
+	}
+	buf := make([]byte, 0, n)
 	buf = append(buf, k.header...)
 	buf = enc.AppendEncode(buf, payload)
 	digest := sha256.Sum256(buf)
@@ -125,10 +135,6 @@ func Sign(k *Key, c Claims) (string, error) {
 	}
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
-	if len(buf) > maxTokenLen {
-		// Nobody could verify it, this server included.
-		return "", ErrTooLong
-	}
 	return string(buf), nil
 }
 
