@@ -37,12 +37,17 @@ func bareHandler() http.Handler {
 	})
 }
 
-// serveBare serves bareHandler on addr until the process is killed.
+// serveBare serves bareHandler, until the process is killed, on the
+// listening socket runBare passes it as its first extra file (descriptor 3).
 func serveBare(args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: bench bare-serve ADDRESS")
+	if len(args) != 0 {
+		return errors.New("usage: bench bare-serve (started by bench bare, with its socket)")
 	}
-	return http.ListenAndServe(args[0], bareHandler())
+	ln, err := net.FileListener(os.NewFile(3, "listener"))
+	if err != nil {
+		return fmt.Errorf("bench bare-serve: no listening socket on descriptor 3: %w", err)
+	}
+	return http.Serve(ln, bareHandler())
 }
 
 func runBare(ctx context.Context, args []string) error {
@@ -55,19 +60,30 @@ func runBare(ctx context.Context, args []string) error {
 	if *rate <= 0 || *d <= 0 {
 		return errors.New("--rate and --duration must be positive")
 	}
+	// The server process gets the socket already listening: no port to
+	// pick and free for it, and connections made before it accepts wait
+	// in the backlog.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	host := ln.Addr().String()
+	f, err := ln.(*net.TCPListener).File()
 	ln.Close()
-	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, self, "bare-serve", host)
+	self, err := os.Executable()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self, "bare-serve")
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	cmd.ExtraFiles = []*os.File{f}
+	err = cmd.Start()
+	f.Close()
+	if err != nil {
 		return err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
@@ -89,16 +105,6 @@ func runBare(ctx context.Context, args []string) error {
 		})
 	}
 	defer func() { close(ticks); wg.Wait() }()
-	for up := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		c, err := net.Dial("tcp", host)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(up) {
-			return fmt.Errorf("the bare server did not start: %w", err)
-		}
-	}
 	for range 200 {
 		ticks <- struct{}{}
 	}
