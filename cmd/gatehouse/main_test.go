@@ -41,7 +41,9 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// startDev runs `gatehouse dev` on a free port and waits for the env file.
+// startDev runs `gatehouse dev` on a free port and waits for the env file
+// and for the box of credentials on stdout, which dev prints after it
+// writes the file.
 func startDev(t *testing.T, dir string, extra ...string) (vars map[string]string, stdout *syncBuffer, stop func() error) {
 	t.Helper()
 	envFile := filepath.Join(dir, "app.env")
@@ -53,7 +55,8 @@ func startDev(t *testing.T, dir string, extra ...string) (vars map[string]string
 	go func() { done <- run(ctx, args, env(nil), stdout, stderr) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if b, err := os.ReadFile(envFile); err == nil && bytes.Contains(b, []byte("WORKOS_COOKIE_PASSWORD=")) {
+		b, err := os.ReadFile(envFile)
+		if err == nil && bytes.Contains(b, []byte("WORKOS_COOKIE_PASSWORD=")) && strings.Contains(stdout.String(), "└") {
 			vars = map[string]string{}
 			sc := bufio.NewScanner(bytes.NewReader(b))
 			for sc.Scan() {
@@ -70,7 +73,7 @@ func startDev(t *testing.T, dir string, extra ...string) (vars map[string]string
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			t.Fatalf("dev did not start\nstderr: %s", stderr.String())
+			t.Fatalf("dev did not write its env file and print its box within 20s\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
 		}
 	}
 	stop = func() error {
