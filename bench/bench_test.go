@@ -119,6 +119,30 @@ func TestSmokeInProcess(t *testing.T) {
 	}
 }
 
+// An exchange run mints codes for its own length at the rate minting
+// reached in its first two seconds, not the 20,000 a second of room it
+// has (40,000 codes here).
+func TestExchangeMintsForTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	res := runInProcess(t, "--mix", "exchange", "--vus", "1", "--users", "5", "--duration", "2s")
+	m := res.Minted
+	if m == nil || m.Codes == 0 {
+		t.Fatalf("minted = %+v", m)
+	}
+	if m.Codes >= 40000 && m.Seconds < 2 {
+		t.Skipf("minted all 40,000 codes in %.1fs, before the 2 s probe", m.Seconds)
+	}
+	// One VU: at most one authorize in flight past the aim.
+	if m.Aim >= 40000 || m.Codes > m.Aim+1 || m.Codes < m.Aim-1 {
+		t.Errorf("minted %d codes aiming at %d in %.1fs; want the aim set by the probe, under 40,000", m.Codes, m.Aim, m.Seconds)
+	}
+	if ex := res.Run.Ops[0]; ex.Op != "exchange" || ex.Count == 0 || ex.Errors > 0 {
+		t.Errorf("exchange = %+v", ex)
+	}
+}
+
 func TestHashRatePools(t *testing.T) {
 	h := newHashRate(4, 2)
 	h.add(HashRun{Verifications: 100, Seconds: 2, CPUSeconds: 4})

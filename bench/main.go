@@ -105,7 +105,7 @@ func parseFlags(args []string) (*config, error) {
 	rate := fs.String("rate", "", "fixed arrival rate instead of a closed loop: N ops/s, or P% of the peak found by a closed-loop calibration run first")
 	fs.DurationVar(&cfg.calibrate, "calibrate", 10*time.Second, "length of the calibration run for --rate P%")
 	fs.IntVar(&cfg.users, "users", 200, "users created before the run (verified, with a password)")
-	fs.IntVar(&cfg.codes, "codes", 0, "authorization codes minted before an exchange run (0 = enough for 20,000/s, at most 400,000); the run ends early when they run out")
+	fs.IntVar(&cfg.codes, "codes", 0, "authorization codes minted before an exchange run (0 = twice what minting makes in the run's time at the rate of its first 2 s, at most 400,000); the run ends early when they run out")
 	fs.DurationVar(&cfg.mintTime, "mint-time", 90*time.Second, "longest time spent minting codes before an exchange run")
 	fs.BoolVar(&cfg.ceiling, "ceiling", false, "also measure a bare net/http JSON handler with the same VUs, and give every rate as a ratio to it")
 	fs.DurationVar(&cfg.ceilingTime, "ceiling-time", 5*time.Second, "measured time of the ceiling run")
@@ -214,8 +214,18 @@ type Results struct {
 	// P % of what the machine could do by then.
 	Recheck *PhaseResult `json:"calibration_after,omitempty"`
 	Run     *PhaseResult `json:"run"`
+	Minted  *MintStats   `json:"codes_minted,omitempty"`
 	Emails  *EmailStats  `json:"emails,omitempty"`
 	Targets []Target     `json:"targets"`
+}
+
+// MintStats is how many authorization codes an exchange run minted
+// before it started, how many it aimed at (--codes, or what its first two
+// seconds of minting said the run needs), and how long that took.
+type MintStats struct {
+	Codes   int     `json:"codes"`
+	Aim     int     `json:"aim"`
+	Seconds float64 `json:"seconds"`
 }
 
 // EmailStats counts what reached the bench's SMTP sink.
@@ -284,23 +294,24 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	if m.has(opExchange) {
-		n := cfg.codes
+		n, fit := cfg.codes, time.Duration(0)
 		if n == 0 {
-			secs := (cfg.warmup + cfg.duration).Seconds()
+			fit = cfg.warmup + cfg.duration
 			if cfg.ratePct > 0 {
-				secs += cfg.calibrate.Seconds() + 2
+				fit += cfg.calibrate + 2*time.Second
 			}
-			// Sized for the fastest machine seen (ES256 exchanges on
-			// SQLite at ~12,400/s); minting stops at --mint-time anyway.
-			n = min(int(20000*secs), 400000)
+			// Room for the fastest machine seen (ES256 exchanges on
+			// SQLite at ~12,000/s); the rate of minting sets the number.
+			n = min(int(20000*fit.Seconds()), 400000)
 		}
 		logf("minting up to %d authorization codes (at most %s) …", n, cfg.mintTime)
 		t0 := time.Now()
-		made, err := l.mintCodes(ctx, vus, n, cfg.mintTime)
+		made, aim, err := l.mintCodes(ctx, vus, n, cfg.mintTime, fit)
 		if err != nil {
 			return fmt.Errorf("minting codes: %w", err)
 		}
-		logf("minted %d at %.0f/s (the authorize step of a returning browser)", made, float64(made)/time.Since(t0).Seconds())
+		res.Minted = &MintStats{Codes: made, Aim: aim, Seconds: time.Since(t0).Seconds()}
+		logf("minted %d at %.0f/s (the authorize step of a returning browser)", made, float64(made)/res.Minted.Seconds)
 	}
 	if cfg.hashRate == "on" || (cfg.hashRate == "auto" && m.passwordOps()) {
 		logf("argon2id alone: %d callers, bound %d, %s …", cfg.vus, hasher.Slots(), cfg.hashTime)
