@@ -24,11 +24,6 @@ const (
 func emailKey(envID, email string) string { return "signin:email:" + envID + ":" + email }
 func ipKey(ip string) string              { return "signin:ip:" + ip }
 
-// checkThrottle returns a RateLimited error if key must still wait.
-func (s *Service) checkThrottle(ctx context.Context, key string, free int) (recorded bool, err error) {
-	return throttle.Check(ctx, s.Store, key, free, s.now())
-}
-
 // Authenticate checks an email and password, with throttling per email and
 // per IP address. A wrong password, an unknown email and an account
 // without a password all take the same time and give ErrInvalidCredentials,
@@ -40,27 +35,32 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 		norm = email // still throttled and still hashed, so it costs the same
 	}
 	ek := emailKey(env.ID, norm)
-	emailFailed, err := s.checkThrottle(ctx, ek, FreeEmailFailures)
+	keys := []string{ek}
+	if c.IP != "" {
+		keys = append(keys, ipKey(c.IP))
+	}
+	lookup := norm
+	if nerr != nil {
+		lookup = "" // no such user can exist
+	}
+	// The counters and the user in one read (one round trip on
+	// PostgreSQL); the user is read even when a counter refuses, and not
+	// used.
+	ths, user, err := s.Store.GetSignInState(ctx, env.ID, lookup, keys...)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	emailFailed, err := throttle.Judge(ths[0], FreeEmailFailures, now)
 	if err != nil {
 		return nil, err
 	}
 	if c.IP != "" {
-		if _, err := s.checkThrottle(ctx, ipKey(c.IP), FreeIPFailures); err != nil {
+		if _, err := throttle.Judge(ths[1], FreeIPFailures, now); err != nil {
 			return nil, err
 		}
 	}
-	var user *store.User
 	ok := false
-	if nerr == nil {
-		u, err := s.Store.GetUserByEmail(ctx, env.ID, norm)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return nil, err
-		default:
-			user = u
-		}
-	}
 	if user != nil && user.PasswordHash != "" {
 		var rehash bool
 		var err error
@@ -80,7 +80,7 @@ func (s *Service) Authenticate(ctx context.Context, env *store.Environment, emai
 	}
 	if !ok {
 		s.record(ctx, env.ID, EventSignInFailed, "user", "", targetOf(user), c, map[string]string{"email": truncate(norm, 254)})
-		now := s.now()
+		now = s.now() // after the hash
 		if _, err := s.Store.RecordFailure(ctx, ek, now, throttle.Window); err != nil {
 			return nil, err
 		}

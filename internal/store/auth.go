@@ -372,6 +372,11 @@ type Throttles interface {
 	GetThrottle(ctx context.Context, key string) (Throttle, error)
 	// ClearThrottle forgets a key's failures.
 	ClearThrottle(ctx context.Context, key string) error
+	// GetSignInState returns what a password sign-in reads before it
+	// hashes, in one round trip to the database: the counters of keys, in
+	// order (as GetThrottle), and the user of envID with the (normalised)
+	// email, or nil if there is none or email is empty.
+	GetSignInState(ctx context.Context, envID, email string, keys ...string) ([]Throttle, *User, error)
 }
 
 // Throttle is a failure counter.

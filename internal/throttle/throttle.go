@@ -36,6 +36,11 @@ func Check(ctx context.Context, st store.Throttles, key string, free int, now ti
 	if err != nil {
 		return false, err
 	}
+	return Judge(t, free, now)
+}
+
+// Judge is Check on a counter already read.
+func Judge(t store.Throttle, free int, now time.Time) (recorded bool, err error) {
 	if t.Failures == 0 || now.Sub(t.FirstAt) > Window {
 		return t.Failures > 0, nil
 	}

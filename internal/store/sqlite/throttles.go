@@ -50,3 +50,28 @@ func (db *DB) ClearThrottle(ctx context.Context, key string) error {
 	_, err := db.ex(ctx, `DELETE FROM throttles WHERE key = ?`, key)
 	return mapErr(err)
 }
+
+// GetSignInState reads the counters of keys and the user with email. On
+// SQLite a read costs no round trip, so these are the single reads, one
+// after the other.
+func (db *DB) GetSignInState(ctx context.Context, envID, email string, keys ...string) ([]store.Throttle, *store.User, error) {
+	ths := make([]store.Throttle, len(keys))
+	for i, key := range keys {
+		th, err := db.GetThrottle(ctx, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		ths[i] = th
+	}
+	if email == "" {
+		return ths, nil, nil
+	}
+	user, err := db.GetUserByEmail(ctx, envID, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return ths, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return ths, user, nil
+}

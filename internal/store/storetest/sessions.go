@@ -621,6 +621,55 @@ func testThrottles(t *testing.T, s store.Store) {
 	}
 }
 
+func testSignInState(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e, other := newEnv(t, s, "Dev"), newEnv(t, s, "Other")
+	u := newUser(e.ID, "ada@example.com")
+	u.PasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	const failed, never = "signin:email:state:ada@example.com", "signin:ip:state:192.0.2.9"
+	at := rawTime(0)
+	for range 2 {
+		if _, err := s.RecordFailure(ctx, failed, at, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []store.Throttle{{Failures: 2, FirstAt: store.Truncate(at), LastAt: store.Truncate(at)}, {}}
+
+	ths, got, err := s.GetSignInState(ctx, e.ID, "ada@example.com", failed, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, ths); diff != "" {
+		t.Errorf("counters (-want +got):\n%s", diff)
+	}
+	if ths[0].FirstAt.Location() != time.UTC {
+		t.Errorf("zone = %v", ths[0].FirstAt.Location())
+	}
+	if diff := cmp.Diff(u, got); diff != "" {
+		t.Errorf("user (-want +got):\n%s", diff)
+	}
+	// The keys come back in the order asked.
+	if ths, _, err := s.GetSignInState(ctx, e.ID, "ada@example.com", never, failed); err != nil || ths[0] != (store.Throttle{}) || ths[1].Failures != 2 {
+		t.Errorf("reversed keys = %+v, %v", ths, err)
+	}
+	for name, c := range map[string]struct{ envID, email string }{
+		"unknown email":     {e.ID, "bob@example.com"},
+		"other environment": {other.ID, "ada@example.com"},
+		"no email":          {e.ID, ""},
+	} {
+		ths, got, err := s.GetSignInState(ctx, c.envID, c.email, failed)
+		if err != nil || got != nil || len(ths) != 1 || ths[0].Failures != 2 {
+			t.Errorf("%s: user %+v, counters %+v, %v; want no user, the counter", name, got, ths, err)
+		}
+	}
+	if ths, got, err := s.GetSignInState(ctx, e.ID, "ada@example.com"); err != nil || len(ths) != 0 || got == nil {
+		t.Errorf("no keys = %+v, %+v, %v; want the user alone", ths, got, err)
+	}
+}
+
 func testThrottleConcurrent(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	const key, n = "signin:ip:198.51.100.7", 20

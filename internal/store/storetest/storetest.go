@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"BrowserSessions", testBrowserSessions},
 		{"Throttles", testThrottles},
 		{"ThrottleConcurrent", testThrottleConcurrent},
+		{"SignInState", testSignInState},
 		{"AuthForeignKeys", testAuthForeignKeys},
 		{"EnvironmentBranding", testEnvironmentBranding},
 		{"Admins", testAdmins},
