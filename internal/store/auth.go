@@ -373,9 +373,9 @@ type Throttles interface {
 	// ClearThrottle forgets a key's failures.
 	ClearThrottle(ctx context.Context, key string) error
 	// GetSignInState returns what a password sign-in reads before it
-	// hashes, in one round trip to the database: the counters of keys, in
-	// order (as GetThrottle), and the user of envID with the (normalised)
-	// email, or nil if there is none or email is empty.
+	// hashes, together (one round trip on PostgreSQL): the counters of
+	// keys, in order (as GetThrottle), and the user of envID with the
+	// (normalised) email, or nil if there is none or email is empty.
 	GetSignInState(ctx context.Context, envID, email string, keys ...string) ([]Throttle, *User, error)
 }
 

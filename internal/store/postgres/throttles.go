@@ -52,7 +52,8 @@ func (db *DB) ClearThrottle(ctx context.Context, key string) error {
 }
 
 // GetSignInState reads the counters of keys and the user with email in one
-// batch: one round trip, where a password sign-in made one a read before.
+// batch: one round trip and one transaction, where reading them one by one
+// took a round trip each.
 func (db *DB) GetSignInState(ctx context.Context, envID, email string, keys ...string) ([]store.Throttle, *store.User, error) {
 	b := &pgx.Batch{}
 	ths := make([]store.Throttle, len(keys))
