@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,24 +137,4 @@ func runBare(ctx context.Context, args []string) error {
 	fmt.Printf("bare net/http JSON handler at %d requests a second (%.0f sent a second): %d requests (%d failed); server CPU %.3f ms and %.1f context switches a request\n",
 		*rate, float64(n)/time.Since(start).Seconds(), n, failed.Load(), float64((cpu1-cpu0).Microseconds())/1e3/float64(n), float64(sw)/float64(n))
 	return ctx.Err()
-}
-
-// procSwitches is the context switches, voluntary and not, of process
-// pid's threads that are alive now.
-func procSwitches(pid int) int64 {
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	var n int64
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
-				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				n += c
-			}
-		}
-	}
-	return n
 }

@@ -207,9 +207,9 @@ func (l *load) prepareVUs(ctx context.Context, vus []*vu) error {
 // for an RSA signature, and runs slower than minting).
 func (l *load) mintCodes(ctx context.Context, vus []*vu, n int, limit, fit time.Duration) (int, int, error) {
 	l.codes = make(chan string, n)
-	var left, aimed atomic.Int64
+	var left atomic.Int64
 	left.Store(int64(n))
-	aimed.Store(int64(n))
+	aim := n // lowered by the probe, read once it has ended
 	var firstErr atomic.Pointer[error]
 	mctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -230,7 +230,7 @@ func (l *load) mintCodes(ctx context.Context, vus []*vu, n int, limit, fit time.
 					return
 				}
 				if left.CompareAndSwap(cur, enough-made) {
-					aimed.Store(enough)
+					aim = int(enough)
 					return
 				}
 			}
@@ -255,9 +255,9 @@ func (l *load) mintCodes(ctx context.Context, vus []*vu, n int, limit, fit time.
 	cancel() // ends the probe if it is still waiting
 	probing.Wait()
 	if e := firstErr.Load(); e != nil {
-		return len(l.codes), int(aimed.Load()), *e
+		return len(l.codes), aim, *e
 	}
-	return len(l.codes), int(aimed.Load()), ctx.Err()
+	return len(l.codes), aim, ctx.Err()
 }
 
 // settle waits (at most 10 s) until the servers' resident memory stops
