@@ -32,14 +32,21 @@ func (db *DB) RecordFailure(ctx context.Context, key string, now time.Time, wind
 // GetThrottle returns key's counter as stored, whatever its age; a key
 // never seen (or cleared) gives a zero Throttle.
 func (db *DB) GetThrottle(ctx context.Context, key string) (store.Throttle, error) {
+	th, err := scanThrottle(db.pool.QueryRow(ctx, selectThrottle, key))
+	return th, mapErr(err)
+}
+
+const selectThrottle = `SELECT failures, first_at, last_at FROM throttles WHERE key = $1`
+
+// scanThrottle reads a row of selectThrottle: no row is a zero Throttle.
+func scanThrottle(row pgx.Row) (store.Throttle, error) {
 	var th store.Throttle
-	err := db.pool.QueryRow(ctx, `SELECT failures, first_at, last_at FROM throttles WHERE key = $1`, key).
-		Scan(&th.Failures, &th.FirstAt, &th.LastAt)
+	err := row.Scan(&th.Failures, &th.FirstAt, &th.LastAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Throttle{}, nil
 	}
 	if err != nil {
-		return store.Throttle{}, mapErr(err)
+		return store.Throttle{}, err
 	}
 	th.FirstAt, th.LastAt = th.FirstAt.UTC(), th.LastAt.UTC()
 	return th, nil
@@ -58,22 +65,15 @@ func (db *DB) GetSignInState(ctx context.Context, envID, email string, keys ...s
 	b := &pgx.Batch{}
 	ths := make([]store.Throttle, len(keys))
 	for i, key := range keys {
-		b.Queue(`SELECT failures, first_at, last_at FROM throttles WHERE key = $1`, key).QueryRow(func(row pgx.Row) error {
-			th := &ths[i]
-			if err := row.Scan(&th.Failures, &th.FirstAt, &th.LastAt); err != nil {
-				*th = store.Throttle{}
-				if errors.Is(err, pgx.ErrNoRows) {
-					return nil
-				}
-				return err
-			}
-			th.FirstAt, th.LastAt = th.FirstAt.UTC(), th.LastAt.UTC()
-			return nil
+		b.Queue(selectThrottle, key).QueryRow(func(row pgx.Row) error {
+			var err error
+			ths[i], err = scanThrottle(row)
+			return err
 		})
 	}
 	var user *store.User
 	if email != "" {
-		b.Queue(`SELECT `+userColumns+` FROM users WHERE environment_id = $1 AND email = $2`, envID, email).QueryRow(func(row pgx.Row) error {
+		b.Queue(selectUserByEmail, envID, email).QueryRow(func(row pgx.Row) error {
 			var err error
 			user, err = orNil(scanUser(row))
 			return err

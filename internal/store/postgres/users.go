@@ -162,8 +162,10 @@ func (db *DB) GetUser(ctx context.Context, envID, id string) (*store.User, error
 
 // GetUserByEmail returns a user by normalised email.
 func (db *DB) GetUserByEmail(ctx context.Context, envID, email string) (*store.User, error) {
-	return scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = $1 AND email = $2`, envID, email))
+	return scanUser(db.pool.QueryRow(ctx, selectUserByEmail, envID, email))
 }
+
+const selectUserByEmail = `SELECT ` + userColumns + ` FROM users WHERE environment_id = $1 AND email = $2`
 
 // GetUserByExternalID returns a user by external ID.
 func (db *DB) GetUserByExternalID(ctx context.Context, envID, externalID string) (*store.User, error) {
