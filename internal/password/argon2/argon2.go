@@ -11,7 +11,9 @@
 // advised for huge pages), the computation looks every thousand blocks
 // (~0.35 ms) whether a goroutine is waiting for a processor and yields it
 // then, so requests queued behind a hash wait well under a millisecond,
-// and the AVX2 compression function is about 1.7 times as fast as
+// it gives the runtime a point to stop it at every 256 blocks, so a
+// garbage collection does not hold every other goroutine until the hash
+// ends, and the AVX2 compression function is about 1.7 times as fast as
 // x/crypto's SSE4.1 one on the machines we measured
 // (docs/perf-hashing.md).
 //
@@ -51,6 +53,9 @@ const (
 	// whether another goroutine is waiting for a processor: about 0.35 ms
 	// of work.
 	yieldEvery = 1024
+	// safePointEvery is how many blocks are compressed between two calls
+	// of safePoint: about 0.09 ms of work. It divides yieldEvery.
+	safePointEvery = 256
 )
 
 type block [blockWords]uint64
@@ -58,6 +63,26 @@ type block [blockWords]uint64
 // yields counts the times a computation handed its processor over, for the
 // tests.
 var yields atomic.Int64
+
+// safePoints counts the calls of safePoint, for the tests.
+var safePoints atomic.Int64
+
+// safePoint is a call at which the runtime can stop the computation. Go
+// stops a running goroutine (for the stop-the-world phases of a garbage
+// collection, a GOMAXPROCS change, the end of a 10 ms time slice) either
+// at the prologue of a Go function that checks its stack or with a signal.
+// The compression loop has no such prologue (compressAVX2 is assembly;
+// refIndex is a leaf, which the compiler exempts from the check), and the
+// signal lands in the assembly nearly every time and is retried every
+// 0.1 ms: a stop-the-world waited 1.8 ms on average for a running hash,
+// with the rest of the process stopped meanwhile (docs/benchmarks.md). A
+// function that calls another keeps its check, hence the two.
+//
+//go:noinline
+func safePoint() { countSafePoint() }
+
+//go:noinline
+func countSafePoint() { safePoints.Add(1) }
 
 // runnableMetric counts goroutines ready to run but not running.
 const runnableMetric = "/sched/goroutines/runnable:goroutines"
@@ -199,9 +224,12 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 					ref := refLane*laneLen + refIndex(pass, slice, idx, segLen, laneLen, refLane == lane, uint32(rnd))
 					compressAVX2(&B[cur], &B[prev], &B[ref], &mem.z, pass > 0)
 					prev, cur = cur, cur+1
-					if done++; done%yieldEvery == 0 && !mem.KeepProcessor && othersWaiting(runnable) {
-						yields.Add(1)
-						runtime.Gosched()
+					if done++; done%safePointEvery == 0 {
+						safePoint()
+						if done%yieldEvery == 0 && !mem.KeepProcessor && othersWaiting(runnable) {
+							yields.Add(1)
+							runtime.Gosched()
+						}
 					}
 				}
 			}

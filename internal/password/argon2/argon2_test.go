@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/metrics"
 	"testing"
+	"time"
 
 	xargon2 "golang.org/x/crypto/argon2"
 )
@@ -195,4 +198,101 @@ func TestKeepProcessor(t *testing.T) {
 	if n := handovers(true); n != 0 {
 		t.Errorf("a hash with KeepProcessor handed its processor over %d times", n)
 	}
+}
+
+// TestStopTheWorldDuringHash: a stop-the-world (here runtime.ReadMemStats)
+// requested in the middle of a hash that keeps its processor completes
+// long before the hash does, because the loop passes safePoint. The child
+// process runs with signal-based preemption off (GODEBUG
+// asyncpreemptoff=1), so that only the safe points can stop the hash:
+// without them the world stays stopped for the rest of the hash, half of
+// it here. Any hash with data-dependent addressing would do; 8 passes
+// over 16 MiB make it long enough to tell the two apart on any machine.
+func TestStopTheWorldDuringHash(t *testing.T) {
+	if !Native() {
+		t.Skip("x/crypto computes here")
+	}
+	if os.Getenv("GATEHOUSE_ARGON2_STW_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStopTheWorldDuringHash$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "GATEHOUSE_ARGON2_STW_CHILD=1", "GODEBUG=asyncpreemptoff=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child process: %v\n%s", err, out)
+		}
+		t.Logf("child process:\n%s", out)
+		return
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	password, salt := []byte("password"), []byte("saltsaltsaltsalt")
+	mem := Memory{KeepProcessor: true}
+	hash := func() { Key(&mem, ModeID, password, salt, 8, 16<<10, 1, 32) }
+	hash() // the memory's first use pays its page faults
+	start := time.Now()
+	hash()
+	alone := time.Since(start)
+	for try := 1; ; try++ {
+		ended := make(chan time.Time, 1)
+		start := time.Now()
+		go func() { hash(); ended <- time.Now() }()
+		time.Sleep(alone / 2)
+		asked := time.Now()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		stopped := time.Since(asked)
+		end := <-ended
+		if end.Before(asked) {
+			if try == 3 {
+				t.Fatalf("the hash (%v alone) ended before the stop-the-world was asked for, three times: machine too busy", alone)
+			}
+			continue
+		}
+		t.Logf("hash %v (alone %v); the stop-the-world asked for after %v took %v", end.Sub(start), alone, asked.Sub(start), stopped)
+		if stopped > alone/4 {
+			t.Fatalf("the stop-the-world took %v, asked for %v into a hash of %v: the hash held it", stopped, asked.Sub(start), end.Sub(start))
+		}
+		return
+	}
+}
+
+// BenchmarkStopTheWorld measures a stop-the-world (runtime.ReadMemStats)
+// with nothing else running ("idle") and while a hash that keeps its
+// processor runs on another ("hashing"): what a garbage collection's
+// pauses and a GOMAXPROCS change cost every request when a sign-in is
+// being hashed.
+func BenchmarkStopTheWorld(b *testing.B) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	var ms runtime.MemStats
+	b.Run("idle", func(b *testing.B) {
+		for b.Loop() {
+			runtime.ReadMemStats(&ms)
+		}
+	})
+	b.Run("hashing", func(b *testing.B) {
+		if !Native() {
+			b.Skip("x/crypto computes here")
+		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			mem := Memory{KeepProcessor: true}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					Key(&mem, ModeID, []byte("password"), []byte("saltsaltsaltsalt"), 2, 19<<10, 1, 32)
+				}
+			}
+		}()
+		defer func() { close(stop); <-done }()
+		time.Sleep(time.Millisecond)
+		var stopped time.Duration
+		for b.Loop() {
+			time.Sleep(time.Millisecond) // a stop at a random point of the hash
+			start := time.Now()
+			runtime.ReadMemStats(&ms)
+			stopped += time.Since(start)
+		}
+		b.ReportMetric(float64(stopped.Microseconds())/float64(b.N), "µs/stop")
+	})
 }
