@@ -275,13 +275,20 @@ func (s *Service) newSession(env *store.Environment, userID, clientID, browserSe
 // signIn starts a session for a user who signed in through the API, with
 // its user.signed_in event, and issues its tokens.
 func (s *Service) signIn(ctx context.Context, env *store.Environment, user *store.User, method string, c Client) (*TokenResponse, error) {
-	rt, hash := newSecret()
-	sess := s.newSession(env, user.ID, env.ClientID, "", method, c)
-	in := store.SignIn{Session: sess, First: &store.RefreshToken{Hash: hash, CreatedAt: s.now()}, Event: s.signedIn(sess, c)}
+	in, rt := s.apiSignIn(env, user.ID, method, c)
 	if err := s.startSession(ctx, user, in); err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, env, sess, user, rt)
+	return s.issue(ctx, env, in.Session, user, rt)
+}
+
+// apiSignIn builds what a sign-in through the API stores: the session
+// with its user.signed_in event and its first refresh token, whose secret
+// is rt.
+func (s *Service) apiSignIn(env *store.Environment, userID, method string, c Client) (in store.SignIn, rt string) {
+	rt, hash := newSecret()
+	sess := s.newSession(env, userID, env.ClientID, "", method, c)
+	return store.SignIn{Session: sess, First: &store.RefreshToken{Hash: hash, CreatedAt: s.now()}, Event: s.signedIn(sess, c)}, rt
 }
 
 func truncate(s string, n int) string {

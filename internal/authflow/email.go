@@ -296,21 +296,20 @@ func (s *Service) completePendingVerification(ctx context.Context, env *store.En
 	if pending.EnvironmentID != env.ID || pending.UsedAt != nil || !s.now().Before(pending.ExpiresAt) {
 		return nil, ErrPendingInvalid
 	}
-	user, err := s.VerifyEmail(ctx, env, pending.Data["email_verification_id"], code)
-	if err != nil {
+	// One transaction verifies the address, uses up the pending token and
+	// starts the session; if the token was used meanwhile (the same
+	// request twice), the address is verified all the same.
+	in, rt := s.apiSignIn(env, pending.UserID, "password", c)
+	in.Pending = pending.ID
+	user, err := s.verifyEmail(ctx, env, pending.Data["email_verification_id"], code, &in)
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		return nil, ErrPendingInvalid
+	} else if err != nil {
 		return nil, err
 	}
-	if _, err := chs.UpdateChallenge(ctx, env.ID, pending.ID, func(ch *store.Challenge) error {
-		if ch.UsedAt != nil {
-			return ErrPendingInvalid
-		}
-		now := s.now()
-		ch.UsedAt = &now
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return s.signIn(ctx, env, user, "password", c)
+	at := in.Session.CreatedAt
+	user.LastSignInAt = &at
+	return s.issue(ctx, env, in.Session, user, rt)
 }
 
 // StartMagicAuth emails a sign-in code to an address. For an address with

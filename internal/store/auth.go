@@ -247,6 +247,11 @@ type SignIn struct {
 	// session's environment, that the sign-in completes: it is deleted, so
 	// it is completed once. "" for none.
 	Request string
+	// Pending is the ID of the pending-authentication challenge, of the
+	// session's environment, that the sign-in completes (the API's
+	// email-verification grant): it is marked used, so it is completed
+	// once. "" for none.
+	Pending string
 	// Code is the authorization code handing the session to the app, or nil.
 	Code *AuthCode
 	// First is the session's first refresh token, or nil.

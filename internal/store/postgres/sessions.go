@@ -56,26 +56,32 @@ func sessionArgs(s *store.Session) []any {
 }
 
 // startSessionSQL deletes the authorization request the sign-in completes
-// ($15; none if it is empty) if the user exists (with the verified address
-// $16, unless it is empty), sets the user's last sign-in,
-// and inserts the session, in one statement: each step takes its row from
-// the one before, so nothing is written unless all of them are. It
-// answers which steps went through.
+// ($15; none if it is empty) and marks used the pending-authentication
+// challenge it completes ($17; none if it is empty), if the user exists
+// (with the verified address $16, unless it is empty), sets the user's
+// last sign-in, and inserts the session, in one statement: each step
+// takes its row from the ones before, so nothing is written unless all of
+// them are. It answers which steps went through.
 const startSessionSQL = `WITH known AS (
 		SELECT 1 FROM users WHERE environment_id = $2 AND id = $3 AND ($16 = '' OR (email = $16 AND email_verified))),
 	r AS (
 		DELETE FROM auth_requests
 		WHERE environment_id = $2 AND id = $15 AND EXISTS (SELECT 1 FROM known)
 		RETURNING 1),
+	p AS (
+		UPDATE challenges SET used_at = $10
+		WHERE environment_id = $2 AND id = $17 AND kind = '` + store.ChallengePendingAuth + `' AND used_at IS NULL
+			AND EXISTS (SELECT 1 FROM known)
+		RETURNING 1),
 	u AS (
 		UPDATE users SET last_sign_in_at = $10
-		WHERE environment_id = $2 AND id = $3 AND ($15 = '' OR EXISTS (SELECT 1 FROM r))
+		WHERE environment_id = $2 AND id = $3 AND ($15 = '' OR EXISTS (SELECT 1 FROM r)) AND ($17 = '' OR EXISTS (SELECT 1 FROM p))
 		RETURNING 1),
 	s AS (
 		INSERT INTO sessions (` + sessionColumns + `)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM u
 		RETURNING 1)
-	SELECT EXISTS (SELECT 1 FROM known), EXISTS (SELECT 1 FROM r), EXISTS (SELECT 1 FROM s)`
+	SELECT EXISTS (SELECT 1 FROM known), EXISTS (SELECT 1 FROM r), EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM s)`
 
 // StartSession records a sign-in (see store.SignIn) as one pipelined
 // batch: one round trip, one implicit transaction.
@@ -95,9 +101,9 @@ func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
 // answer.
 func queueStartSession(b *pgx.Batch, in store.SignIn, email string) func() error {
 	s := in.Session
-	var userFound, requestTaken, started bool
-	b.Queue(startSessionSQL, append(sessionArgs(s), in.Request, email)...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&userFound, &requestTaken, &started)
+	var userFound, requestTaken, pendingTaken, started bool
+	b.Queue(startSessionSQL, append(sessionArgs(s), in.Request, email, in.Pending)...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&userFound, &requestTaken, &pendingTaken, &started)
 	})
 	if bs := in.Browser; bs != nil {
 		b.Queue(`INSERT INTO browser_sessions (`+browserSessionColumns+`)
@@ -122,7 +128,7 @@ func queueStartSession(b *pgx.Batch, in store.SignIn, email string) func() error
 		switch {
 		case !userFound:
 			return store.ErrNotFound
-		case in.Request != "" && !requestTaken:
+		case in.Request != "" && !requestTaken, in.Pending != "" && !pendingTaken:
 			return store.ErrAlreadyUsed
 		case !started:
 			return store.ErrNotFound // the user went in the meantime

@@ -59,6 +59,15 @@ func (db *DB) startSession(ctx context.Context, tx *sql.Tx, in store.SignIn) err
 			return err
 		}
 	}
+	if in.Pending != "" {
+		res, err := db.txe(ctx, tx, `UPDATE challenges SET used_at = ? WHERE environment_id = ? AND id = ? AND kind = ? AND used_at IS NULL`,
+			ms(s.CreatedAt), s.EnvironmentID, in.Pending, store.ChallengePendingAuth)
+		if err := rowsAffected(res, err); errors.Is(err, store.ErrNotFound) {
+			return store.ErrAlreadyUsed
+		} else if err != nil {
+			return err
+		}
+	}
 	res, err := db.txe(ctx, tx, `UPDATE users SET last_sign_in_at = ? WHERE environment_id = ? AND id = ?`,
 		ms(s.CreatedAt), s.EnvironmentID, s.UserID)
 	if err := rowsAffected(res, err); err != nil {

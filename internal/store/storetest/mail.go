@@ -774,3 +774,93 @@ func testEmailVerificationSignIn(t *testing.T, s store.Store) {
 		t.Errorf("old address: used %v, verified %v, request left %v", used, verified, requestLeft(req3))
 	}
 }
+
+// A sign-in naming a pending-authentication challenge (the API's
+// email-verification grant) marks it used with the session, once: a
+// second sign-in with it, or one naming a challenge of another kind or
+// environment, writes nothing and is ErrAlreadyUsed. Through
+// UseEmailVerification the verification stands even then.
+func testPendingSignIn(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "Dev")
+	otherEnv := newEnv(t, s, "Prod")
+	u := newUser(env.ID, "ada@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	challenge := func(envID, kind string) *store.Challenge {
+		c := newChallenge(envID, kind, u.Email)
+		c.UserID = u.ID
+		if err := s.CreateChallenge(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	signIn := func(pending string) *store.SignIn {
+		sess := newSession(env.ID, u.ID)
+		first := newRefreshToken(env.ID, sess.ID)
+		return &store.SignIn{Session: sess, Pending: pending, First: first, Event: newEvent(env.ID, "user.signed_in")}
+	}
+	started := func(in *store.SignIn) bool {
+		t.Helper()
+		_, errS := s.GetSession(ctx, env.ID, in.Session.ID)
+		event := logged(t, s, in.Event)
+		switch {
+		case errS == nil && event:
+			return true
+		case errors.Is(errS, store.ErrNotFound) && !event:
+			return false
+		}
+		t.Fatalf("sign-in half written: session %v, event %v", errS, event)
+		return false
+	}
+	usedAt := func(c *store.Challenge) *time.Time {
+		t.Helper()
+		stored, err := s.GetChallenge(ctx, c.EnvironmentID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stored.UsedAt
+	}
+
+	pending := challenge(env.ID, store.ChallengePendingAuth)
+	first := signIn(pending.ID)
+	if err := s.StartSession(ctx, *first); err != nil {
+		t.Fatalf("sign-in with a pending challenge: %v", err)
+	}
+	if at := usedAt(pending); at == nil || !at.Equal(store.Truncate(first.Session.CreatedAt)) || !started(first) {
+		t.Fatalf("after the sign-in: challenge used at %v, want %v; started %v", at, first.Session.CreatedAt, started(first))
+	}
+	again := signIn(pending.ID)
+	wantErr(t, s.StartSession(ctx, *again), store.ErrAlreadyUsed, "a second sign-in with the same pending challenge")
+	if started(again) {
+		t.Error("the second sign-in with a used pending challenge was written")
+	}
+	for _, c := range []*store.Challenge{challenge(env.ID, store.ChallengeEmailVerification), challenge(otherEnv.ID, store.ChallengePendingAuth)} {
+		in := signIn(c.ID)
+		wantErr(t, s.StartSession(ctx, *in), store.ErrAlreadyUsed, "a sign-in naming "+c.Kind+" challenge of environment "+c.EnvironmentID)
+		if started(in) || usedAt(c) != nil {
+			t.Errorf("a sign-in naming a %s challenge of environment %s: written %v, challenge used at %v", c.Kind, c.EnvironmentID, started(in), usedAt(c))
+		}
+	}
+
+	// Through UseEmailVerification: the address is verified with the
+	// sign-in, or alone if the pending challenge went meanwhile.
+	use := func(c *store.Challenge) error { now := store.Now(); c.UsedAt = &now; return nil }
+	verification := challenge(env.ID, store.ChallengeEmailVerification)
+	late := signIn(pending.ID)
+	_, user, err := s.UseEmailVerification(ctx, env.ID, verification.ID, use, late)
+	wantErr(t, err, store.ErrAlreadyUsed, "UseEmailVerification with a used pending challenge")
+	if user == nil || !user.EmailVerified || usedAt(verification) == nil || started(late) {
+		t.Errorf("used pending challenge: user %+v, verification used at %v, sign-in written %v", user, usedAt(verification), started(late))
+	}
+	fresh := challenge(env.ID, store.ChallengePendingAuth)
+	verification = challenge(env.ID, store.ChallengeEmailVerification)
+	in := signIn(fresh.ID)
+	if _, user, err := s.UseEmailVerification(ctx, env.ID, verification.ID, use, in); err != nil || user == nil || !user.EmailVerified {
+		t.Fatalf("UseEmailVerification with a fresh pending challenge: user %+v, %v", user, err)
+	}
+	if usedAt(fresh) == nil || !started(in) {
+		t.Errorf("fresh pending challenge: used at %v, sign-in written %v", usedAt(fresh), started(in))
+	}
+}

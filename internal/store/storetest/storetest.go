@@ -79,6 +79,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UseEmailVerification", testUseEmailVerification},
 		{"UsePasswordReset", testUsePasswordReset},
 		{"EmailVerificationSignIn", testEmailVerificationSignIn},
+		{"PendingSignIn", testPendingSignIn},
 		{"Idempotency", testIdempotency},
 		{"Sweep", testSweep},
 	}
