@@ -21,6 +21,22 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestAutogroup(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]string{"1\n": ", autogroup on", "0\n": ", autogroup off"} {
+		path := filepath.Join(dir, "sched_autogroup_enabled")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := autogroup(path); got != want {
+			t.Errorf("autogroup with %q = %q, want %q", content, got, want)
+		}
+	}
+	if got := autogroup(filepath.Join(dir, "missing")); got != "" {
+		t.Errorf("autogroup without the setting = %q, want \"\"", got)
+	}
+}
+
 func TestProcOfSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")

@@ -411,7 +411,25 @@ func machine() string {
 			load = ", load average before the run " + strings.Join(f[:3], " ")
 		}
 	}
-	return fmt.Sprintf("%d vCPU %s, %s%s", runtime.NumCPU(), model, runtime.Version(), load)
+	return fmt.Sprintf("%d vCPU %s, %s%s%s", runtime.NumCPU(), model, runtime.Version(), autogroup("/proc/sys/kernel/sched_autogroup_enabled"), load)
+}
+
+// autogroup tells whether the kernel's autogroup scheduling is on, read
+// from path, as ", autogroup on" or ", autogroup off" ("" where there is
+// no such setting). With it on, nice values count only inside a session,
+// and PostgreSQL, which starts each backend in a session of its own, gets
+// a scheduling group per backend: a PostgreSQL on the same host then
+// waits behind the servers' password hashes, which tripled the two-node
+// p99s at 70 % of the peak (docs/performance.md, sixteenth session).
+func autogroup(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if strings.TrimSpace(string(b)) == "0" {
+		return ", autogroup off"
+	}
+	return ", autogroup on"
 }
 
 const usageText = `Usage: go run ./bench [flags]
