@@ -44,9 +44,14 @@
 //
 // Each computation runs on a hashing thread: an OS thread locked to its
 // goroutine whose nice value is 10 above the process's (Linux), so the
-// kernel runs token requests, and a database on the same host, ahead of
-// hashes when they want the same CPU, and a sign-in storm gets the CPU
-// time they leave over. Hashing threads are kept for the next computations
+// kernel runs token requests ahead of hashes when they want the same CPU,
+// and a sign-in storm gets the CPU time they leave over. A nice value
+// counts only against threads of the same scheduling group: a database
+// on the same host is run ahead of hashes only if it shares the group,
+// which the kernel's autogroup (one group per session) and separate
+// cgroups (one per systemd service) prevent; PostgreSQL then waits behind
+// hashes like any other process (docs/performance.md, sixteenth session).
+// Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
 // them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,
 // since a hash waiting for the CPU still holds its processor, and tells the

@@ -31,9 +31,10 @@ type hashJob struct {
 
 // lowPriority runs f on a hashing thread: an OS thread of its own whose
 // scheduling priority is lowered by hashNice (Linux), so that a sign-in
-// storm takes the CPU time that token requests and a database on the same
-// host leave over, instead of an equal share of it; when the host is short
-// of CPU, sign-ins wait, not refreshes. It returns what f panicked with,
+// storm takes the CPU time that token requests (and other processes of its
+// scheduling group, see the package documentation) leave over, instead of
+// an equal share of it; when the host is short of CPU, sign-ins wait, not
+// refreshes. It returns what f panicked with,
 // or nil.
 //
 // The threads are kept for the next computations (a new thread for each
