@@ -250,7 +250,9 @@ type SignIn struct {
 	// Pending is the ID of the pending-authentication challenge, of the
 	// session's environment, that the sign-in completes (the API's
 	// email-verification grant): it is marked used, so it is completed
-	// once. "" for none.
+	// once. "" for none. A sign-in completes a request or a pending
+	// challenge, never both: with both, one could be used up while the
+	// other refuses the sign-in.
 	Pending string
 	// Code is the authorization code handing the session to the app, or nil.
 	Code *AuthCode
