@@ -74,7 +74,7 @@ var safePoints atomic.Int64
 // The compression loop has no such prologue (compressAVX2 is assembly;
 // refIndex is a leaf, which the compiler exempts from the check), and the
 // signal lands in the assembly nearly every time and is retried every
-// 0.1 ms: a stop-the-world waited 1.8 ms on average for a running hash,
+// 0.1 ms: a stop-the-world waited about 2 ms on average for a running hash,
 // with the rest of the process stopped meanwhile (docs/benchmarks.md). A
 // function that calls another keeps its check, hence the two.
 //

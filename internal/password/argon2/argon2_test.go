@@ -200,6 +200,24 @@ func TestKeepProcessor(t *testing.T) {
 	}
 }
 
+// TestSafePoints: a computation passes safePoint once every
+// safePointEvery blocks it compresses, whether or not it keeps its
+// processor.
+func TestSafePoints(t *testing.T) {
+	if !Native() {
+		t.Skip("x/crypto computes here")
+	}
+	const memory = 4 * yieldEvery // one lane, one pass: all but the two seed blocks compressed
+	for _, keep := range []bool{true, false} {
+		before := safePoints.Load()
+		mem := Memory{KeepProcessor: keep}
+		Key(&mem, ModeID, []byte("password"), []byte("saltsaltsaltsalt"), 1, memory, 1, 32)
+		if got, want := safePoints.Load()-before, int64((memory-2)/safePointEvery); got != want {
+			t.Errorf("KeepProcessor %v: %d safe points, want %d", keep, got, want)
+		}
+	}
+}
+
 // TestStopTheWorldDuringHash: a stop-the-world (here runtime.ReadMemStats)
 // requested in the middle of a hash that keeps its processor completes
 // long before the hash does, because the loop passes safePoint. The child
