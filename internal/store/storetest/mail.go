@@ -788,14 +788,9 @@ func testPendingSignIn(t *testing.T, s store.Store) {
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	challenge := func(envID, kind string) *store.Challenge {
-		c := newChallenge(envID, kind, u.Email)
-		c.UserID = u.ID
-		if err := s.CreateChallenge(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	otherEnvsUser := *u // the same user ID, for a challenge of the other environment
+	otherEnvsUser.EnvironmentID = otherEnv.ID
+	challenge := func(u *store.User, kind string) *store.Challenge { return usersChallenge(t, s, u, kind, u.Email) }
 	signIn := func(pending string) *store.SignIn {
 		sess := newSession(env.ID, u.ID)
 		first := newRefreshToken(env.ID, sess.ID)
@@ -823,7 +818,7 @@ func testPendingSignIn(t *testing.T, s store.Store) {
 		return stored.UsedAt
 	}
 
-	pending := challenge(env.ID, store.ChallengePendingAuth)
+	pending := challenge(u, store.ChallengePendingAuth)
 	first := signIn(pending.ID)
 	if err := s.StartSession(ctx, *first); err != nil {
 		t.Fatalf("sign-in with a pending challenge: %v", err)
@@ -836,7 +831,7 @@ func testPendingSignIn(t *testing.T, s store.Store) {
 	if started(again) {
 		t.Error("the second sign-in with a used pending challenge was written")
 	}
-	for _, c := range []*store.Challenge{challenge(env.ID, store.ChallengeEmailVerification), challenge(otherEnv.ID, store.ChallengePendingAuth)} {
+	for _, c := range []*store.Challenge{challenge(u, store.ChallengeEmailVerification), challenge(&otherEnvsUser, store.ChallengePendingAuth)} {
 		in := signIn(c.ID)
 		wantErr(t, s.StartSession(ctx, *in), store.ErrAlreadyUsed, "a sign-in naming "+c.Kind+" challenge of environment "+c.EnvironmentID)
 		if started(in) || usedAt(c) != nil {
@@ -847,15 +842,15 @@ func testPendingSignIn(t *testing.T, s store.Store) {
 	// Through UseEmailVerification: the address is verified with the
 	// sign-in, or alone if the pending challenge went meanwhile.
 	use := func(c *store.Challenge) error { now := store.Now(); c.UsedAt = &now; return nil }
-	verification := challenge(env.ID, store.ChallengeEmailVerification)
+	verification := challenge(u, store.ChallengeEmailVerification)
 	late := signIn(pending.ID)
 	_, user, err := s.UseEmailVerification(ctx, env.ID, verification.ID, use, late)
 	wantErr(t, err, store.ErrAlreadyUsed, "UseEmailVerification with a used pending challenge")
 	if user == nil || !user.EmailVerified || usedAt(verification) == nil || started(late) {
 		t.Errorf("used pending challenge: user %+v, verification used at %v, sign-in written %v", user, usedAt(verification), started(late))
 	}
-	fresh := challenge(env.ID, store.ChallengePendingAuth)
-	verification = challenge(env.ID, store.ChallengeEmailVerification)
+	fresh := challenge(u, store.ChallengePendingAuth)
+	verification = challenge(u, store.ChallengeEmailVerification)
 	in := signIn(fresh.ID)
 	if _, user, err := s.UseEmailVerification(ctx, env.ID, verification.ID, use, in); err != nil || user == nil || !user.EmailVerified {
 		t.Fatalf("UseEmailVerification with a fresh pending challenge: user %+v, %v", user, err)
