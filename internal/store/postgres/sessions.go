@@ -61,7 +61,9 @@ func sessionArgs(s *store.Session) []any {
 // (with the verified address $16, unless it is empty), sets the user's
 // last sign-in, and inserts the session, in one statement: each step
 // takes its row from the ones before, so nothing is written unless all of
-// them are. It answers which steps went through.
+// them are. It answers which steps went through. Comparing $17 with the
+// empty string first makes a one-time filter: a sign-in without a pending
+// challenge does not probe the challenges table.
 const startSessionSQL = `WITH known AS (
 		SELECT 1 FROM users WHERE environment_id = $2 AND id = $3 AND ($16 = '' OR (email = $16 AND email_verified))),
 	r AS (
@@ -70,7 +72,7 @@ const startSessionSQL = `WITH known AS (
 		RETURNING 1),
 	p AS (
 		UPDATE challenges SET used_at = $10
-		WHERE environment_id = $2 AND id = $17 AND kind = '` + store.ChallengePendingAuth + `' AND used_at IS NULL
+		WHERE $17 <> '' AND environment_id = $2 AND id = $17 AND kind = '` + store.ChallengePendingAuth + `' AND used_at IS NULL
 			AND EXISTS (SELECT 1 FROM known)
 		RETURNING 1),
 	u AS (
