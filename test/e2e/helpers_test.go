@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -234,14 +235,25 @@ func cleanEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
+// freePort returns a TCP port free on every interface now, taken below
+// Linux's default ephemeral range (32768–60999). The port is used seconds
+// later, by a process that binds all interfaces: a port from the
+// ephemeral range (what listening on port 0 gives) could be handed
+// meanwhile to an outgoing connection or another test's server, which
+// once made the Express app's listen fail with EADDRINUSE.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			continue // taken
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000–31999 after 100 tries")
+	return 0
 }
 
 // proc is a background subprocess whose output goes to the test log and
