@@ -106,7 +106,7 @@ func New(d Deps) *Server {
 	mailStat("gatehouse_email_failed_total", "Emails given up on (permanent error or out of attempts).", func(st mail.Stats) int64 { return st.Failed })
 
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_rs256_fallbacks_total",
-		Help: "RS256 signatures made by crypto/rsa because the AVX-512 IFMA signer failed its own check (a bug or a hardware fault)."},
+		Help: "RS256 signatures made by crypto/rsa because Gatehouse's own RSA signer (rsa2048) failed its own check (a bug or a hardware fault)."},
 		func() float64 { return float64(tokens.RSAFallbacks()) }))
 
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_password_hashes_total",

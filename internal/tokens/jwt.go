@@ -68,14 +68,14 @@ type Actor struct {
 	Subject string `json:"sub"` // the impersonator's email
 }
 
-// rsaFallbacks counts the RS256 signatures that the IFMA signer failed its
+// rsaFallbacks counts the RS256 signatures that rsa2048's signer failed its
 // own check on and crypto/rsa made instead. Above zero it is a bug or a
 // hardware fault, worth a look: the server exports it as
 // gatehouse_rs256_fallbacks_total.
 var rsaFallbacks atomic.Int64
 
 // RSAFallbacks reports how many RS256 signatures fell back to crypto/rsa
-// after the IFMA signer's check failed, since the process started.
+// after rsa2048's check failed, since the process started.
 func RSAFallbacks() int64 { return rsaFallbacks.Load() }
 
 // Sign returns c as a compact JWS signed with k, with header

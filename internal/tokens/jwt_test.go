@@ -126,15 +126,16 @@ func TestSignVerify(t *testing.T) {
 	}
 }
 
-// TestSignRS256Fast: where this CPU has the IFMA signer, RS256 keys use it,
-// and their tokens carry exactly crypto/rsa's signature.
+// TestSignRS256Fast: where this CPU has rsa2048's signer (AVX-512 IFMA or
+// ADX), RS256 keys use it, and their tokens carry exactly crypto/rsa's
+// signature.
 func TestSignRS256Fast(t *testing.T) {
 	k := testKeys()[RS256]
 	if _, err := rsa2048.New(k.signer.(*rsa.PrivateKey)); err != nil {
-		t.Skipf("no IFMA signer here (%v): crypto/rsa signs, as TestSignVerify shows", err)
+		t.Skipf("no rsa2048 signer here (%v): crypto/rsa signs, as TestSignVerify shows", err)
 	}
 	if k.fast == nil {
-		t.Fatal("an RS256 key on a CPU with AVX-512 IFMA has no fast signer")
+		t.Fatalf("an RS256 key on a CPU with %s has no fast signer", rsa2048.Path())
 	}
 	now := time.Unix(1_800_000_000, 0)
 	for i := range 20 {
@@ -155,7 +156,7 @@ func TestSignRS256Fast(t *testing.T) {
 	}
 }
 
-// TestSignRS256FallsBack: when the IFMA signer's self-check fails, Sign
+// TestSignRS256FallsBack: when rsa2048's self-check fails, Sign
 // signs with crypto/rsa instead of failing or returning a bad signature.
 func TestSignRS256FallsBack(t *testing.T) {
 	k := testKeys()[RS256]
@@ -165,7 +166,7 @@ func TestSignRS256FallsBack(t *testing.T) {
 	broken := *priv
 	fast, err := rsa2048.New(&broken)
 	if err != nil {
-		t.Skipf("no IFMA signer here (%v)", err)
+		t.Skipf("no rsa2048 signer here (%v)", err)
 	}
 	broken.PublicKey.N = new(big.Int).Add(priv.N, big.NewInt(2))
 	digest := sha256.Sum256([]byte("x"))

@@ -46,7 +46,7 @@ type Key struct {
 	Algorithm string
 
 	signer crypto.Signer   // *rsa.PrivateKey or *ecdsa.PrivateKey
-	fast   *rsa2048.Signer // the same RSA key on the AVX-512 IFMA path, if this CPU and key allow
+	fast   *rsa2048.Signer // the same RSA key on rsa2048's faster path, if this CPU and key allow
 	cert   []byte          // self-signed X.509 certificate, DER
 	jwk    []byte          // public JWK, JSON
 	header string          // base64url of the JWS header, with its trailing "."
@@ -54,10 +54,10 @@ type Key struct {
 
 // RSASigner names what signs RS256 tokens with 2048-bit keys in this
 // process, for the startup log: Gatehouse's own signer where the CPU has
-// AVX-512 IFMA, crypto/rsa elsewhere (and for other key sizes).
+// AVX-512 IFMA or ADX, crypto/rsa elsewhere (and for other key sizes).
 func RSASigner() string {
 	if rsa2048.Supported() {
-		return "rsa2048 (AVX-512 IFMA)"
+		return "rsa2048 (" + rsa2048.Path() + ")"
 	}
 	return "crypto/rsa"
 }

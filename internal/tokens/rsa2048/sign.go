@@ -1,11 +1,15 @@
 // Package rsa2048 signs SHA-256 digests with 2048-bit, two-prime RSA keys
-// (RSASSA-PKCS1-v1_5, the RS256 of JWTs) on CPUs with AVX-512 IFMA, 2.7 times
-// as fast as crypto/rsa where measured (docs/benchmarks.md).
+// (RSASSA-PKCS1-v1_5, the RS256 of JWTs) faster than crypto/rsa on amd64:
+// 2.7 times as fast on CPUs with AVX-512 IFMA, and about twice as fast on
+// those with only ADX (docs/benchmarks.md).
 //
 // An RS256 access token costs one signature, and with crypto/rsa that
 // signature is most of the CPU an RS256 refresh or code exchange takes. This
-// package does the two 1024-bit exponentiations of a CRT signature side by
-// side with 52-bit multiply-adds on 512-bit registers (amm_amd64.s).
+// package computes the two 1024-bit exponentiations of a CRT signature in
+// one of two ways: side by side with 52-bit multiply-adds on 512-bit
+// registers (amm_amd64.s), where the CPU has AVX-512 IFMA; or one after the
+// other with 64-bit MULX and two carry chains (mont_amd64.s, adx.go), where
+// it has ADX.
 //
 // What keeps it safe:
 //   - No branch and no memory address depends on the key or the message:
@@ -18,7 +22,8 @@
 //     signature with crypto/rsa's, byte for byte.
 //
 // The per-key set-up (Montgomery constants) uses math/big, once, when the key
-// is loaded. Built with -tags purego, New always returns ErrUnsupported.
+// is loaded. Built with -tags purego, or on a CPU with neither, New always
+// returns ErrUnsupported.
 package rsa2048
 
 import (
@@ -42,7 +47,19 @@ var ErrUnsupported = errors.New("rsa2048: key or CPU not supported")
 
 // Supported reports whether this CPU (and build) can use the package: New
 // refuses every key where it cannot.
-func Supported() bool { return supported }
+func Supported() bool { return useIFMA || useADX }
+
+// Path names the instructions New's signers use here: "AVX-512 IFMA",
+// "ADX", or "" where the package is not supported.
+func Path() string {
+	switch {
+	case useIFMA:
+		return "AVX-512 IFMA"
+	case useADX:
+		return "ADX"
+	}
+	return ""
+}
 
 // A Signer signs with one private key. It is safe for concurrent use.
 type Signer struct {
@@ -55,15 +72,21 @@ type Signer struct {
 	p    [primeLen + 1]uint64
 	twoP [primeLen + 1]uint64
 	qInv nat // q⁻¹·R mod p
+
+	adx *adxKey // set where the ADX path signs instead of the IFMA one
 }
 
 // New prepares a Signer for key, which must have two 1024-bit primes.
 func New(key *rsa.PrivateKey) (*Signer, error) {
-	if !supported || len(key.Primes) != 2 || key.N.BitLen() != 2048 ||
+	if !Supported() || len(key.Primes) != 2 || key.N.BitLen() != 2048 ||
 		key.Primes[0].BitLen() != 1024 || key.Primes[1].BitLen() != 1024 {
 		return nil, ErrUnsupported
 	}
-	return prepare(key), nil
+	s := prepare(key)
+	if !useIFMA {
+		s.adx = prepareADX(key)
+	}
+	return s, nil
 }
 
 // prepare computes the Signer's constants. New has checked the key's shape.
@@ -126,25 +149,12 @@ func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
 	for i := range c {
 		c[i] = binary.BigEndian.Uint64(em[256-8*(i+1):])
 	}
-	var mp, mq [primeLen + 1]uint64
-	s.decrypt(&c, &mp, &mq)
-
-	// CRT: sig = mq + q·((mp − mq)·q⁻¹ mod p). mq < q < 2p, so mp + 2p − mq
-	// is positive and below 3p.
-	var d [primeLen + 1]uint64
-	var carry, borrow uint64
-	for i := range d {
-		d[i], carry = bits.Add64(mp[i], s.twoP[i], carry)
+	var mq, h words
+	if s.adx != nil {
+		s.adx.crt(&c, &s.exp, &mq, &h)
+	} else {
+		s.crtIFMA(&c, &mq, &h)
 	}
-	for i := range d {
-		d[i], borrow = bits.Sub64(d[i], mq[i], borrow)
-	}
-	var dn, h nat
-	fromWords(dn[:limbs], d[:])
-	amm(&h, &dn, &s.qInv, &s.m[0], s.k0[0])
-	var hw [primeLen + 1]uint64
-	toWords(hw[:], h[:limbs])
-	subIfAtLeast(hw[:], s.p[:])
 
 	// sig = mq + h·q, schoolbook: row i adds h[i]·q at word i.
 	var sig [2 * primeLen]uint64
@@ -152,7 +162,7 @@ func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
 	for i := range primeLen {
 		var c uint64
 		for j := range primeLen {
-			hi, lo := bits.Mul64(hw[i], s.q[j])
+			hi, lo := bits.Mul64(h[i], s.q[j])
 			var cc uint64
 			lo, cc = bits.Add64(lo, sig[i+j], 0)
 			hi += cc
@@ -171,6 +181,32 @@ func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
 		return nil, errors.New("rsa2048: signature failed its check")
 	}
 	return out, nil
+}
+
+// crtIFMA is adxKey.crt on the IFMA path: it sets mq to c^dq mod q and h
+// to (c^dp − mq)·q⁻¹ mod p.
+func (s *Signer) crtIFMA(c *[2 * primeLen]uint64, mqOut, hOut *words) {
+	var mp, mq [primeLen + 1]uint64
+	s.decrypt(c, &mp, &mq)
+
+	// CRT: sig = mq + q·((mp − mq)·q⁻¹ mod p). mq < q < 2p, so mp + 2p − mq
+	// is positive and below 3p.
+	var d [primeLen + 1]uint64
+	var carry, borrow uint64
+	for i := range d {
+		d[i], carry = bits.Add64(mp[i], s.twoP[i], carry)
+	}
+	for i := range d {
+		d[i], borrow = bits.Sub64(d[i], mq[i], borrow)
+	}
+	var dn, h nat
+	fromWords(dn[:limbs], d[:])
+	amm(&h, &dn, &s.qInv, &s.m[0], s.k0[0])
+	var hw [primeLen + 1]uint64
+	toWords(hw[:], h[:limbs])
+	subIfAtLeast(hw[:], s.p[:])
+	copy(mqOut[:], mq[:primeLen])
+	copy(hOut[:], hw[:primeLen])
 }
 
 // decrypt sets mp to c^dp mod p and mq to c^dq mod q.
@@ -208,7 +244,7 @@ func (s *Signer) decrypt(c *[2 * primeLen]uint64, mp, mq *[primeLen + 1]uint64) 
 
 	var acc, t pair
 	for bit := expBits - window; bit >= 0; bit -= window {
-		idx := [2]uint64{s.window(0, bit), s.window(1, bit)}
+		idx := [2]uint64{windowAt(&s.exp[0], bit), windowAt(&s.exp[1], bit)}
 		select2(&t, &table, &idx)
 		if bit == expBits-window {
 			acc = t
@@ -227,15 +263,15 @@ func (s *Signer) decrypt(c *[2 * primeLen]uint64, mp, mq *[primeLen + 1]uint64) 
 	subIfAtLeast(mq[:], s.q[:])
 }
 
-// window returns the exponent bits [bit, bit+5) of half h.
-func (s *Signer) window(h, bit int) uint64 {
+// windowAt returns the exponent bits [bit, bit+5) of e.
+func windowAt(e *[primeLen]uint64, bit int) uint64 {
 	w, sh := bit/64, uint(bit%64)
 	var v uint64
 	if w < primeLen {
-		v = s.exp[h][w] >> sh
+		v = e[w] >> sh
 	}
 	if sh > 64-window && w+1 < primeLen {
-		v |= s.exp[h][w+1] << (64 - sh)
+		v |= e[w+1] << (64 - sh)
 	}
 	return v & (1<<window - 1)
 }

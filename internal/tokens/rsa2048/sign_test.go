@@ -13,9 +13,25 @@ import (
 )
 
 func requireSupported(t testing.TB) {
-	if !supported {
-		t.Skip("this CPU has no AVX-512 IFMA; the signer is not used here")
+	if !Supported() {
+		t.Skip("this CPU has neither AVX-512 IFMA nor ADX; the signer is not used here")
 	}
+}
+
+// signers returns a Signer for key on each path this CPU can run: a CPU with
+// IFMA has ADX as well, so there both are tested.
+func signers(t testing.TB, key *rsa.PrivateKey) map[string]*Signer {
+	requireSupported(t)
+	out := map[string]*Signer{}
+	if useIFMA {
+		out["ifma"] = prepare(key)
+	}
+	if useADX {
+		s := prepare(key)
+		s.adx = prepareADX(key)
+		out["adx"] = s
+	}
+	return out
 }
 
 // testKeys are generated once: RSA key generation is slow.
@@ -34,25 +50,26 @@ var testKeys = func() []*rsa.PrivateKey {
 func TestSignMatchesCryptoRSA(t *testing.T) {
 	requireSupported(t)
 	for ki, key := range testKeys {
-		s, err := New(key)
-		if err != nil {
-			t.Fatal(err)
+		if s, err := New(key); err != nil || (s.adx == nil) != useIFMA {
+			t.Fatalf("key %d: New = %v, %v: not the path this CPU should use", ki, s, err)
 		}
-		for i := range 50 {
-			digest := sha256.Sum256(fmt.Appendf(nil, "message %d %d", ki, i))
-			if i == 0 {
-				digest = [32]byte{}
-			}
-			want, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.SignSHA256(digest[:])
-			if err != nil {
-				t.Fatalf("key %d, message %d: %v", ki, i, err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("key %d, message %d: signature differs from crypto/rsa's", ki, i)
+		for path, s := range signers(t, key) {
+			for i := range 50 {
+				digest := sha256.Sum256(fmt.Appendf(nil, "message %d %d", ki, i))
+				if i == 0 {
+					digest = [32]byte{}
+				}
+				want, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.SignSHA256(digest[:])
+				if err != nil {
+					t.Fatalf("%s, key %d, message %d: %v", path, ki, i, err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s, key %d, message %d: signature differs from crypto/rsa's", path, ki, i)
+				}
 			}
 		}
 	}
@@ -106,7 +123,7 @@ func TestAMM(t *testing.T) {
 					}
 				}
 				check("amm", &z)
-				if supported {
+				if useIFMA {
 					var zp, xp, yp pair
 					xp[h], yp[h] = xn, yn
 					amm2(&zp, &xp, &yp, &s.m, &s.k0)
@@ -147,7 +164,7 @@ func TestSelect(t *testing.T) {
 			if z[0] != table[i][0] || z[1] != table[k][1] {
 				t.Fatalf("selectEntry(%d, %d) is wrong", i, k)
 			}
-			if supported {
+			if useIFMA {
 				z = pair{}
 				select2(&z, &table, &[2]uint64{uint64(i), uint64(k)})
 				if z[0] != table[i][0] || z[1] != table[k][1] {
@@ -174,15 +191,12 @@ func TestNewRefusesOtherKeys(t *testing.T) {
 // TestSignChecksItself: a signer whose exponent is wrong (as a fault would
 // make it) returns an error, not the wrong signature.
 func TestSignChecksItself(t *testing.T) {
-	requireSupported(t)
-	s, err := New(testKeys[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.exp[1][3] ^= 1 << 17
-	digest := sha256.Sum256([]byte("fault"))
-	if sig, err := s.SignSHA256(digest[:]); err == nil {
-		t.Fatalf("a faulty signer returned a signature: %x", sig)
+	for path, s := range signers(t, testKeys[1]) {
+		s.exp[1][3] ^= 1 << 17
+		digest := sha256.Sum256([]byte("fault"))
+		if sig, err := s.SignSHA256(digest[:]); err == nil {
+			t.Fatalf("%s: a faulty signer returned a signature: %x", path, sig)
+		}
 	}
 }
 
@@ -207,16 +221,16 @@ func BenchmarkSign(b *testing.B) {
 			}
 		}
 	})
-	b.Run("rsa2048", func(b *testing.B) {
-		requireSupported(b)
-		s, err := New(key)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for b.Loop() {
-			if _, err := s.SignSHA256(digest[:]); err != nil {
-				b.Fatal(err)
+	if !Supported() {
+		return
+	}
+	for path, s := range signers(b, key) {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.SignSHA256(digest[:]); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
