@@ -251,8 +251,8 @@ type SignIn struct {
 	// session's environment, that the sign-in completes (the API's
 	// email-verification grant): it is marked used, so it is completed
 	// once. "" for none. A sign-in completes a request or a pending
-	// challenge, never both: with both, one could be used up while the
-	// other refuses the sign-in.
+	// challenge, never both (ErrRequestAndPending): with both, one could be
+	// used up while the other refuses the sign-in.
 	Pending string
 	// Code is the authorization code handing the session to the app, or nil.
 	Code *AuthCode
@@ -264,17 +264,30 @@ type SignIn struct {
 	Event *Event
 }
 
+// ErrRequestAndPending is a caller's mistake: a sign-in sets both Request
+// and Pending. StartSession and UseEmailVerification refuse it before
+// writing anything.
+var ErrRequestAndPending = errors.New("store: a sign-in completes a request or a pending challenge, not both")
+
+// Check returns ErrRequestAndPending if in sets both Request and Pending.
+func (in *SignIn) Check() error {
+	if in.Request != "" && in.Pending != "" {
+		return ErrRequestAndPending
+	}
+	return nil
+}
+
 // ErrNotTheChallengesUser is a caller's mistake: a sign-in passed to
 // UseEmailVerification must be the challenge's user's.
 var ErrNotTheChallengesUser = errors.New("store: the sign-in is not for the challenge's user")
 
 // CheckFor returns ErrNotTheChallengesUser unless in starts a session of
-// user userID in environment envID.
+// user userID in environment envID, and otherwise what Check returns.
 func (in *SignIn) CheckFor(envID, userID string) error {
 	if in.Session.EnvironmentID != envID || in.Session.UserID != userID {
 		return ErrNotTheChallengesUser
 	}
-	return nil
+	return in.Check()
 }
 
 // Session is a user's session with an app, created at sign-in and kept

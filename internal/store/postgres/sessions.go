@@ -88,6 +88,9 @@ const startSessionSQL = `WITH known AS (
 // StartSession records a sign-in (see store.SignIn) as one pipelined
 // batch: one round trip, one implicit transaction.
 func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
+	if err := in.Check(); err != nil {
+		return err
+	}
 	b := &pgx.Batch{}
 	started := queueStartSession(b, in, "")
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {

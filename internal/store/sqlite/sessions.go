@@ -42,6 +42,9 @@ func sessionArgs(s *store.Session) []any {
 // StartSession records a sign-in (see store.SignIn) in one write
 // transaction.
 func (db *DB) StartSession(ctx context.Context, in store.SignIn) error {
+	if err := in.Check(); err != nil {
+		return err
+	}
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return db.startSession(ctx, tx, in)
 	})

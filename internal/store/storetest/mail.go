@@ -779,7 +779,8 @@ func testEmailVerificationSignIn(t *testing.T, s store.Store) {
 // email-verification grant) marks it used with the session, once: a
 // second sign-in with it, or one naming a challenge of another kind or
 // environment, writes nothing and is ErrAlreadyUsed. Through
-// UseEmailVerification the verification stands even then.
+// UseEmailVerification the verification stands even then. One that names
+// an authorization request too is ErrRequestAndPending and writes nothing.
 func testPendingSignIn(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	env := newEnv(t, s, "Dev")
@@ -839,10 +840,33 @@ func testPendingSignIn(t *testing.T, s store.Store) {
 		}
 	}
 
+	// A sign-in that would complete an authorization request as well is
+	// refused before anything is written, directly or through
+	// UseEmailVerification.
+	use := func(c *store.Challenge) error { now := store.Now(); c.UsedAt = &now; return nil }
+	req := newAuthRequest(env.ID, store.Now().Add(time.Hour))
+	if err := s.CreateAuthRequest(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	unused := challenge(u, store.ChallengePendingAuth)
+	both := signIn(unused.ID)
+	both.Request = req.ID
+	wantErr(t, s.StartSession(ctx, *both), store.ErrRequestAndPending, "a sign-in with a request and a pending challenge")
+	verification := challenge(u, store.ChallengeEmailVerification)
+	if _, user, err := s.UseEmailVerification(ctx, env.ID, verification.ID, use, both); !errors.Is(err, store.ErrRequestAndPending) || user != nil {
+		t.Errorf("UseEmailVerification with a request and a pending challenge: user %v, %v, want ErrRequestAndPending", user, err)
+	}
+	if stored, err := s.GetUser(ctx, env.ID, u.ID); err != nil || stored.EmailVerified {
+		t.Errorf("a sign-in with a request and a pending challenge verified the address: %v, %v", stored, err)
+	}
+	if _, err := s.GetAuthRequest(ctx, env.ID, req.ID); err != nil || usedAt(unused) != nil || usedAt(verification) != nil || started(both) {
+		t.Errorf("a sign-in with a request and a pending challenge wrote: request %v, challenge used at %v, verification used at %v, started %v",
+			err, usedAt(unused), usedAt(verification), started(both))
+	}
+
 	// Through UseEmailVerification: the address is verified with the
 	// sign-in, or alone if the pending challenge went meanwhile.
-	use := func(c *store.Challenge) error { now := store.Now(); c.UsedAt = &now; return nil }
-	verification := challenge(u, store.ChallengeEmailVerification)
+	verification = challenge(u, store.ChallengeEmailVerification)
 	late := signIn(pending.ID)
 	_, user, err := s.UseEmailVerification(ctx, env.ID, verification.ID, use, late)
 	wantErr(t, err, store.ErrAlreadyUsed, "UseEmailVerification with a used pending challenge")
