@@ -92,19 +92,13 @@ func (a *adxKey) exp(z *words, c *[2 * primeLen]uint64, e *[primeLen]uint64, h i
 
 // modAdd sets z to a + b mod m, for a and b below m, in constant time.
 func modAdd(z, a, b, m *words) {
-	var sum, d words
-	var carry, borrow uint64
-	for i := range sum {
-		sum[i], carry = bits.Add64(a[i], b[i], carry)
-	}
-	for i := range d {
-		d[i], borrow = bits.Sub64(sum[i], m[i], borrow)
-	}
-	// The sum is below m only if it did not carry out and sum − m borrowed.
-	keep := -(borrow &^ carry)
+	var sum, mw [primeLen + 1]uint64
 	for i := range z {
-		z[i] = sum[i]&keep | d[i]&^keep
+		sum[i], sum[primeLen] = bits.Add64(a[i], b[i], sum[primeLen])
 	}
+	copy(mw[:], m[:])
+	subIfAtLeast(sum[:], mw[:])
+	copy(z[:], sum[:primeLen])
 }
 
 // modSub sets z to a − b mod m, for a and b below m, in constant time.

@@ -106,9 +106,9 @@ func TestMontSqr(t *testing.T) {
 		for h, m := range key.Primes {
 			rInv := new(big.Int).ModInverse(r, m)
 			// All ones in every word below the top one, which is m's less one.
-			ones := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 64*(primeLen-1)), big.NewInt(1))
-			ones.Add(ones, new(big.Int).Lsh(new(big.Int).Rsh(m, 64*(primeLen-1)), 64*(primeLen-1)))
-			ones.Sub(ones, new(big.Int).Lsh(big.NewInt(1), 64*(primeLen-1)))
+			low := uint(64 * (primeLen - 1))
+			ones := new(big.Int).Lsh(new(big.Int).Rsh(m, low), low)
+			ones.Sub(ones, big.NewInt(1))
 			edges := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(2), new(big.Int).Sub(m, big.NewInt(1)), new(big.Int).Sub(m, big.NewInt(2)), ones}
 			for i := range 500 {
 				x := randBelow(rng, m)
