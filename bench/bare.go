@@ -48,33 +48,58 @@ func serveBare(args []string) error {
 	return http.Serve(ln, bareHandler())
 }
 
-func runBare(ctx context.Context, args []string) error {
+func runBare(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench bare", flag.ContinueOnError)
 	rate := fs.Int("rate", 75, "requests a second, sent on a fixed schedule")
 	d := fs.Duration("duration", 12*time.Second, "how long to measure, after a warm-up of 200 requests")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench bare takes no arguments, only --rate and --duration (got %q)", fs.Arg(0))
+	}
 	if *rate <= 0 || *d <= 0 {
 		return errors.New("--rate and --duration must be positive")
 	}
+	r, err := measureBare(ctx, *rate, *d)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "bare net/http JSON handler at %d requests a second (%.0f sent a second): %d requests (%d failed); server CPU %.3f ms and %.1f context switches a request\n",
+		*rate, r.sentPerSecond, r.sent, r.failed, r.cpuMs, r.switches)
+	return ctx.Err()
+}
+
+// bareResult is what measureBare saw: requests sent and failed, the rate
+// they were sent at, and the server's CPU time (ms) and context switches
+// per request.
+type bareResult struct {
+	sent, failed    int64
+	sentPerSecond   float64
+	cpuMs, switches float64
+}
+
+// measureBare starts `bench bare-serve` (this executable) and sends it
+// rate requests a second for d, after a warm-up.
+func measureBare(ctx context.Context, rate int, d time.Duration) (bareResult, error) {
+	var res bareResult
 	// The server process gets the socket already listening: no port to
 	// pick and free for it, and connections made before it accepts wait
 	// in the backlog.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return res, err
 	}
 	host := ln.Addr().String()
 	f, err := ln.(*net.TCPListener).File()
 	ln.Close()
 	if err != nil {
-		return err
+		return res, err
 	}
 	self, err := os.Executable()
 	if err != nil {
 		f.Close()
-		return err
+		return res, err
 	}
 	cmd := exec.CommandContext(ctx, self, "bare-serve")
 	cmd.Stderr = os.Stderr
@@ -82,7 +107,7 @@ func runBare(ctx context.Context, args []string) error {
 	err = cmd.Start()
 	f.Close()
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid
@@ -110,17 +135,17 @@ func runBare(ctx context.Context, args []string) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	logf("bare handler: %d requests a second for %s …", *rate, *d)
+	logf("bare handler: %d requests a second for %s …", rate, d)
 	failed.Store(0)
 	cpu0, err := procCPU(pid)
 	if err != nil {
-		return err
+		return res, err
 	}
 	sw0 := procSwitches(pid)
-	tick := time.NewTicker(time.Second / time.Duration(*rate))
+	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	start := time.Now()
-	for time.Since(start) < *d && ctx.Err() == nil {
+	for time.Since(start) < d && ctx.Err() == nil {
 		<-tick.C
 		ticks <- struct{}{}
 		sent.Add(1)
@@ -131,10 +156,13 @@ func runBare(ctx context.Context, args []string) error {
 	time.Sleep(50 * time.Millisecond) // the last requests' answers
 	cpu1, err := procCPU(pid)
 	if err != nil {
-		return err
+		return res, err
 	}
 	n, sw := sent.Load(), procSwitches(pid)-sw0
-	fmt.Printf("bare net/http JSON handler at %d requests a second (%.0f sent a second): %d requests (%d failed); server CPU %.3f ms and %.1f context switches a request\n",
-		*rate, float64(n)/time.Since(start).Seconds(), n, failed.Load(), float64((cpu1-cpu0).Microseconds())/1e3/float64(n), float64(sw)/float64(n))
-	return ctx.Err()
+	res = bareResult{sent: n, failed: failed.Load(), sentPerSecond: float64(n) / time.Since(start).Seconds()}
+	if n > 0 {
+		res.cpuMs = float64((cpu1 - cpu0).Microseconds()) / 1e3 / float64(n)
+		res.switches = float64(sw) / float64(n)
+	}
+	return res, ctx.Err()
 }

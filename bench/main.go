@@ -69,7 +69,7 @@ func main() {
 	case "summarize":
 		err = summarizeFiles(os.Stdout, os.Args[2:])
 	case "bare":
-		err = runBare(ctx, os.Args[2:])
+		err = runBare(ctx, os.Args[2:], os.Stdout)
 	case "bare-serve":
 		err = serveBare(os.Args[2:])
 	default:
