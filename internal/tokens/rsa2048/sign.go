@@ -63,17 +63,20 @@ func Path() string {
 
 // A Signer signs with one private key. It is safe for concurrent use.
 type Signer struct {
-	pub  *rsa.PublicKey
+	// Both paths.
+	pub *rsa.PublicKey
+	exp [2][primeLen]uint64 // dp and dq
+	q   [primeLen + 1]uint64
+
+	// The IFMA path (prepare).
 	m    pair      // p and q
 	k0   [2]uint64 // −p⁻¹ and −q⁻¹ mod 2^52
 	rr   pair      // R² mod p and R² mod q, R = 2^1040
-	exp  [2][primeLen]uint64
-	q    [primeLen + 1]uint64
 	p    [primeLen + 1]uint64
 	twoP [primeLen + 1]uint64
 	qInv nat // q⁻¹·R mod p
 
-	adx *adxKey // set where the ADX path signs instead of the IFMA one
+	adx *adxKey // set where the ADX path signs instead (prepareWithADX)
 }
 
 // New prepares a Signer for key, which must have two 1024-bit primes.
@@ -82,20 +85,36 @@ func New(key *rsa.PrivateKey) (*Signer, error) {
 		key.Primes[0].BitLen() != 1024 || key.Primes[1].BitLen() != 1024 {
 		return nil, ErrUnsupported
 	}
-	s := prepare(key)
-	if !useIFMA {
-		s.adx = prepareADX(key)
+	if useIFMA {
+		return prepare(key), nil
 	}
-	return s, nil
+	return prepareWithADX(key), nil
 }
 
-// prepare computes the Signer's constants. New has checked the key's shape.
-func prepare(key *rsa.PrivateKey) *Signer {
+// prepareShared computes what both paths use: the public key, the CRT
+// exponents and q. New has checked the key's shape.
+func prepareShared(key *rsa.PrivateKey) *Signer {
 	if key.Precomputed.Dp == nil {
 		key.Precompute()
 	}
-	p, q := key.Primes[0], key.Primes[1]
 	s := &Signer{pub: &key.PublicKey}
+	setWords(s.exp[0][:], key.Precomputed.Dp)
+	setWords(s.exp[1][:], key.Precomputed.Dq)
+	setWords(s.q[:], key.Primes[1])
+	return s
+}
+
+// prepareWithADX prepares a Signer for the ADX path.
+func prepareWithADX(key *rsa.PrivateKey) *Signer {
+	s := prepareShared(key)
+	s.adx = prepareADX(key)
+	return s
+}
+
+// prepare prepares a Signer for the IFMA path.
+func prepare(key *rsa.PrivateKey) *Signer {
+	s := prepareShared(key)
+	p, q := key.Primes[0], key.Primes[1]
 	r := new(big.Int).Lsh(big.NewInt(1), limbs*limbBits)
 	two52 := new(big.Int).Lsh(big.NewInt(1), limbBits)
 	for h, prime := range []*big.Int{p, q} {
@@ -104,9 +123,6 @@ func prepare(key *rsa.PrivateKey) *Signer {
 		s.k0[h] = new(big.Int).Sub(two52, inv).Uint64()
 		setNat(&s.rr[h], new(big.Int).Mod(new(big.Int).Mul(r, r), prime))
 	}
-	setWords(s.exp[0][:], key.Precomputed.Dp)
-	setWords(s.exp[1][:], key.Precomputed.Dq)
-	setWords(s.q[:], q)
 	setWords(s.p[:], p)
 	setWords(s.twoP[:], new(big.Int).Lsh(p, 1))
 	setNat(&s.qInv, new(big.Int).Mod(new(big.Int).Mul(key.Precomputed.Qinv, r), p))

@@ -27,9 +27,7 @@ func signers(t testing.TB, key *rsa.PrivateKey) map[string]*Signer {
 		out["ifma"] = prepare(key)
 	}
 	if useADX {
-		s := prepare(key)
-		s.adx = prepareADX(key)
-		out["adx"] = s
+		out["adx"] = prepareWithADX(key)
 	}
 	return out
 }
