@@ -33,7 +33,9 @@ func TestBare(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", r)
-	if r.sent < rate*8/10 || r.sent > rate+1 {
+	// A busy machine can delay the sending goroutine past a few ticks,
+	// which the ticker then drops; never past half of them.
+	if r.sent < rate/2 || r.sent > rate+1 {
 		t.Errorf("sent %d requests in 1 s at %d a second", r.sent, rate)
 	}
 	if r.failed != 0 {
