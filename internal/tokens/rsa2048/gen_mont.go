@@ -72,6 +72,37 @@ func finalSub(tOff int, top string) {
 	}
 }
 
+// addMU writes the reduction step both products share: u = t[0]·k0, then
+// t += m·u over words 0 to 15 of the accumulator at 0(base), word j of the
+// sum stored at 8j−shift(base) (montMul drops word 0, zero by the choice
+// of u, by storing each word a word down). It leaves the sum's word 16
+// waiting in CX.
+func addMU(base string, shift int) {
+	p("\tMOVQ 0(%s), DX", base)
+	p("\tIMULQ R11, DX")
+	p("\tXORQ AX, AX")
+	p("\tMOVQ 0(%s), CX", base)
+	p("\tMULXQ 0(R8), AX, BX")
+	p("\tADCXQ AX, CX")
+	p("\tMOVQ 8(%s), CX", base)
+	p("\tADOXQ BX, CX")
+	for j := 1; j < 16; j++ {
+		p("\tSTEP(R8, %d, %s, %d, %d)", 8*j, base, 8*j-shift, 8*j+8)
+	}
+}
+
+// rowEnd writes the end of a row of products: CX, the last word with the
+// last product's high half, takes the CF carry and is stored at lo(SP); the
+// word from next takes both carries and is stored at hi(SP).
+func rowEnd(lo int, next string, hi int) {
+	p("\tADCXQ R13, CX")
+	p("\tMOVQ CX, %d(SP)", lo)
+	p("\tMOVQ %s, CX", next)
+	p("\tADCXQ R13, CX")
+	p("\tADOXQ R13, CX")
+	p("\tMOVQ CX, %d(SP)", hi)
+}
+
 func montMul() {
 	p(`// func montMul(z, x, y, m *words, k0 uint64)
 //
@@ -105,33 +136,13 @@ round:
 	for j := range 16 {
 		p("\tSTEP(DI, %d, SP, %d, %d)", 8*j, 8*j, 8*j+8)
 	}
-	p(`	ADCXQ R13, CX
-	MOVQ CX, 128(SP)
-	MOVQ 136(SP), CX
-	ADCXQ R13, CX
-	ADOXQ R13, CX
-	MOVQ CX, 136(SP)
-
+	rowEnd(128, "136(SP)", 136)
+	p(`
 	// t = (t + m·u)/2^64: word j of the sum is stored at j−1, and word 0,
-	// zero by the choice of u, is dropped.
-	MOVQ 0(SP), DX
-	IMULQ R11, DX
-	XORQ AX, AX
-	MOVQ 0(SP), CX
-	MULXQ 0(R8), AX, BX
-	ADCXQ AX, CX
-	MOVQ 8(SP), CX
-	ADOXQ BX, CX`)
-	for j := 1; j < 16; j++ {
-		p("\tSTEP(R8, %d, SP, %d, %d)", 8*j, 8*j-8, 8*j+8)
-	}
-	p(`	ADCXQ R13, CX
-	MOVQ CX, 120(SP)
-	MOVQ 136(SP), CX
-	ADCXQ R13, CX
-	ADOXQ R13, CX
-	MOVQ CX, 128(SP)
-	MOVQ R13, 136(SP)
+	// zero by the choice of u, is dropped.`)
+	addMU("SP", 8)
+	rowEnd(120, "136(SP)", 128)
+	p(`	MOVQ R13, 136(SP)
 
 	ADDQ $8, SI
 	DECQ R12
@@ -173,13 +184,8 @@ TEXT ·montSqr(SB), NOSPLIT, $256-32
 		for j := i + 1; j < 16; j++ {
 			p("\tSTEP(DI, %d, SP, %d, %d)", 8*j, 8*(i+j), 8*(i+j+1))
 		}
-		// CX is T[i+16] + hi; T[i+17] is still zero, so it takes both carries.
-		p("\tADCXQ R13, CX")
-		p("\tMOVQ CX, %d(SP)", 8*(i+16))
-		p("\tMOVQ R13, CX")
-		p("\tADCXQ R13, CX")
-		p("\tADOXQ R13, CX")
-		p("\tMOVQ CX, %d(SP)", 8*(i+17))
+		// T[i+17] is still zero, so it takes both carries.
+		rowEnd(8*(i+16), "R13", 8*(i+17))
 	}
 	p("\n\t// T = 2T + the squares x[i]²: doubling on CF, squares on OF.")
 	p("\tXORQ AX, AX")
@@ -200,18 +206,8 @@ TEXT ·montSqr(SB), NOSPLIT, $256-32
 	XORQ R10, R10
 	MOVQ $16, R12
 
-reduce:
-	MOVQ 0(R9), DX
-	IMULQ R11, DX
-	XORQ AX, AX
-	MOVQ 0(R9), CX
-	MULXQ 0(R8), AX, BX
-	ADCXQ AX, CX
-	MOVQ 8(R9), CX
-	ADOXQ BX, CX`)
-	for j := 1; j < 16; j++ {
-		p("\tSTEP(R8, %d, R9, %d, %d)", 8*j, 8*j, 8*j+8)
-	}
+reduce:`)
+	addMU("R9", 0)
 	p(`	ADCXQ R10, CX
 	MOVQ CX, 128(R9)
 	MOVQ R13, R10
