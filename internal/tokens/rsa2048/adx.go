@@ -119,8 +119,7 @@ func modSub(z, a, b, m *words) {
 func selectWords(z *words, table *[1 << window]words, idx uint64) {
 	*z = words{}
 	for i := range table {
-		d := uint64(i) ^ idx
-		take := (d|-d)>>63 - 1 // all ones when i == idx
+		take := equalMask(uint64(i), idx)
 		for j := range z {
 			z[j] |= table[i][j] & take
 		}

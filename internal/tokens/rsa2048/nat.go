@@ -113,13 +113,19 @@ func subIfAtLeast(x, m []uint64) {
 	}
 }
 
+// equalMask returns all ones if a == b and zero otherwise, without a
+// branch: the table lookups' selector.
+func equalMask(a, b uint64) uint64 {
+	d := a ^ b
+	return (d|-d)>>63 - 1
+}
+
 // selectEntry sets z to table[idx] in constant time: every entry is read.
 func selectEntry(z *pair, table *[1 << window]pair, idx [2]uint64) {
 	*z = pair{}
 	for i := range table {
 		for h := range 2 {
-			d := uint64(i) ^ idx[h]
-			take := (d|-d)>>63 - 1 // all ones when i == idx[h]
+			take := equalMask(uint64(i), idx[h])
 			for j := range limbs {
 				z[h][j] |= table[i][h][j] & take
 			}
