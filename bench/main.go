@@ -420,7 +420,7 @@ func machine() string {
 // and PostgreSQL, which starts each backend in a session of its own, gets
 // a scheduling group per backend: a PostgreSQL on the same host then
 // waits behind the servers' password hashes, which tripled the two-node
-// p99s at 70 % of the peak (docs/performance.md, sixteenth session).
+// p99s at 70 % of the peak (docs/performance-history.md, sixteenth session).
 func autogroup(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

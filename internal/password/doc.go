@@ -50,7 +50,8 @@
 // on the same host is run ahead of hashes only if it shares the group,
 // which the kernel's autogroup (one group per session) and separate
 // cgroups (one per systemd service) prevent; PostgreSQL then waits behind
-// hashes like any other process (docs/performance.md, sixteenth session).
+// hashes like any other process (docs/performance-history.md, sixteenth
+// session).
 // Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
 // them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,

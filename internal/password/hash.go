@@ -252,9 +252,10 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) {
 // of its slots on top of those requests use (gatehouse serve adds them).
 // With them a computation keeps its processor to the end; without, it
 // hands it over every ~0.35 ms while another goroutine waits for one, so
-// that requests do not queue behind hashes. Measured in docs/performance.md
-// (twelfth session): handing it over cost sign-ins ~3 % of their rate per
-// CPU-second when the processor was the hash's own.
+// that requests do not queue behind hashes. Measured in
+// docs/performance-history.md (twelfth session): handing it over cost
+// sign-ins ~3 % of their rate per CPU-second when the processor was the
+// hash's own.
 func (h *Hasher) SetOwnProcessors(own bool) { h.ownProcessors.Store(own) }
 
 // OwnProcessors reports what SetOwnProcessors last set.
