@@ -37,6 +37,19 @@ func TestAutogroup(t *testing.T) {
 	}
 }
 
+func TestWithoutPoolParams(t *testing.T) {
+	got, err := withoutPoolParams("postgres://u:pw@db:5432/test?sslmode=disable&pool_max_conns=4&pool_min_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "postgres://u:pw@db:5432/test?sslmode=disable"; got != want {
+		t.Errorf("withoutPoolParams = %q, want %q", got, want)
+	}
+	if _, err := withoutPoolParams("postgres://db/%zz"); err == nil {
+		t.Error("an unparseable URL was accepted")
+	}
+}
+
 func TestProcOfSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")

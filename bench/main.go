@@ -93,7 +93,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.clientID, "client-id", os.Getenv("WORKOS_CLIENT_ID"), "with --url: the environment's client ID (env WORKOS_CLIENT_ID)")
 	fs.StringVar(&cfg.redirectURI, "redirect-uri", defaultRedirectURI, "with --url: a redirect URI registered in the environment")
 	fs.StringVar(&cfg.db, "db", "sqlite", "database of the started server(s): sqlite (a new file) or postgres (a new database on --postgres-url, dropped after)")
-	fs.StringVar(&cfg.pgURL, "postgres-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server to create the bench database on (--db postgres)")
+	fs.StringVar(&cfg.pgURL, "postgres-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server to create the bench database on (--db postgres); pool_ parameters such as pool_max_conns=4 go to the nodes only")
 	fs.IntVar(&cfg.nodes, "nodes", 1, "number of server processes (more than one needs --db postgres); requests are spread round-robin")
 	fs.BoolVar(&cfg.inprocess, "inprocess", false, "run the server inside the bench process (server.New) instead of a subprocess, e.g. to profile it")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "with --inprocess: write a CPU profile of the measured window to this file")

@@ -108,15 +108,20 @@ func prepareDatabase(ctx context.Context, cfg *config, t *target, dir string) (s
 		return "", fmt.Errorf("--db must be sqlite or postgres, not %q", cfg.db)
 	}
 	name := "gh_bench_" + randomSuffix()
-	conn, err := pgx.Connect(ctx, cfg.pgURL)
+	// The nodes get cfg.pgURL's pool settings; the bench's own connections
+	// must not send them to the server as run-time parameters.
+	adminURL, err := withoutPoolParams(cfg.pgURL)
 	if err != nil {
-		return "", fmt.Errorf("connect to %s: %w", redactURL(cfg.pgURL), err)
+		return "", fmt.Errorf("--postgres-url: %w", err)
+	}
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", redactURL(adminURL), err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
-	adminURL := cfg.pgURL
 	t.pgAdminURL, t.pgDatabase = adminURL, name
 	if !cfg.keep {
 		t.cleanups = append(t.cleanups, func() {
@@ -140,6 +145,24 @@ func prepareDatabase(ctx context.Context, cfg *config, t *target, dir string) (s
 		return "", err
 	}
 	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// withoutPoolParams returns raw without the pool_ query parameters (such
+// as pool_max_conns), which pgxpool reads and a plain connection would
+// pass on to PostgreSQL, which refuses them.
+func withoutPoolParams(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
 
