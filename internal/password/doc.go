@@ -46,12 +46,14 @@
 // goroutine whose nice value is 10 above the process's (Linux), so the
 // kernel runs token requests ahead of hashes when they want the same CPU,
 // and a sign-in storm gets the CPU time they leave over. A nice value
-// counts only against threads of the same scheduling group: a database
-// on the same host is run ahead of hashes only if it shares the group,
-// which the kernel's autogroup (one group per session) and separate
-// cgroups (one per systemd service) prevent; PostgreSQL then waits behind
-// hashes like any other process (docs/performance-history.md, sixteenth
-// session).
+// counts only against threads of the same scheduling group. Under the
+// kernel's autogroup (one group per session) or cgroups (one per systemd
+// service), the hashes share a group with the requests, and their CPU is
+// charged to that group: once they have used its share, the requests wait
+// behind other groups, such as the backends of a PostgreSQL on the same
+// host (docs/performance-history.md, sixteenth and twentieth sessions;
+// the same hashing load in a group of its own left the requests' tail
+// nearly untouched).
 // Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
 // them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,
