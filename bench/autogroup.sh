@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Asks whether password hashes in a scheduling group of their own would
-# keep the other operations' tail short (docs/performance-history.md,
-# twentieth session). Two Gatehouse nodes on PostgreSQL run the default
+# Asks whether password hashes in a scheduling group of their own keep
+# the other operations' tail short, at a fixed load. They did in the
+# twentieth session; a helper process hashing for each node did not help
+# at 70 % of a calibrated peak (docs/performance-history.md, twentieth
+# session). Two Gatehouse nodes on PostgreSQL run the default
 # mix's operations without the password ones at a fixed rate, in three
 # arrangements, in turn, ROUNDS times:
 #

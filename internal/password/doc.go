@@ -48,12 +48,11 @@
 // and a sign-in storm gets the CPU time they leave over. A nice value
 // counts only against threads of the same scheduling group. Under the
 // kernel's autogroup (one group per session) or cgroups (one per systemd
-// service), the hashes share a group with the requests, and their CPU is
-// charged to that group: once they have used its share, the requests wait
-// behind other groups, such as the backends of a PostgreSQL on the same
-// host (docs/performance-history.md, sixteenth and twentieth sessions;
-// the same hashing load in a group of its own left the requests' tail
-// nearly untouched).
+// service), the hashes share a group with the requests, and the group as
+// a whole competes with other groups, such as each backend of a
+// PostgreSQL on the same host (docs/performance-history.md, sixteenth and
+// twentieth sessions; hashing in a helper process of its own, tried there,
+// cost 14 % of the peak and did not shorten the requests' tail).
 // Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
 // them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,
