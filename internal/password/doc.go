@@ -49,10 +49,11 @@
 // counts only against threads of the same scheduling group. Under the
 // kernel's autogroup (one group per session) or cgroups (one per systemd
 // service), the hashes share a group with the requests, and the group as
-// a whole competes with other groups, such as each backend of a
-// PostgreSQL on the same host (docs/performance-history.md, sixteenth and
-// twentieth sessions; hashing in a helper process of its own, tried there,
-// cost 14 % of the peak and did not shorten the requests' tail).
+// a whole competes with other groups: a PostgreSQL backend on the same
+// host, a group of its own, can wait behind hashes for tens of
+// milliseconds (docs/performance-history.md, sixteenth and twentieth
+// sessions; hashing in a helper process of its own, tried there, cost
+// 14 % of the peak and did not shorten the requests' tail).
 // Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
 // them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,
