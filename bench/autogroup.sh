@@ -8,7 +8,7 @@
 # arrangements, in turn, ROUNDS times:
 #
 #   none  nothing else;
-#   same  bench/burn verifying hashes at BURN_RATE from the load
+#   same  `bench burn` verifying hashes at BURN_RATE from the load
 #         generator's session, so in the nodes' autogroup, as a node's
 #         own hashes are;
 #   own   the same burn under setsid, in an autogroup of its own at nice
@@ -17,7 +17,7 @@
 #   bench/autogroup.sh [OUT]          # from the repository root
 #
 # Environment: ROUNDS (2), RATE (610 operations/s), BURN_RATE (56
-# verifications/s), DURATION (15s), PG, SERVER (a gatehouse binary;
+# verifications/s), DURATION (15s; in seconds), PG, SERVER (a gatehouse binary;
 # default: built from ./cmd/gatehouse). Needs Linux with autogroup on
 # (/proc/sys/kernel/sched_autogroup_enabled); prints the p99s at the end.
 set -euo pipefail
@@ -34,7 +34,6 @@ if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" != 1 ]; then
 fi
 mkdir -p "$OUT"
 go build -o "$OUT/bench" ./bench
-go build -o "$OUT/burn" ./bench/burn
 if [ -z "${SERVER:-}" ]; then
   go build -o "$OUT/gatehouse" ./cmd/gatehouse
   SERVER=$OUT/gatehouse
@@ -50,11 +49,11 @@ run() {
 
 for r in $(seq "$ROUNDS"); do
   run none-$r
-  "$OUT/burn" -rate "$BURN_RATE" -duration "$burn_for" > "$OUT/burn-same-$r.txt" &
+  "$OUT/bench" burn --rate "$BURN_RATE" --duration "$burn_for" > "$OUT/burn-same-$r.txt" &
   pid=$!
   run same-$r
   kill -INT "$pid"; wait "$pid" || true
-  setsid "$OUT/burn" -rate "$BURN_RATE" -duration "$burn_for" -autogroup-nice 10 > "$OUT/burn-own-$r.txt" &
+  setsid "$OUT/bench" burn --rate "$BURN_RATE" --duration "$burn_for" --autogroup-nice 10 > "$OUT/burn-own-$r.txt" &
   pid=$!
   run own-$r
   kill -INT "$pid" 2>/dev/null || true; wait "$pid" || true

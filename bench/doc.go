@@ -93,7 +93,9 @@
 // hashing thread, in the server and alone, which take the sign-in ratio
 // apart. `go run ./bench bare --rate 75` measures the --ceiling handler in a
 // process of its own at a fixed rate: the CPU and context switches any Go
-// server pays a request at that rate (see bare.go).
+// server pays a request at that rate (see bare.go). `go run ./bench burn
+// --rate 56` only verifies argon2id hashes at a fixed rate, a stand-in for
+// the nodes' hashing in scheduling experiments (bench/autogroup.sh, burn.go).
 //
 // Each run ends with PASS/FAIL for the targets of issue 7 that apply to it
 // (see docs/performance.md for the figures and exact commands).

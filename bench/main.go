@@ -72,6 +72,8 @@ func main() {
 		err = runBare(ctx, os.Args[2:], os.Stdout)
 	case "bare-serve":
 		err = serveBare(os.Args[2:])
+	case "burn":
+		err = runBurn(ctx, os.Args[2:], os.Stdout)
 	default:
 		err = run(ctx, os.Args[1:])
 	}
