@@ -213,6 +213,19 @@ func TestServeWrongSecretKey(t *testing.T) {
 	}
 }
 
+func TestServeRefusesABadHashCgroup(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"GATEHOUSE_DATABASE_URL": "sqlite://" + filepath.Join(dir, "g.db"), "GATEHOUSE_SECRET_KEY": secretbox.GenerateKey(), "GATEHOUSE_ADDR": "127.0.0.1:0", "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1", "GATEHOUSE_SMTP_URL": "smtp://127.0.0.1:2525?tls=none", "GATEHOUSE_MAIL_FROM": "auth@example.com",
+		"GATEHOUSE_HASH_CGROUP": dir} // a directory, but not a cgroup
+	var out, errOut syncBuffer
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // if it starts anyway, it stops
+	defer cancel()
+	err := run(ctx, []string{"serve"}, env(vars), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_HASH_CGROUP") || !strings.Contains(err.Error(), "docs/performance.md") {
+		t.Fatalf("serve with a directory that is not a cgroup: %v", err)
+	}
+}
+
 // startServe runs `gatehouse serve` on SQLite in dir with JSON logs, with
 // vars added to its environment, and waits until it listens.
 func startServe(t *testing.T, dir string, vars map[string]string) (addr string, errOut *syncBuffer, cancel func(), done <-chan error) {

@@ -58,6 +58,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// 0 means password.DefaultConcurrency: a CPU is kept for token
 	// traffic (docs/performance.md).
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
+	if cfg.HashCgroup != "" {
+		if err := password.UseCgroup(cfg.HashCgroup); err != nil {
+			ln.Close()
+			return fmt.Errorf("GATEHOUSE_HASH_CGROUP: %w (docs/performance.md shows how to create one)", err)
+		}
+		logger.Info("password hashing threads join a cgroup", "cgroup", cfg.HashCgroup)
+	}
 	procs, added, restore := addHashProcessors(hasher.Slots(), getenv, logger)
 	defer restore()
 	hasher.SetOwnProcessors(added)

@@ -53,7 +53,11 @@
 // host, a group of its own, can wait behind hashes for tens of
 // milliseconds (docs/performance-history.md, sixteenth and twentieth
 // sessions; hashing in a helper process of its own, tried there, cost
-// 14 % of the peak and did not shorten the requests' tail).
+// 14 % of the peak and did not shorten the requests' tail). UseCgroup
+// (GATEHOUSE_HASH_CGROUP) moves the hashing threads alone into a cgroup
+// the operator made: one with cpu.idle=1 runs them only on CPU time no
+// other group wants, which took that tail away at an unchanged peak, the
+// sign-ins waiting instead (twenty-first session).
 // Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
 // them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,

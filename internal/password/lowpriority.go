@@ -61,9 +61,11 @@ func lowPriority(f func()) any {
 func hashThread(job hashJob) {
 	runtime.LockOSThread()
 	lowerThreadPriority()
+	var cgroup *string // the cgroup joined (UseCgroup)
 	jobs := make(chan hashJob, 1)
 	idle := time.NewTimer(idleHashThread)
 	for {
+		cgroup = joinHashCgroup(cgroup)
 		job.run(jobs)
 		idle.Reset(idleHashThread)
 		select {

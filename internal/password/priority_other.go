@@ -2,7 +2,10 @@
 
 package password
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // lowerThreadPriority does nothing here: outside Linux a nice value
 // belongs to the whole process.
@@ -11,3 +14,8 @@ func lowerThreadPriority() {}
 // threadCPU is 0 here: the CPU time of one thread is not read outside
 // Linux.
 func threadCPU() time.Duration { return 0 }
+
+// UseCgroup fails here: cgroups exist on Linux only.
+func UseCgroup(dir string) error { return errors.New("cgroups exist on Linux only") }
+
+func joinHashCgroup(joined *string) *string { return nil }

@@ -1,0 +1,97 @@
+package password
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// hashCgroup is the file a hashing thread writes its thread ID to before a
+// computation (see UseCgroup), or nil.
+var hashCgroup atomic.Pointer[string]
+
+// UseCgroup makes every hashing thread join the cgroup at dir before its
+// next computation: a cgroup v2 directory (the thread is written to
+// cgroup.threads, so dir must be a threaded cgroup in the process's
+// threaded subtree) or a cgroup v1 cpu directory (tasks). The point is a
+// CPU weight for the hashes of their own, outside the group of the
+// process's request threads: with cpu.idle set to 1 the kernel runs them
+// only on CPU time no other group wants (docs/performance.md). It checks
+// that a thread can join by moving a short-lived thread there first, and
+// returns what the kernel answered if not; a hashing thread that later
+// cannot join hashes where it is, as it would without UseCgroup.
+func UseCgroup(dir string) error {
+	file, err := cgroupThreadsFile(dir)
+	if err != nil {
+		return err
+	}
+	joined := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, so the
+		// cgroup it joined never passes to other work.
+		runtime.LockOSThread()
+		joined <- joinCgroup(file)
+	}()
+	if err := <-joined; err != nil {
+		return err
+	}
+	hashCgroup.Store(&file)
+	return nil
+}
+
+// cgroupThreadsFile is the file of dir that takes a thread ID.
+func cgroupThreadsFile(dir string) (string, error) {
+	if !filepath.IsAbs(dir) {
+		return "", fmt.Errorf("%q: give the cgroup's absolute path, e.g. /sys/fs/cgroup/gatehouse.service/hash", dir)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		return "", fmt.Errorf("%s: %w; create the cgroup first", dir, err)
+	}
+	name := "cgroup.threads" // v2
+	switch fs.Type {
+	case unix.CGROUP2_SUPER_MAGIC:
+	case unix.CGROUP_SUPER_MAGIC:
+		name = "tasks"
+	default:
+		return "", fmt.Errorf("%s is not a cgroup: it is not on a cgroup file system (/sys/fs/cgroup)", dir)
+	}
+	f := filepath.Join(dir, name)
+	if _, err := os.Stat(f); err != nil {
+		return "", fmt.Errorf("%s is not a cgroup directory: %w", dir, err)
+	}
+	return f, nil
+}
+
+// joinCgroup moves the calling OS thread into the cgroup of file.
+func joinCgroup(file string) error {
+	f, err := os.OpenFile(file, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(unix.Gettid()))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("moving a thread into %s: %w", filepath.Dir(file), err)
+	}
+	return nil
+}
+
+// joinHashCgroup moves the calling hashing thread into the cgroup last
+// given to UseCgroup, if that is not joined, the one it joined before;
+// best effort, like its nice value. It returns the cgroup now joined.
+func joinHashCgroup(joined *string) *string {
+	file := hashCgroup.Load()
+	if file == nil || file == joined {
+		return joined
+	}
+	_ = joinCgroup(*file)
+	return file
+}
