@@ -79,14 +79,19 @@ func joinCgroup(file string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("moving a thread into %s: %w", filepath.Dir(file), err)
+		hint := ""
+		if filepath.Base(file) == "cgroup.threads" {
+			hint = " (under cgroup v2 the cgroup must be threaded, in this process's threaded subtree: echo threaded > cgroup.type)"
+		}
+		return fmt.Errorf("moving a thread into %s: %w%s", filepath.Dir(file), err, hint)
 	}
 	return nil
 }
 
 // joinHashCgroup moves the calling hashing thread into the cgroup last
-// given to UseCgroup, if that is not joined, the one it joined before;
-// best effort, like its nice value. It returns the cgroup now joined.
+// given to UseCgroup, unless joined (the one it joined before) is that
+// one already; best effort, like its nice value. It returns the cgroup
+// now joined.
 func joinHashCgroup(joined *string) *string {
 	file := hashCgroup.Load()
 	if file == nil || file == joined {
