@@ -49,7 +49,7 @@ func runBurn(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	before, _ := h.Stats()
+	before, beforeCPU := h.Stats()
 	jobs := make(chan struct{}, 1024)
 	var wg sync.WaitGroup
 	for range *concurrency {
@@ -80,9 +80,9 @@ loop:
 	close(jobs)
 	wg.Wait()
 	n, cpu := h.Stats()
-	n -= before
+	n, cpu = n-before, cpu-beforeCPU
 	elapsed := time.Since(start)
-	fmt.Fprintf(out, "burn: %d verifications in %v (%.1f/s), %v of CPU on the hashing threads (the first hash's included); %d not started (queue full)\n",
+	fmt.Fprintf(out, "burn: %d verifications in %v (%.1f/s), %v of CPU on the hashing threads; %d not started (queue full)\n",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), cpu.Round(time.Millisecond), dropped)
 	return nil
 }

@@ -61,22 +61,17 @@ func cgroupThreadsFile(dir string) (string, error) {
 	default:
 		return "", fmt.Errorf("%s is not a cgroup: it is not on a cgroup file system (/sys/fs/cgroup)", dir)
 	}
-	f := filepath.Join(dir, name)
-	if _, err := os.Stat(f); err != nil {
-		return "", fmt.Errorf("%s is not a cgroup directory: %w", dir, err)
-	}
-	return f, nil
+	return filepath.Join(dir, name), nil
 }
 
 // joinCgroup moves the calling OS thread into the cgroup of file.
 func joinCgroup(file string) error {
 	f, err := os.OpenFile(file, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(strconv.Itoa(unix.Gettid()))
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		_, err = f.WriteString(strconv.Itoa(unix.Gettid()))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		hint := ""

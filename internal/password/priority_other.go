@@ -2,10 +2,7 @@
 
 package password
 
-import (
-	"errors"
-	"time"
-)
+import "time"
 
 // lowerThreadPriority does nothing here: outside Linux a nice value
 // belongs to the whole process.
@@ -14,8 +11,3 @@ func lowerThreadPriority() {}
 // threadCPU is 0 here: the CPU time of one thread is not read outside
 // Linux.
 func threadCPU() time.Duration { return 0 }
-
-// UseCgroup fails here: cgroups exist on Linux only.
-func UseCgroup(dir string) error { return errors.New("cgroups exist on Linux only") }
-
-func joinHashCgroup(joined *string) *string { return nil }

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package password
+
+import "errors"
+
+// UseCgroup fails here: cgroups exist on Linux only.
+func UseCgroup(dir string) error { return errors.New("cgroups exist on Linux only") }
+
+func joinHashCgroup(joined *string) *string { return nil }
