@@ -1,6 +1,7 @@
 package password
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,55 +15,129 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// testCgroup creates a cgroup v1 cpu cgroup for the test, with cpu.idle
-// set, and removes it afterwards; it skips the test where it cannot (not
-// root, or no cgroup v1 cpu hierarchy mounted).
-func testCgroup(t *testing.T) string {
-	t.Helper()
-	root := "/sys/fs/cgroup/cpu"
-	if _, err := os.Stat(filepath.Join(root, "tasks")); err != nil {
-		t.Skipf("no cgroup v1 cpu hierarchy here: %v", err)
-	}
-	dir := filepath.Join(root, fmt.Sprintf("gatehouse-test-%d", os.Getpid()))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Skipf("cannot create a cgroup: %v", err)
-	}
-	t.Cleanup(func() {
-		hashCgroup.Store(nil)
-		// The threads still in it go back to the root cgroup, so that it
-		// can be removed.
-		for _, tid := range cgroupTasks(t, dir) {
-			os.WriteFile(filepath.Join(root, "tasks"), []byte(tid), 0)
-		}
-		if err := os.Remove(dir); err != nil {
-			t.Errorf("removing the test's cgroup: %v", err)
-		}
-	})
-	if err := os.WriteFile(filepath.Join(dir, "cpu.idle"), []byte("1"), 0); err != nil {
-		t.Logf("cpu.idle not set (%v); the test does not need it", err)
-	}
-	return dir
-}
+// testGroup is a cgroup a test made: dir is what UseCgroup is given;
+// threads, the file that lists its threads (tasks under v1,
+// cgroup.threads under v2); back, the file of the cgroup its threads
+// return to so that it can be removed.
+type testGroup struct{ dir, threads, back string }
 
-func cgroupTasks(t *testing.T, dir string) []string {
+// members lists the thread IDs in the cgroup.
+func (g testGroup) members(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "tasks"))
+	b, err := os.ReadFile(g.threads)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return strings.Fields(string(b))
 }
 
+// makeTestGroup creates a cgroup named for the test under parent and
+// removes it when the test ends, after sending the threads still in it
+// back to back.
+func makeTestGroup(t *testing.T, parent, threads, back string) testGroup {
+	t.Helper()
+	dir := filepath.Join(parent, fmt.Sprintf("gatehouse-test-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot create a cgroup: %v", err)
+	}
+	g := testGroup{dir: dir, threads: filepath.Join(dir, threads), back: back}
+	t.Cleanup(func() {
+		hashCgroup.Store(nil)
+		for _, tid := range g.members(t) {
+			os.WriteFile(g.back, []byte(tid), 0)
+		}
+		if err := os.Remove(dir); err != nil {
+			t.Errorf("removing the test's cgroup: %v", err)
+		}
+	})
+	return g
+}
+
+// testCgroupV1 creates a cgroup v1 cpu cgroup with cpu.idle set; it
+// skips the test where it cannot (not root, or no v1 cpu hierarchy).
+func testCgroupV1(t *testing.T) testGroup {
+	t.Helper()
+	root := "/sys/fs/cgroup/cpu"
+	if _, err := os.Stat(filepath.Join(root, "tasks")); err != nil {
+		t.Skipf("no cgroup v1 cpu hierarchy here: %v", err)
+	}
+	g := makeTestGroup(t, root, "tasks", filepath.Join(root, "tasks"))
+	if err := os.WriteFile(filepath.Join(g.dir, "cpu.idle"), []byte("1"), 0); err != nil {
+		t.Logf("cpu.idle not set (%v); the test does not need it", err)
+	}
+	return g
+}
+
+// testCgroupV2 creates a cgroup v2 cgroup below the process's own, of
+// type typ ("threaded", or "domain" as created); it skips the test where
+// it cannot (not root, no cgroup2 mount, or a parent that takes no
+// threaded child).
+func testCgroupV2(t *testing.T, typ string) testGroup {
+	t.Helper()
+	own, err := ownCgroup2()
+	if err != nil {
+		t.Skipf("no cgroup v2 hierarchy here: %v", err)
+	}
+	g := makeTestGroup(t, own, "cgroup.threads", filepath.Join(own, "cgroup.threads"))
+	if typ != "domain" {
+		if err := os.WriteFile(filepath.Join(g.dir, "cgroup.type"), []byte(typ), 0); err != nil {
+			t.Skipf("cannot make the cgroup %s: %v", typ, err)
+		}
+	}
+	return g
+}
+
+// ownCgroup2 is the directory of the process's cgroup v2 cgroup.
+func ownCgroup2() (string, error) {
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	mount := ""
+	for line := range strings.Lines(string(mounts)) {
+		// ID parent major:minor root mount-point options ... - type source super-options
+		fields, rest, _ := strings.Cut(line, " - ")
+		if f := strings.Fields(fields); len(f) >= 5 && strings.HasPrefix(rest, "cgroup2 ") {
+			mount = f[4]
+			break
+		}
+	}
+	if mount == "" {
+		return "", errors.New("no cgroup2 file system mounted")
+	}
+	groups, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(string(groups)) {
+		if path, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			return filepath.Join(mount, path), nil
+		}
+	}
+	return "", errors.New("the process is in no cgroup v2 cgroup")
+}
+
 func TestUseCgroupMovesHashingThreadsOnly(t *testing.T) {
 	if startNice+hashNice > 19 {
 		t.Skipf("the test runs at nice %d: hashing threads cannot be told apart by their nice value", startNice)
 	}
-	dir := testCgroup(t)
+	for _, tc := range []struct {
+		name string
+		make func(*testing.T) testGroup
+	}{
+		{"v1", testCgroupV1},
+		{"v2", func(t *testing.T) testGroup { return testCgroupV2(t, "threaded") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testUseCgroupMoves(t, tc.make(t)) })
+	}
+}
+
+func testUseCgroupMoves(t *testing.T, g testGroup) {
 	// A hashing thread started before UseCgroup joins before its next job.
 	if p := lowPriority(func() {}); p != nil {
 		t.Fatal(p)
 	}
-	if err := UseCgroup(dir); err != nil {
+	if err := UseCgroup(g.dir); err != nil {
 		t.Fatal(err)
 	}
 	tids := make(chan int, 2)
@@ -78,7 +153,7 @@ func TestUseCgroupMovesHashingThreadsOnly(t *testing.T) {
 	// only hashing threads (nice 10) are left in the cgroup.
 	var tasks []string
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		tasks = cgroupTasks(t, dir)
+		tasks = g.members(t)
 		others := slices.DeleteFunc(slices.Clone(tasks), func(tid string) bool {
 			n, _ := strconv.Atoi(tid)
 			nice, err := threadNice(n)
@@ -102,6 +177,21 @@ func TestUseCgroupMovesHashingThreadsOnly(t *testing.T) {
 	}
 }
 
+// Under cgroup v2 a thread can only move on its own into a threaded
+// cgroup: a domain cgroup is refused, and the error says what to do.
+func TestUseCgroupRefusesAV2DomainCgroup(t *testing.T) {
+	g := testCgroupV2(t, "domain")
+	err := UseCgroup(g.dir)
+	if err == nil || !strings.Contains(err.Error(), "must be threaded") {
+		t.Fatalf("UseCgroup(%s) = %v, want an error saying the cgroup must be threaded", g.dir, err)
+	}
+	if hashCgroup.Load() != nil {
+		t.Error("a refused cgroup was kept")
+	}
+	if m := g.members(t); len(m) != 0 {
+		t.Errorf("threads joined a refused cgroup: %v", m)
+	}
+}
 func TestUseCgroupRefusesWhatIsNotACgroup(t *testing.T) {
 	fake := t.TempDir()
 	os.WriteFile(filepath.Join(fake, "tasks"), nil, 0o644) // looks like v1, but is not on cgroupfs
