@@ -31,9 +31,10 @@ func (g testGroup) members(t *testing.T) []string {
 	return strings.Fields(string(b))
 }
 
-// makeTestGroup creates a cgroup named for the test under parent and
-// removes it when the test ends, after sending the threads still in it
-// back to back.
+// makeTestGroup creates a cgroup named for the test process under parent
+// and removes it when the test ends, after writing the threads still in
+// it to back (the parent's list), since a cgroup with threads cannot be
+// removed.
 func makeTestGroup(t *testing.T, parent, threads, back string) testGroup {
 	t.Helper()
 	dir := filepath.Join(parent, fmt.Sprintf("gatehouse-test-%d", os.Getpid()))
