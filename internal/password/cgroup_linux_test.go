@@ -135,16 +135,17 @@ func TestUseCgroupMovesHashingThreadsOnly(t *testing.T) {
 
 func testUseCgroupMoves(t *testing.T, g testGroup) {
 	// A hashing thread started before UseCgroup joins before its next job.
-	if p := lowPriority(func() {}); p != nil {
-		t.Fatal(p)
+	pool := newPool(1)
+	if p, err := pool.run(t.Context(), 1, func() {}); p != nil || err != nil {
+		t.Fatal(p, err)
 	}
 	if err := UseCgroup(g.dir); err != nil {
 		t.Fatal(err)
 	}
 	tids := make(chan int, 2)
 	for range 2 {
-		if p := lowPriority(func() { tids <- unix.Gettid() }); p != nil {
-			t.Fatal(p)
+		if p, err := pool.run(t.Context(), 1, func() { tids <- unix.Gettid() }); p != nil || err != nil {
+			t.Fatal(p, err)
 		}
 	}
 	runtime.LockOSThread()
