@@ -90,6 +90,12 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) error {
 
 // token runs the grant of a decoded authenticate request.
 func (h *Handler) token(w http.ResponseWriter, r *http.Request, req authenticateRequest) error {
+	res, err := h.Flow.Token(r.Context(), tokenRequest(r, req), h.Environments.CheckAPIKey)
+	return h.writeToken(w, r, req, res, err)
+}
+
+// tokenRequest is what authflow needs of a decoded authenticate request.
+func tokenRequest(r *http.Request, req authenticateRequest) authflow.TokenRequest {
 	client := authflow.Client{UserAgent: r.UserAgent()}
 	client.IP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	// A server-side SDK calls for its user: the user's address is the
@@ -106,7 +112,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, req authenticate
 	if req.ClientSecret != nil {
 		tr.ClientSecret = *req.ClientSecret
 	}
-	res, err := h.Flow.Token(r.Context(), tr, h.Environments.CheckAPIKey)
+	return tr
+}
+
+// writeToken answers an authenticate request with the outcome of its
+// grant, or of its client check (res nil).
+func (h *Handler) writeToken(w http.ResponseWriter, r *http.Request, req authenticateRequest, res *authflow.TokenResponse, err error) error {
 	h.corsHeaders(w, r, req.ClientID)
 	var oe *authflow.OAuthError
 	var su *authflow.StepUpError

@@ -19,10 +19,12 @@ import (
 // key is another key. Refreshes run as they are: a refresh retried within
 // the grace window already gets the same successor
 // (authflow.RefreshGrace), and keeping every refresh's response would cost
-// the hottest path two more writes. A body that cannot be read is refused
-// before a key is claimed, and only successful responses are kept: a
-// refused request is run again when retried, so keyed garbage leaves
-// nothing behind.
+// the hottest path two more writes. A body that cannot be read, and a
+// client that cannot use the grant (an unknown client_id, a wrong
+// client_secret, authflow.CheckClient) are refused before a key is
+// claimed, so that a caller without an API key cannot make keyed requests
+// write; and only successful responses are kept: a refused request is run
+// again when retried, so keyed garbage leaves nothing behind.
 func (h *Handler) authenticateIdempotently(w http.ResponseWriter, r *http.Request, key string) error {
 	if len(key) > idempotency.MaxKeyLen {
 		web.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "The Idempotency-Key header is longer than 255 characters.")
@@ -46,6 +48,11 @@ func (h *Handler) authenticateIdempotently(w http.ResponseWriter, r *http.Reques
 	if req.GrantType == "refresh_token" {
 		return h.token(w, r, req)
 	}
+	tr := tokenRequest(r, req)
+	client, err := h.Flow.CheckClient(r.Context(), tr, h.Environments.CheckAPIKey)
+	if err != nil {
+		return h.writeToken(w, r, req, nil, err)
+	}
 	request := append([]byte(r.Header.Get("Content-Type")+"\n"), body...)
 	replay, claim, err := h.Idempotency.Begin(r.Context(), "POST /user_management/authenticate "+req.ClientID, key, request)
 	switch {
@@ -68,7 +75,8 @@ func (h *Handler) authenticateIdempotently(w http.ResponseWriter, r *http.Reques
 		return nil
 	}
 	rec := &recorder{ResponseWriter: w}
-	err = h.token(rec, r, req)
+	res, err := h.Flow.RunGrant(r.Context(), client, tr)
+	err = h.writeToken(rec, r, req, res, err)
 	// The request has run: its outcome is kept even if the client has
 	// gone, since that is when it will retry.
 	ctx := context.WithoutCancel(r.Context())

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1023,5 +1025,84 @@ func TestExchangeRetriedWithIdempotencyKey(t *testing.T) {
 		}
 		json.Unmarshal([]byte(r1), &tok)
 		wantGrantError(t, ts.refresh(t, tok.RefreshToken), "invalid_grant")
+	})
+}
+
+// claimCounter counts the idempotency keys a real store is asked to claim.
+type claimCounter struct {
+	store.Store
+	claims atomic.Int64
+}
+
+func (c *claimCounter) ClaimIdempotencyKey(ctx context.Context, rec *store.IdempotencyRecord, staleBefore time.Time) (bool, *store.IdempotencyRecord, error) {
+	c.claims.Add(1)
+	return c.Store.ClaimIdempotencyKey(ctx, rec, staleBefore)
+}
+
+// A keyed authenticate request whose client cannot use its grant (an
+// unknown client_id, a wrong client_secret, a grant that needs the secret)
+// is refused as an unkeyed one is, before its key is claimed: without an
+// API key, Idempotency-Key cannot make the server write. A client that
+// passes the check claims the key, also when the grant then fails.
+func TestKeyedAuthenticateRefusedBeforeItsClaim(t *testing.T) {
+	backends(t, func(t *testing.T, plain *testServer) {
+		counter := &claimCounter{Store: plain.Store}
+		ts := startDeps(t, counter, func(*server.Deps) {})
+		if r := ts.do(t, "POST", "/user_management/users", `{"email":"keyed@example.com","password":"correct horse battery staple","email_verified":true}`); r.Status != 201 {
+			t.Fatalf("create user: %d %s", r.Status, r.Raw)
+		}
+		post := func(body, key string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", ts.URL+"/user_management/authenticate", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			if key != "" {
+				req.Header.Set("Idempotency-Key", key)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(raw)
+		}
+		password := func(clientID, secret string) string {
+			return fmt.Sprintf(`{"grant_type":"password","client_id":%q,"client_secret":%q,"email":"keyed@example.com","password":"correct horse battery staple"}`, clientID, secret)
+		}
+		id := ts.Env.ClientID
+		refused := []struct {
+			name, body, want string
+			status           int
+		}{
+			{"unknown client_id", password("client_01UNKNOWN", ts.Key), "invalid_client", 400},
+			{"wrong client_secret", password(id, "sk_test_wrong"), "invalid_client", 401},
+			{"password grant without a secret", fmt.Sprintf(`{"grant_type":"password","client_id":%q,"email":"keyed@example.com","password":"x"}`, id), "invalid_client", 401},
+			{"code without a secret or verifier", fmt.Sprintf(`{"grant_type":"authorization_code","client_id":%q,"code":"01ABC"}`, id), "invalid_client", 401},
+			{"magic-auth without a secret", fmt.Sprintf(`{"grant_type":"urn:workos:oauth:grant-type:magic-auth:code","client_id":%q,"email":"keyed@example.com","code":"123456"}`, id), "invalid_client", 401},
+			{"unsupported grant", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, id, ts.Key), "unsupported_grant_type", 400},
+			{"no grant_type", fmt.Sprintf(`{"client_id":%q,"client_secret":%q}`, id, ts.Key), "invalid_request", 400},
+		}
+		for i, tc := range refused {
+			status, body := post(tc.body, fmt.Sprintf("refused-%d", i))
+			unkeyedStatus, unkeyedBody := post(tc.body, "")
+			if status != tc.status || !strings.Contains(body, `"error":"`+tc.want+`"`) || status != unkeyedStatus || body != unkeyedBody {
+				t.Errorf("%s: keyed %d %s, unkeyed %d %s; want %d %s both", tc.name, status, body, unkeyedStatus, unkeyedBody, tc.status, tc.want)
+			}
+		}
+		if n := counter.claims.Load(); n != 0 {
+			t.Errorf("%d requests refused for their client claimed %d keys; want 0", len(refused), n)
+		}
+
+		// The client passes: the key is claimed, and released when the
+		// grant fails (a wrong password), so that a retry runs again.
+		wrong := strings.Replace(password(id, ts.Key), "correct horse", "wrong horse", 1)
+		if status, body := post(wrong, "passes-1"); status != 400 || counter.claims.Load() != 1 {
+			t.Errorf("wrong password, keyed: %d %s after %d claims; want 400 after 1", status, body, counter.claims.Load())
+		}
+		s1, r1 := post(password(id, ts.Key), "passes-2")
+		s2, r2 := post(password(id, ts.Key), "passes-2")
+		if s1 != 200 || s2 != 200 || r1 != r2 || counter.claims.Load() != 3 {
+			t.Errorf("sign-in and its keyed retry: %d, %d, same body %v, %d claims; want 200 twice, the same body, 3 claims", s1, s2, r1 == r2, counter.claims.Load())
+		}
 	})
 }
