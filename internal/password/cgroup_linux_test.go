@@ -135,17 +135,16 @@ func TestUseCgroupMovesHashingThreadsOnly(t *testing.T) {
 
 func testUseCgroupMoves(t *testing.T, g testGroup) {
 	// A hashing thread started before UseCgroup joins before its next job.
-	pool := newPool(1)
-	if p, err := pool.run(t.Context(), 1, func() {}); p != nil || err != nil {
-		t.Fatal(p, err)
+	if p := lowPriority(func() {}); p != nil {
+		t.Fatal(p)
 	}
 	if err := UseCgroup(g.dir); err != nil {
 		t.Fatal(err)
 	}
 	tids := make(chan int, 2)
 	for range 2 {
-		if p, err := pool.run(t.Context(), 1, func() { tids <- unix.Gettid() }); p != nil || err != nil {
-			t.Fatal(p, err)
+		if p := lowPriority(func() { tids <- unix.Gettid() }); p != nil {
+			t.Fatal(p)
 		}
 	}
 	runtime.LockOSThread()

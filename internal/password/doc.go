@@ -60,9 +60,7 @@
 // sign-ins waiting instead (twenty-first session).
 // Hashing threads are kept for the next computations
 // and end after 30 s without work, taking their lowered priority with
-// them. A thread that finishes a computation starts the next queued one
-// itself, so during a sign-in storm it goes from hash to hash without
-// sleeping, and each caller is woken once, when its hash is done. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,
+// them. `gatehouse serve` adds a processor per hash slot to GOMAXPROCS,
 // since a hash waiting for the CPU still holds its processor, and tells the
 // Hasher so (SetOwnProcessors); without those processors (an embedding
 // program, `gatehouse dev`, GOMAXPROCS set by the operator) the computation

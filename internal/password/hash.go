@@ -111,7 +111,7 @@ var importLimits = limits{
 type Hasher struct {
 	params Params
 	limits limits
-	pool   *pool
+	sem    *semaphore
 	slots  int64
 	dummy  string
 	// mems keeps the argon2 block memory of finished computations, one per
@@ -156,7 +156,7 @@ func NewHasher(p Params, limit int) *Hasher {
 	h := &Hasher{
 		params: p,
 		limits: lim,
-		pool:   newPool(int64(limit)),
+		sem:    newSemaphore(int64(limit)),
 		slots:  int64(limit),
 		mems:   make(chan *argon2.Memory, limit),
 	}
@@ -261,11 +261,36 @@ func (h *Hasher) SetOwnProcessors(own bool) { h.ownProcessors.Store(own) }
 // OwnProcessors reports what SetOwnProcessors last set.
 func (h *Hasher) OwnProcessors() bool { return h.ownProcessors.Load() }
 
-// run calls f with a block memory on a hashing thread while holding weight
-// slots (see pool), with the test hooks around it. A panic in f is raised
-// again in the caller.
+// run calls f with a block memory while holding weight slots of h's
+// semaphore.
 func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memory)) error {
-	panicked, err := h.pool.run(ctx, weight, func() {
+	if err := h.sem.acquire(ctx, weight); err != nil {
+		return err
+	}
+	defer h.sem.release(weight)
+	var mem *argon2.Memory
+	select {
+	case mem = <-h.mems:
+	default:
+		mem = new(argon2.Memory)
+	}
+	mem.KeepProcessor = h.ownProcessors.Load()
+	h.compute(func() { f(mem) })
+	if mem.Size() <= h.params.Memory {
+		// Memory grown by a dearer imported hash is let go.
+		select {
+		case h.mems <- mem:
+		default:
+		}
+	}
+	return nil
+}
+
+// compute runs f, the CPU-heavy part of a hash, on a hashing thread (see
+// lowPriority), with the test hooks around it. A panic in f is raised
+// again in the caller.
+func (h *Hasher) compute(f func()) {
+	p := lowPriority(func() {
 		start := threadCPU()
 		defer func() {
 			h.cpuNanos.Add(int64(threadCPU() - start))
@@ -277,35 +302,17 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 		if h.testExit != nil {
 			defer h.testExit()
 		}
-		var mem *argon2.Memory
-		select {
-		case mem = <-h.mems:
-		default:
-			mem = new(argon2.Memory)
-		}
-		mem.KeepProcessor = h.ownProcessors.Load()
-		f(mem)
-		if mem.Size() <= h.params.Memory {
-			// Memory grown by a dearer imported hash is let go.
-			select {
-			case h.mems <- mem:
-			default:
-			}
-		}
+		f()
 	})
-	if err != nil {
-		return err
+	if p != nil {
+		panic(p)
 	}
-	if panicked != nil {
-		panic(panicked)
-	}
-	return nil
 }
 
 // Stats reports how many hash computations h has run (hashes, checks and
 // the dummy checks for unknown accounts) and the CPU time their threads
 // spent on them. The CPU time is read from the thread's own clock, which
-// the computation has to itself (see pool), so it leaves out the
+// the computation has to itself (see lowPriority), so it leaves out the
 // hand-over to the thread and everything else the process does: set
 // against the process's CPU, it tells how much of it went to hashing. It
 // is zero where the operating system has no such clock (it is Linux only
