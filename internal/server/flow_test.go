@@ -960,6 +960,24 @@ func TestClientBehindProxy(t *testing.T) {
 	})
 }
 
+// postAuthenticate posts body as JSON to /user_management/authenticate,
+// with key as its Idempotency-Key unless empty.
+func postAuthenticate(t *testing.T, ts *testServer, body, key string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", ts.URL+"/user_management/authenticate", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(raw)
+}
+
 // A code exchange retried with the same Idempotency-Key (as the WorkOS
 // SDKs retry a POST whose response was lost) gets the first response
 // again, and the session it started lives on; the key with another
@@ -970,18 +988,7 @@ func TestExchangeRetriedWithIdempotencyKey(t *testing.T) {
 		registerApp(t, ts)
 		post := func(body, key string) (int, http.Header, string) {
 			t.Helper()
-			req, _ := http.NewRequest("POST", ts.URL+"/user_management/authenticate", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			if key != "" {
-				req.Header.Set("Idempotency-Key", key)
-			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			raw, _ := io.ReadAll(res.Body)
-			return res.StatusCode, res.Header, string(raw)
+			return postAuthenticate(t, ts, body, key)
 		}
 		exchangeBody := func(email string) string {
 			code := newBrowser(t, ts).signUp(authorizeURL(ts, nil), email, "correct horse battery staple").Query().Get("code")
@@ -1053,18 +1060,8 @@ func TestKeyedAuthenticateRefusedBeforeItsClaim(t *testing.T) {
 		}
 		post := func(body, key string) (int, string) {
 			t.Helper()
-			req, _ := http.NewRequestWithContext(t.Context(), "POST", ts.URL+"/user_management/authenticate", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			if key != "" {
-				req.Header.Set("Idempotency-Key", key)
-			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			raw, _ := io.ReadAll(res.Body)
-			return res.StatusCode, string(raw)
+			status, _, raw := postAuthenticate(t, ts, body, key)
+			return status, raw
 		}
 		password := func(clientID, secret string) string {
 			return fmt.Sprintf(`{"grant_type":"password","client_id":%q,"client_secret":%q,"email":"keyed@example.com","password":"correct horse battery staple"}`, clientID, secret)
