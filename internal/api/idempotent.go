@@ -48,8 +48,7 @@ func (h *Handler) authenticateIdempotently(w http.ResponseWriter, r *http.Reques
 	if req.GrantType == "refresh_token" {
 		return h.token(w, r, req)
 	}
-	tr := tokenRequest(r, req)
-	client, err := h.Flow.CheckClient(r.Context(), tr, h.Environments.CheckAPIKey)
+	checked, err := h.Flow.CheckClient(r.Context(), tokenRequest(r, req), h.Environments.CheckAPIKey)
 	if err != nil {
 		return h.writeToken(w, r, req, nil, err)
 	}
@@ -75,7 +74,7 @@ func (h *Handler) authenticateIdempotently(w http.ResponseWriter, r *http.Reques
 		return nil
 	}
 	rec := &recorder{ResponseWriter: w}
-	res, err := h.Flow.RunGrant(r.Context(), client, tr)
+	res, err := checked.Run(r.Context())
 	err = h.writeToken(rec, r, req, res, err)
 	// The request has run: its outcome is kept even if the client has
 	// gone, since that is when it will retry.

@@ -70,20 +70,23 @@ func activityDue(last, now time.Time, idle time.Duration) bool {
 var verifierRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
 // Token runs one grant of /user_management/authenticate: CheckClient,
-// then RunGrant.
+// then the checked request.
 func (s *Service) Token(ctx context.Context, r TokenRequest, checkKey func(ctx context.Context, env *store.Environment, secret string) error) (*TokenResponse, error) {
-	c, err := s.CheckClient(ctx, r, checkKey)
+	checked, err := s.CheckClient(ctx, r, checkKey)
 	if err != nil {
 		return nil, err
 	}
-	return s.RunGrant(ctx, c, r)
+	return checked.Run(ctx)
 }
 
-// CheckedClient is the client of a token request, as CheckClient found it.
-type CheckedClient struct {
-	env    *store.Environment
-	authed bool // sent a valid client_secret
+// CheckedRequest is a token request whose client CheckClient has checked,
+// ready to run its grant.
+type CheckedRequest struct {
+	run func(ctx context.Context) (*TokenResponse, error)
 }
+
+// Run runs the request's grant.
+func (c CheckedRequest) Run(ctx context.Context) (*TokenResponse, error) { return c.run(ctx) }
 
 // CheckClient checks who sends the token request r, before anything is
 // written for it: its client_id must be known, a client_secret it sends
@@ -92,70 +95,65 @@ type CheckedClient struct {
 // need the secret; a code exchange needs the secret or a PKCE verifier).
 // The errors are OAuthErrors, but for the database's (ErrUnavailable and
 // the context's, which are not the client's fault).
-func (s *Service) CheckClient(ctx context.Context, r TokenRequest, checkKey func(ctx context.Context, env *store.Environment, secret string) error) (CheckedClient, error) {
+func (s *Service) CheckClient(ctx context.Context, r TokenRequest, checkKey func(ctx context.Context, env *store.Environment, secret string) error) (CheckedRequest, error) {
 	if r.ClientID == "" {
-		return CheckedClient{}, invalidRequest("client_id is required.")
+		return CheckedRequest{}, invalidRequest("client_id is required.")
 	}
 	env, err := s.Store.GetEnvironmentByClientID(ctx, r.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return CheckedClient{}, &OAuthError{Status: 400, Code: "invalid_client", Description: "The client_id is not known."}
+		return CheckedRequest{}, &OAuthError{Status: 400, Code: "invalid_client", Description: "The client_id is not known."}
 	}
 	if err != nil {
-		return CheckedClient{}, err
+		return CheckedRequest{}, err
 	}
-	c := CheckedClient{env: env}
+	authed := false
 	if r.ClientSecret != "" {
 		if err := checkKey(ctx, env, r.ClientSecret); err != nil {
 			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return CheckedClient{}, err // the database, not the secret: 503, and the SDK retries
+				return CheckedRequest{}, err // the database, not the secret: 503, and the SDK retries
 			}
-			return CheckedClient{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "The client_secret is not a valid API key of this environment."}
+			return CheckedRequest{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "The client_secret is not a valid API key of this environment."}
 		}
-		c.authed = true
+		authed = true
 	}
+	needsSecret := func(grant string) (CheckedRequest, error) {
+		return CheckedRequest{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "The " + grant + " grant needs client_secret (an API key); call it from your server."}
+	}
+	var run func(ctx context.Context) (*TokenResponse, error)
 	switch r.GrantType {
 	case "authorization_code":
-		if !c.authed && r.CodeVerifier == "" {
-			return CheckedClient{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "Send client_secret (an API key) or, for public clients, code_verifier."}
+		if !authed && r.CodeVerifier == "" {
+			return CheckedRequest{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "Send client_secret (an API key) or, for public clients, code_verifier."}
 		}
-	case "password":
-		if !c.authed {
-			return CheckedClient{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "The password grant needs client_secret (an API key); call it from your server."}
-		}
-	case "urn:workos:oauth:grant-type:magic-auth:code", "urn:workos:oauth:grant-type:magic-auth":
-		if !c.authed {
-			return CheckedClient{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "The magic-auth grant needs client_secret (an API key); call it from your server."}
-		}
-	case "refresh_token", "urn:workos:oauth:grant-type:email-verification:code", "urn:workos:oauth:grant-type:email-verification":
-	case "":
-		return CheckedClient{}, invalidRequest("grant_type is required.")
-	default:
-		return CheckedClient{}, &OAuthError{Status: 400, Code: "unsupported_grant_type", Description: fmt.Sprintf("grant_type %q is not supported.", truncate(r.GrantType, 100))}
-	}
-	return c, nil
-}
-
-// RunGrant runs the grant of r for its client c, which CheckClient returned
-// for r.
-func (s *Service) RunGrant(ctx context.Context, c CheckedClient, r TokenRequest) (*TokenResponse, error) {
-	env := c.env
-	switch r.GrantType {
-	case "authorization_code":
-		return s.exchangeCode(ctx, env, r, c.authed)
+		run = func(ctx context.Context) (*TokenResponse, error) { return s.exchangeCode(ctx, env, r, authed) }
 	case "refresh_token":
-		return s.refresh(ctx, env, r)
+		run = func(ctx context.Context) (*TokenResponse, error) { return s.refresh(ctx, env, r) }
 	case "password":
-		return s.passwordGrant(ctx, env, r)
-	case "urn:workos:oauth:grant-type:email-verification:code", "urn:workos:oauth:grant-type:email-verification":
-		return s.completePendingVerification(ctx, env, r.PendingToken, r.Code, r.Client)
-	case "urn:workos:oauth:grant-type:magic-auth:code", "urn:workos:oauth:grant-type:magic-auth":
-		user, err := s.CompleteMagicAuth(ctx, env, r.Email, r.Code, r.Client)
-		if err != nil {
-			return nil, err
+		if !authed {
+			return needsSecret("password")
 		}
-		return s.signIn(ctx, env, user, "magic_code", r.Client)
+		run = func(ctx context.Context) (*TokenResponse, error) { return s.passwordGrant(ctx, env, r) }
+	case "urn:workos:oauth:grant-type:email-verification:code", "urn:workos:oauth:grant-type:email-verification":
+		run = func(ctx context.Context) (*TokenResponse, error) {
+			return s.completePendingVerification(ctx, env, r.PendingToken, r.Code, r.Client)
+		}
+	case "urn:workos:oauth:grant-type:magic-auth:code", "urn:workos:oauth:grant-type:magic-auth":
+		if !authed {
+			return needsSecret("magic-auth")
+		}
+		run = func(ctx context.Context) (*TokenResponse, error) {
+			user, err := s.CompleteMagicAuth(ctx, env, r.Email, r.Code, r.Client)
+			if err != nil {
+				return nil, err
+			}
+			return s.signIn(ctx, env, user, "magic_code", r.Client)
+		}
+	case "":
+		return CheckedRequest{}, invalidRequest("grant_type is required.")
+	default:
+		return CheckedRequest{}, &OAuthError{Status: 400, Code: "unsupported_grant_type", Description: fmt.Sprintf("grant_type %q is not supported.", truncate(r.GrantType, 100))}
 	}
-	return nil, fmt.Errorf("authflow: grant_type %q was not checked by CheckClient", truncate(r.GrantType, 100))
+	return CheckedRequest{run: run}, nil
 }
 
 func (s *Service) exchangeCode(ctx context.Context, env *store.Environment, r TokenRequest, authed bool) (*TokenResponse, error) {

@@ -17,9 +17,8 @@ import (
 
 // testGroup is a cgroup a test made: dir is what UseCgroup is given;
 // threads, the file that lists its threads (tasks under v1,
-// cgroup.threads under v2); back, the file of the cgroup its threads
-// return to so that it can be removed.
-type testGroup struct{ dir, threads, back string }
+// cgroup.threads under v2).
+type testGroup struct{ dir, threads string }
 
 // members lists the thread IDs in the cgroup.
 func (g testGroup) members(t *testing.T) []string {
@@ -31,21 +30,21 @@ func (g testGroup) members(t *testing.T) []string {
 	return strings.Fields(string(b))
 }
 
-// makeTestGroup creates a cgroup named for the test process under parent
-// and removes it when the test ends, after writing the threads still in
-// it to back (the parent's list), since a cgroup with threads cannot be
-// removed.
-func makeTestGroup(t *testing.T, parent, threads, back string) testGroup {
+// makeTestGroup creates a cgroup named for the test process under parent,
+// whose threads are listed in the file named threads, and removes it when
+// the test ends, after moving the threads still in it back to parent,
+// since a cgroup with threads cannot be removed.
+func makeTestGroup(t *testing.T, parent, threads string) testGroup {
 	t.Helper()
 	dir := filepath.Join(parent, fmt.Sprintf("gatehouse-test-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Skipf("cannot create a cgroup: %v", err)
 	}
-	g := testGroup{dir: dir, threads: filepath.Join(dir, threads), back: back}
+	g := testGroup{dir: dir, threads: filepath.Join(dir, threads)}
 	t.Cleanup(func() {
 		hashCgroup.Store(nil)
 		for _, tid := range g.members(t) {
-			os.WriteFile(g.back, []byte(tid), 0)
+			os.WriteFile(filepath.Join(parent, threads), []byte(tid), 0)
 		}
 		if err := os.Remove(dir); err != nil {
 			t.Errorf("removing the test's cgroup: %v", err)
@@ -62,7 +61,7 @@ func testCgroupV1(t *testing.T) testGroup {
 	if _, err := os.Stat(filepath.Join(root, "tasks")); err != nil {
 		t.Skipf("no cgroup v1 cpu hierarchy here: %v", err)
 	}
-	g := makeTestGroup(t, root, "tasks", filepath.Join(root, "tasks"))
+	g := makeTestGroup(t, root, "tasks")
 	if err := os.WriteFile(filepath.Join(g.dir, "cpu.idle"), []byte("1"), 0); err != nil {
 		t.Logf("cpu.idle not set (%v); the test does not need it", err)
 	}
@@ -79,7 +78,7 @@ func testCgroupV2(t *testing.T, typ string) testGroup {
 	if err != nil {
 		t.Skipf("no cgroup v2 hierarchy here: %v", err)
 	}
-	g := makeTestGroup(t, own, "cgroup.threads", filepath.Join(own, "cgroup.threads"))
+	g := makeTestGroup(t, own, "cgroup.threads")
 	if typ != "domain" {
 		if err := os.WriteFile(filepath.Join(g.dir, "cgroup.type"), []byte(typ), 0); err != nil {
 			t.Skipf("cannot make the cgroup %s: %v", typ, err)
@@ -190,6 +189,7 @@ func TestUseCgroupRefusesAV2DomainCgroup(t *testing.T) {
 		t.Error("a refused cgroup was kept")
 	}
 }
+
 func TestUseCgroupRefusesWhatIsNotACgroup(t *testing.T) {
 	fake := t.TempDir()
 	os.WriteFile(filepath.Join(fake, "tasks"), nil, 0o644) // looks like v1, but is not on cgroupfs

@@ -986,18 +986,14 @@ func postAuthenticate(t *testing.T, ts *testServer, body, key string) (int, http
 func TestExchangeRetriedWithIdempotencyKey(t *testing.T) {
 	backends(t, func(t *testing.T, ts *testServer) {
 		registerApp(t, ts)
-		post := func(body, key string) (int, http.Header, string) {
-			t.Helper()
-			return postAuthenticate(t, ts, body, key)
-		}
 		exchangeBody := func(email string) string {
 			code := newBrowser(t, ts).signUp(authorizeURL(ts, nil), email, "correct horse battery staple").Query().Get("code")
 			return fmt.Sprintf(`{"grant_type":"authorization_code","client_id":%q,"client_secret":%q,"code":%q}`, ts.Env.ClientID, ts.Key, code)
 		}
 
 		body := exchangeBody("retried@example.com")
-		s1, h1, r1 := post(body, "retry-6f1c2a")
-		s2, h2, r2 := post(body, "retry-6f1c2a")
+		s1, h1, r1 := postAuthenticate(t, ts, body, "retry-6f1c2a")
+		s2, h2, r2 := postAuthenticate(t, ts, body, "retry-6f1c2a")
 		if s1 != 200 || s2 != 200 || r1 != r2 {
 			t.Fatalf("exchange and its retry: %d %s / %d %s; want the same 200 twice", s1, r1, s2, r2)
 		}
@@ -1012,22 +1008,22 @@ func TestExchangeRetriedWithIdempotencyKey(t *testing.T) {
 		// The session lives. Refreshes are not kept: a retried refresh is
 		// answered by the refresh grace window instead.
 		refresh := fmt.Sprintf(`{"grant_type":"refresh_token","client_id":%q,"client_secret":%q,"refresh_token":%q}`, ts.Env.ClientID, ts.Key, tok.RefreshToken)
-		s1, _, r1 = post(refresh, "retry-9d07")
-		s2, h2, r2 = post(refresh, "retry-9d07")
+		s1, _, r1 = postAuthenticate(t, ts, refresh, "retry-9d07")
+		s2, h2, r2 = postAuthenticate(t, ts, refresh, "retry-9d07")
 		if s1 != 200 || s2 != 200 || h2.Get("Idempotent-Replayed") != "" || r1 == r2 {
 			t.Fatalf("refresh and its retry: %d, %d (replayed %q); want two 200s, the second not replayed", s1, s2, h2.Get("Idempotent-Replayed"))
 		}
-		if s, _, r := post(strings.Replace(body, `"code":"`, `"code":"x`, 1), "retry-6f1c2a"); s != 422 || !strings.Contains(r, "invalid_request") {
+		if s, _, r := postAuthenticate(t, ts, strings.Replace(body, `"code":"`, `"code":"x`, 1), "retry-6f1c2a"); s != 422 || !strings.Contains(r, "invalid_request") {
 			t.Errorf("the key with another request: %d %s, want 422 invalid_request", s, r)
 		}
-		if s, _, r := post(body, strings.Repeat("k", 256)); s != 400 || !strings.Contains(r, "invalid_request") {
+		if s, _, r := postAuthenticate(t, ts, body, strings.Repeat("k", 256)); s != 400 || !strings.Contains(r, "invalid_request") {
 			t.Errorf("a 256-character key: %d %s, want 400 invalid_request", s, r)
 		}
 
 		// Without the key the retry is a reused code, and the session ends.
 		body = exchangeBody("unkeyed@example.com")
-		s1, _, r1 = post(body, "")
-		if s, _, r := post(body, ""); s1 != 200 || s != 400 || !strings.Contains(r, "invalid_grant") {
+		s1, _, r1 = postAuthenticate(t, ts, body, "")
+		if s, _, r := postAuthenticate(t, ts, body, ""); s1 != 200 || s != 400 || !strings.Contains(r, "invalid_grant") {
 			t.Fatalf("unkeyed exchange and retry: %d, then %d %s; want 200 then invalid_grant", s1, s, r)
 		}
 		json.Unmarshal([]byte(r1), &tok)
