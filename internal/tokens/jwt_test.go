@@ -161,14 +161,15 @@ func TestSignRS256Fast(t *testing.T) {
 func TestSignRS256FallsBack(t *testing.T) {
 	k := testKeys()[RS256]
 	priv := k.signer.(*rsa.PrivateKey)
-	// A signer for a copy of the key whose public half is then changed: its
-	// signatures fail its own check against that public key.
+	// A signer for a copy of the key whose public modulus is not the
+	// product of its primes: its signatures fail its own check against
+	// that public key.
 	broken := *priv
+	broken.PublicKey.N = new(big.Int).Add(priv.N, big.NewInt(2))
 	fast, err := rsa2048.New(&broken)
 	if err != nil {
 		t.Skipf("no rsa2048 signer here (%v)", err)
 	}
-	broken.PublicKey.N = new(big.Int).Add(priv.N, big.NewInt(2))
 	digest := sha256.Sum256([]byte("x"))
 	if _, err := fast.SignSHA256(digest[:]); err == nil {
 		t.Fatal("the broken signer passed its check; the test shows nothing")

@@ -52,10 +52,9 @@ func (a *adxKey) crt(c *[2 * primeLen]uint64, exp *[2][primeLen]uint64, mq, h *w
 	montMul(h, &d, &a.qInv, &a.m[0], a.k0[0])
 }
 
-// exp sets z to c^e mod m for half h, with fixed 5-bit windows.
-func (a *adxKey) exp(z *words, c *[2 * primeLen]uint64, e *[primeLen]uint64, h int) {
+// toMontgomery returns c·R mod m for half h, for a c below 2^2048.
+func (a *adxKey) toMontgomery(c *[2 * primeLen]uint64, h int) words {
 	m, k0, rr := &a.m[h], a.k0[h], &a.rr[h]
-
 	// c·R mod m = (c mod R)·R + (c div R)·R² mod m.
 	var lo, hi, cR words
 	copy(lo[:], c[:primeLen])
@@ -64,6 +63,36 @@ func (a *adxKey) exp(z *words, c *[2 * primeLen]uint64, e *[primeLen]uint64, h i
 	montMul(&hi, &hi, rr, m, k0)
 	montMul(&hi, &hi, rr, m, k0)
 	modAdd(&cR, &lo, &hi, m)
+	return cR
+}
+
+// check reports whether sig^e ≡ c modulo p and modulo q, for Signer.check,
+// and whether c's Montgomery form is not zero in either. Every value here
+// is fully reduced, so the two sides can be compared as they are. The
+// exponent e is public: the loop may branch on its bits.
+func (a *adxKey) check(sig, c *[2 * primeLen]uint64, e int) bool {
+	for h := range 2 {
+		m, k0 := &a.m[h], a.k0[h]
+		sR := a.toMontgomery(sig, h)
+		acc := sR
+		for bit := bits.Len(uint(e)) - 2; bit >= 0; bit-- {
+			montSqr(&acc, &acc, m, k0)
+			if e>>bit&1 == 1 {
+				montMul(&acc, &acc, &sR, m, k0)
+			}
+		}
+		cR := a.toMontgomery(c, h)
+		if cR == (words{}) || acc != cR {
+			return false
+		}
+	}
+	return true
+}
+
+// exp sets z to c^e mod m for half h, with fixed 5-bit windows.
+func (a *adxKey) exp(z *words, c *[2 * primeLen]uint64, e *[primeLen]uint64, h int) {
+	m, k0, rr := &a.m[h], a.k0[h], &a.rr[h]
+	cR := a.toMontgomery(c, h)
 
 	// table[i] = c^i·R mod m.
 	var table [1 << window]words

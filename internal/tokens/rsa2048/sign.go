@@ -17,7 +17,9 @@
 //     for each lookup, and reductions subtract with masks.
 //   - Each signature is checked against the public key before it is
 //     returned (as crypto/rsa does), so a wrong result is an error, never a
-//     signature that could leak the key.
+//     signature that could leak the key. On the IFMA path the check runs
+//     on the ADX path's scalar products, with constants of its own (see
+//     Signer.check).
 //   - PKCS #1 v1.5 signatures are deterministic, so the tests compare every
 //     signature with crypto/rsa's, byte for byte.
 //
@@ -65,7 +67,8 @@ func Path() string {
 type Signer struct {
 	// Both paths.
 	pub *rsa.PublicKey
-	exp [2][primeLen]uint64 // dp and dq
+	n   [2 * primeLen]uint64 // the public modulus
+	exp [2][primeLen]uint64  // dp and dq
 	q   [primeLen + 1]uint64
 
 	// The IFMA path (prepare).
@@ -77,6 +80,10 @@ type Signer struct {
 	qInv nat // q⁻¹·R mod p
 
 	adx *adxKey // set where the ADX path signs instead (prepareWithADX)
+	// checker, on the IFMA path where the CPU has ADX as well, checks each
+	// signature with the ADX path's arithmetic (Signer.check); without it
+	// crypto/rsa checks.
+	checker *adxKey
 }
 
 // New prepares a Signer for key, which must have two 1024-bit primes.
@@ -98,6 +105,7 @@ func prepareShared(key *rsa.PrivateKey) *Signer {
 		key.Precompute()
 	}
 	s := &Signer{pub: &key.PublicKey}
+	setWords(s.n[:], key.N)
 	setWords(s.exp[0][:], key.Precomputed.Dp)
 	setWords(s.exp[1][:], key.Precomputed.Dq)
 	setWords(s.q[:], key.Primes[1])
@@ -126,6 +134,9 @@ func prepare(key *rsa.PrivateKey) *Signer {
 	setWords(s.p[:], p)
 	setWords(s.twoP[:], new(big.Int).Lsh(p, 1))
 	setNat(&s.qInv, new(big.Int).Mod(new(big.Int).Mul(key.Precomputed.Qinv, r), p))
+	if useADX {
+		s.checker = prepareADX(key)
+	}
 	return s
 }
 
@@ -152,6 +163,30 @@ func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
 	if len(digest) != 32 {
 		return nil, errors.New("rsa2048: digest is not 32 bytes")
 	}
+	c := encode(digest)
+	var mq, h words
+	if s.adx != nil {
+		s.adx.crt(&c, &s.exp, &mq, &h)
+	} else {
+		s.crtIFMA(&c, &mq, &h)
+	}
+
+	sig := mulAdd(&h, (*words)(s.q[:primeLen]), &mq) // mq + h·q
+	out := make([]byte, 256)
+	for i, w := range sig {
+		binary.BigEndian.PutUint64(out[256-8*(i+1):], w)
+	}
+
+	// Check the signature with the public key before it leaves.
+	if !s.check(&sig, out, digest) {
+		return nil, errors.New("rsa2048: signature failed its check")
+	}
+	return out, nil
+}
+
+// encode returns the PKCS #1 v1.5 encoding of a SHA-256 digest, the number
+// that is signed, in little-endian words.
+func encode(digest []byte) [2 * primeLen]uint64 {
 	em := make([]byte, 256)
 	em[1] = 1
 	pad := 256 - len(digestInfo) - len(digest)
@@ -160,43 +195,62 @@ func (s *Signer) SignSHA256(digest []byte) ([]byte, error) {
 	}
 	copy(em[pad:], digestInfo)
 	copy(em[pad+len(digestInfo):], digest)
-
 	var c [2 * primeLen]uint64
 	for i := range c {
 		c[i] = binary.BigEndian.Uint64(em[256-8*(i+1):])
 	}
-	var mq, h words
-	if s.adx != nil {
-		s.adx.crt(&c, &s.exp, &mq, &h)
-	} else {
-		s.crtIFMA(&c, &mq, &h)
-	}
+	return c
+}
 
-	// sig = mq + h·q, schoolbook: row i adds h[i]·q at word i.
-	var sig [2 * primeLen]uint64
-	copy(sig[:], mq[:primeLen])
+// mulAdd returns x·y + z, schoolbook: row i adds x[i]·y at word i.
+func mulAdd(x, y, z *words) [2 * primeLen]uint64 {
+	var r [2 * primeLen]uint64
+	copy(r[:], z[:])
 	for i := range primeLen {
 		var c uint64
 		for j := range primeLen {
-			hi, lo := bits.Mul64(h[i], s.q[j])
+			hi, lo := bits.Mul64(x[i], y[j])
 			var cc uint64
-			lo, cc = bits.Add64(lo, sig[i+j], 0)
+			lo, cc = bits.Add64(lo, r[i+j], 0)
 			hi += cc
 			lo, cc = bits.Add64(lo, c, 0)
-			sig[i+j], c = lo, hi+cc
+			r[i+j], c = lo, hi+cc
 		}
-		sig[i+primeLen] = c
+		r[i+primeLen] = c
 	}
-	out := make([]byte, 256)
-	for i, w := range sig {
-		binary.BigEndian.PutUint64(out[256-8*(i+1):], w)
-	}
+	return r
+}
 
-	// Check the signature with the public key before it leaves.
-	if err := rsa.VerifyPKCS1v15(s.pub, crypto.SHA256, digest, out); err != nil {
-		return nil, errors.New("rsa2048: signature failed its check")
+// check reports whether sig (out in bytes) is a valid signature of digest
+// under the public key: the check that keeps a faulty signature, from which
+// the key could be computed, from leaving. crypto/rsa checks where there is
+// no checker; that takes ~30 µs, about a seventh of a signature here, much
+// of it setting up the modulus again each time (docs/benchmarks.md).
+//
+// The checker does the same work in a few microseconds, and independently of
+// what it checks: different instructions (64-bit MULX and carry chains,
+// where the signature came from the AVX-512 vector unit), constants derived
+// again from the key, and the encoding made again from the digest. It checks
+// sig^e ≡ c modulo each of its primes, which is the check modulo n once the
+// primes are shown to multiply to n; and it refuses a zero in Montgomery form,
+// which a lost constant (R² mod m of zero) would make of both sides.
+func (s *Signer) check(sig *[2 * primeLen]uint64, out, digest []byte) bool {
+	a := s.checker
+	if a == nil {
+		return rsa.VerifyPKCS1v15(s.pub, crypto.SHA256, digest, out) == nil
 	}
-	return out, nil
+	c := encode(digest)
+	var zero words
+	return below(sig, &s.n) && mulAdd(&a.m[0], &a.m[1], &zero) == s.n && a.check(sig, &c, s.pub.E)
+}
+
+// below reports whether x < y.
+func below(x, y *[2 * primeLen]uint64) bool {
+	var borrow uint64
+	for i := range x {
+		_, borrow = bits.Sub64(x[i], y[i], borrow)
+	}
+	return borrow == 1
 }
 
 // crtIFMA is adxKey.crt on the IFMA path: it sets mq to c^dq mod q and h

@@ -189,13 +189,157 @@ func TestNewRefusesOtherKeys(t *testing.T) {
 // TestSignChecksItself: a signer whose exponent is wrong (as a fault would
 // make it) returns an error, not the wrong signature.
 func TestSignChecksItself(t *testing.T) {
-	for path, s := range signers(t, testKeys[1]) {
-		s.exp[1][3] ^= 1 << 17
-		digest := sha256.Sum256([]byte("fault"))
-		if sig, err := s.SignSHA256(digest[:]); err == nil {
-			t.Fatalf("%s: a faulty signer returned a signature: %x", path, sig)
+	for half := range 2 {
+		for path, s := range signers(t, testKeys[1]) {
+			s.exp[half][3] ^= 1 << 17
+			digest := sha256.Sum256([]byte("fault"))
+			if sig, err := s.SignSHA256(digest[:]); err == nil {
+				t.Fatalf("%s: a signer faulty modulo prime %d returned a signature: %x", path, half, sig)
+			}
 		}
 	}
+}
+
+// TestCheckRefusesFaults: the check before a signature leaves refuses, on
+// each path, what a fault would produce: a value right modulo one prime
+// and wrong modulo the other (the one a single faulty signature leaks the
+// key by), one bit off, and the signature plus n (right modulo n, but not a
+// signature: a verifier refuses a value of n or more).
+func TestCheckRefusesFaults(t *testing.T) {
+	key := testKeys[2]
+	p, q, n := key.Primes[0], key.Primes[1], key.N
+	for path, s := range signers(t, key) {
+		digest, sig := signFitting(t, s, n)
+		if !checkBig(s, sig, digest) {
+			t.Fatalf("%s: the check refuses a good signature", path)
+		}
+		for name, bad := range map[string]*big.Int{
+			"right mod p, wrong mod q": new(big.Int).Mod(new(big.Int).Add(sig, p), n),
+			"right mod q, wrong mod p": new(big.Int).Mod(new(big.Int).Add(sig, q), n),
+			"one bit off":              new(big.Int).Xor(sig, new(big.Int).Lsh(big.NewInt(1), 700)),
+			"plus n":                   new(big.Int).Add(sig, n),
+		} {
+			if checkBig(s, bad, digest) {
+				t.Errorf("%s: the check accepts a signature %s", path, name)
+			}
+		}
+	}
+}
+
+// TestCheckerStandsApart: on the IFMA path the check runs on a checker of
+// its own, and refuses a faulty signature even when the checker's own
+// constants are wrong: primes that do not multiply to the public modulus
+// (here p and another prime, for a signature right modulo both and wrong
+// modulo q), and R² mod q lost to zero, which would make both sides of its
+// comparison zero.
+func TestCheckerStandsApart(t *testing.T) {
+	requireSupported(t)
+	if !useIFMA || !useADX {
+		t.Skip("the checker is used on the IFMA path of a CPU with ADX as well")
+	}
+	key := testKeys[3]
+	p, q, n, e := key.Primes[0], key.Primes[1], key.N, big.NewInt(int64(key.E))
+	if prepare(key).checker == nil {
+		t.Fatal("the IFMA path has no checker of its own")
+	}
+
+	// Another prime r, and a checker for p and r.
+	var r *big.Int
+	for r == nil || new(big.Int).GCD(nil, nil, e, new(big.Int).Sub(r, big.NewInt(1))).Cmp(big.NewInt(1)) != 0 {
+		var err error
+		if r, err = rand.Prime(rand.Reader, 1024); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: new(big.Int).Mul(p, r), E: key.E}, Primes: []*big.Int{p, r}}
+	other.Precomputed.Qinv = new(big.Int).ModInverse(r, p)
+	dr := new(big.Int).ModInverse(e, new(big.Int).Sub(r, big.NewInt(1)))
+
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("no forged signature below n in 1000 messages")
+		}
+		s := prepare(key)
+		digest := sha256.Sum256(fmt.Appendf(nil, "apart %d", i))
+		good, err := s.SignSHA256(digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := new(big.Int).SetBytes(good)
+		// forged ≡ sig (mod p), forged^e ≡ c (mod r): what a checker for p
+		// and r would take for a good signature.
+		c := new(big.Int).SetBytes(pkcs1(digest[:]))
+		atR := new(big.Int).Exp(c, dr, r)
+		forged := crt(sig, p, atR, r)
+		if forged.Cmp(n) >= 0 || new(big.Int).Mod(forged, q).Cmp(new(big.Int).Mod(sig, q)) == 0 {
+			continue
+		}
+		s.checker = prepareADX(other)
+		if !s.checker.check(wordsOf(forged), wordsOf(c), key.E) {
+			t.Fatal("test set-up: the forged signature does not pass modulo p and r")
+		}
+		if checkBig(s, forged, digest[:]) {
+			t.Error("a checker whose primes do not multiply to n accepted a signature wrong modulo q")
+		}
+
+		s = prepare(key)
+		s.checker.rr[1] = words{}
+		faulty := new(big.Int).Mod(new(big.Int).Add(sig, p), n) // right mod p, wrong mod q
+		if checkBig(s, faulty, digest[:]) {
+			t.Error("a checker that lost R² mod q accepted a signature wrong modulo q")
+		}
+		return
+	}
+}
+
+// signFitting signs messages with s until one's signature plus n is below
+// 2^2048, and returns its digest and signature.
+func signFitting(t *testing.T, s *Signer, n *big.Int) ([]byte, *big.Int) {
+	limit := new(big.Int).Lsh(big.NewInt(1), 2048)
+	for i := range 1000 {
+		digest := sha256.Sum256(fmt.Appendf(nil, "check %d", i))
+		b, err := s.SignSHA256(digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := new(big.Int).SetBytes(b)
+		if new(big.Int).Add(sig, n).Cmp(limit) < 0 {
+			return digest[:], sig
+		}
+	}
+	t.Fatal("no signature below 2^2048 - n in 1000 messages")
+	return nil, nil
+}
+
+// checkBig runs s's check on sig, a number below 2^2048.
+func checkBig(s *Signer, sig *big.Int, digest []byte) bool {
+	return s.check(wordsOf(sig), sig.FillBytes(make([]byte, 256)), digest)
+}
+
+func wordsOf(x *big.Int) *[2 * primeLen]uint64 {
+	var w [2 * primeLen]uint64
+	setWords(w[:], x)
+	return &w
+}
+
+// pkcs1 is the PKCS #1 v1.5 encoding of a SHA-256 digest, for the tests.
+func pkcs1(digest []byte) []byte {
+	em := make([]byte, 256)
+	em[1] = 1
+	for i := 2; i < 256-len(digestInfo)-len(digest)-1; i++ {
+		em[i] = 0xff
+	}
+	copy(em[256-len(digestInfo)-len(digest):], digestInfo)
+	copy(em[256-len(digest):], digest)
+	return em
+}
+
+// crt returns the x below a·b with x ≡ xa (mod a) and x ≡ xb (mod b).
+func crt(xa, a, xb, b *big.Int) *big.Int {
+	// x = xb + b·((xa − xb)·b⁻¹ mod a)
+	h := new(big.Int).Sub(xa, xb)
+	h.Mul(h, new(big.Int).ModInverse(b, a)).Mod(h, a)
+	return h.Mul(h, b).Add(h, xb)
 }
 
 func TestSignRefusesBadDigest(t *testing.T) {
@@ -231,4 +375,31 @@ func BenchmarkSign(b *testing.B) {
 			}
 		})
 	}
+	// The check a signature passes before it leaves, alone: crypto/rsa's,
+	// which the ADX path uses, and the IFMA path's checker.
+	s, err := New(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := s.SignSHA256(digest[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	if s.checker != nil {
+		sig := wordsOf(new(big.Int).SetBytes(out))
+		b.Run("check/checker", func(b *testing.B) {
+			for b.Loop() {
+				if !s.check(sig, out, digest[:]) {
+					b.Fatal("check failed")
+				}
+			}
+		})
+	}
+	b.Run("check/crypto-rsa", func(b *testing.B) {
+		for b.Loop() {
+			if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
