@@ -1,6 +1,6 @@
 // Package rsa2048 signs SHA-256 digests with 2048-bit, two-prime RSA keys
 // (RSASSA-PKCS1-v1_5, the RS256 of JWTs) faster than crypto/rsa on amd64:
-// 2.7 to 3.4 times as fast on CPUs with AVX-512 IFMA, 1.7 times on one with
+// 2.7 to 3.9 times as fast on CPUs with AVX-512 IFMA, 1.7 times on one with
 // only ADX, where measured (docs/benchmarks.md).
 //
 // An RS256 access token costs one signature, and with crypto/rsa that
