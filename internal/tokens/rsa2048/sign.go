@@ -224,10 +224,11 @@ func mulAdd(x, y, z *words) [2 * primeLen]uint64 {
 // check reports whether sig (out in bytes) is a valid signature of digest
 // under the public key: the check that keeps a faulty signature, from which
 // the key could be computed, from leaving. crypto/rsa checks where there is
-// no checker; that takes ~30 µs, about a seventh of a signature here, much
-// of it setting up the modulus again each time (docs/benchmarks.md).
+// no checker; that took 24–34 µs on the machines measured, an eighth to a
+// tenth of a signature, much of it setting up the modulus again each time
+// (docs/benchmarks.md).
 //
-// The checker does the same work in a few microseconds, and independently of
+// The checker does the same work in about 8 µs, and independently of
 // what it checks: different instructions (64-bit MULX and carry chains,
 // where the signature came from the AVX-512 vector unit), constants derived
 // again from the key, and the encoding made again from the digest. It checks
