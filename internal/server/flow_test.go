@@ -1054,11 +1054,6 @@ func TestKeyedAuthenticateRefusedBeforeItsClaim(t *testing.T) {
 		if r := ts.do(t, "POST", "/user_management/users", `{"email":"keyed@example.com","password":"correct horse battery staple","email_verified":true}`); r.Status != 201 {
 			t.Fatalf("create user: %d %s", r.Status, r.Raw)
 		}
-		post := func(body, key string) (int, string) {
-			t.Helper()
-			status, _, raw := postAuthenticate(t, ts, body, key)
-			return status, raw
-		}
 		password := func(clientID, secret string) string {
 			return fmt.Sprintf(`{"grant_type":"password","client_id":%q,"client_secret":%q,"email":"keyed@example.com","password":"correct horse battery staple"}`, clientID, secret)
 		}
@@ -1076,8 +1071,8 @@ func TestKeyedAuthenticateRefusedBeforeItsClaim(t *testing.T) {
 			{"no grant_type", fmt.Sprintf(`{"client_id":%q,"client_secret":%q}`, id, ts.Key), "invalid_request", 400},
 		}
 		for i, tc := range refused {
-			status, body := post(tc.body, fmt.Sprintf("refused-%d", i))
-			unkeyedStatus, unkeyedBody := post(tc.body, "")
+			status, _, body := postAuthenticate(t, ts, tc.body, fmt.Sprintf("refused-%d", i))
+			unkeyedStatus, _, unkeyedBody := postAuthenticate(t, ts, tc.body, "")
 			if status != tc.status || !strings.Contains(body, `"error":"`+tc.want+`"`) || status != unkeyedStatus || body != unkeyedBody {
 				t.Errorf("%s: keyed %d %s, unkeyed %d %s; want %d %s both", tc.name, status, body, unkeyedStatus, unkeyedBody, tc.status, tc.want)
 			}
@@ -1089,11 +1084,11 @@ func TestKeyedAuthenticateRefusedBeforeItsClaim(t *testing.T) {
 		// The client passes: the key is claimed, and released when the
 		// grant fails (a wrong password), so that a retry runs again.
 		wrong := strings.Replace(password(id, ts.Key), "correct horse", "wrong horse", 1)
-		if status, body := post(wrong, "passes-1"); status != 400 || counter.claims.Load() != 1 {
+		if status, _, body := postAuthenticate(t, ts, wrong, "passes-1"); status != 400 || counter.claims.Load() != 1 {
 			t.Errorf("wrong password, keyed: %d %s after %d claims; want 400 after 1", status, body, counter.claims.Load())
 		}
-		s1, r1 := post(password(id, ts.Key), "passes-2")
-		s2, r2 := post(password(id, ts.Key), "passes-2")
+		s1, _, r1 := postAuthenticate(t, ts, password(id, ts.Key), "passes-2")
+		s2, _, r2 := postAuthenticate(t, ts, password(id, ts.Key), "passes-2")
 		if s1 != 200 || s2 != 200 || r1 != r2 || counter.claims.Load() != 3 {
 			t.Errorf("sign-in and its keyed retry: %d, %d, same body %v, %d claims; want 200 twice, the same body, 3 claims", s1, s2, r1 == r2, counter.claims.Load())
 		}

@@ -31,14 +31,15 @@ func TestAssemblyIsGenerated(t *testing.T) {
 	}
 }
 
-func wordsBig(x *words) *big.Int {
-	var b [8 * primeLen]byte
+// wordsBig converts little-endian 64-bit words to math/big.
+func wordsBig(x []uint64) *big.Int {
+	b := make([]byte, 8*len(x))
 	for i, v := range x {
 		for j := range 8 {
 			b[len(b)-1-8*i-j] = byte(v >> (8 * j))
 		}
 	}
-	return new(big.Int).SetBytes(b[:])
+	return new(big.Int).SetBytes(b)
 }
 
 func bigWords(x *big.Int) words {
@@ -78,7 +79,7 @@ func TestMontMul(t *testing.T) {
 				xw, yw := bigWords(x), bigWords(y)
 				var z words
 				montMul(&z, &xw, &yw, &a.m[h], a.k0[h])
-				if got := wordsBig(&z); got.Cmp(want) != 0 {
+				if got := wordsBig(z[:]); got.Cmp(want) != 0 {
 					t.Fatalf("montMul(%x, %x) = %x, want %x", x, y, got, want)
 				}
 				zx, zy := xw, yw
@@ -120,7 +121,7 @@ func TestMontSqr(t *testing.T) {
 				xw := bigWords(x)
 				var z words
 				montSqr(&z, &xw, &a.m[h], a.k0[h])
-				if got := wordsBig(&z); got.Cmp(want) != 0 {
+				if got := wordsBig(z[:]); got.Cmp(want) != 0 {
 					t.Fatalf("montSqr(%x) = %x, want %x", x, got, want)
 				}
 				montSqr(&xw, &xw, &a.m[h], a.k0[h])
@@ -149,12 +150,12 @@ func TestModAddSub(t *testing.T) {
 				xw, yw := bigWords(x), bigWords(y)
 				var z words
 				modAdd(&z, &xw, &yw, &mw)
-				if want := new(big.Int).Add(x, y); wordsBig(&z).Cmp(want.Mod(want, m)) != 0 {
-					t.Fatalf("modAdd(%x, %x) = %x, want %x", x, y, wordsBig(&z), want)
+				if want := new(big.Int).Add(x, y); wordsBig(z[:]).Cmp(want.Mod(want, m)) != 0 {
+					t.Fatalf("modAdd(%x, %x) = %x, want %x", x, y, wordsBig(z[:]), want)
 				}
 				modSub(&z, &xw, &yw, &mw)
-				if want := new(big.Int).Sub(x, y); wordsBig(&z).Cmp(want.Mod(want, m)) != 0 {
-					t.Fatalf("modSub(%x, %x) = %x, want %x", x, y, wordsBig(&z), want)
+				if want := new(big.Int).Sub(x, y); wordsBig(z[:]).Cmp(want.Mod(want, m)) != 0 {
+					t.Fatalf("modSub(%x, %x) = %x, want %x", x, y, wordsBig(z[:]), want)
 				}
 			}
 		}

@@ -67,8 +67,7 @@ func Path() string {
 type Signer struct {
 	// Both paths.
 	pub *rsa.PublicKey
-	n   [2 * primeLen]uint64 // the public modulus
-	exp [2][primeLen]uint64  // dp and dq
+	exp [2][primeLen]uint64 // dp and dq
 	q   [primeLen + 1]uint64
 
 	// The IFMA path (prepare).
@@ -81,9 +80,10 @@ type Signer struct {
 
 	adx *adxKey // set where the ADX path signs instead (prepareWithADX)
 	// checker, on the IFMA path where the CPU has ADX as well, checks each
-	// signature with the ADX path's arithmetic (Signer.check); without it
-	// crypto/rsa checks.
+	// signature with the ADX path's arithmetic against n, the public
+	// modulus (Signer.check); without it crypto/rsa checks.
 	checker *adxKey
+	n       [2 * primeLen]uint64
 }
 
 // New prepares a Signer for key, which must have two 1024-bit primes.
@@ -105,7 +105,6 @@ func prepareShared(key *rsa.PrivateKey) *Signer {
 		key.Precompute()
 	}
 	s := &Signer{pub: &key.PublicKey}
-	setWords(s.n[:], key.N)
 	setWords(s.exp[0][:], key.Precomputed.Dp)
 	setWords(s.exp[1][:], key.Precomputed.Dq)
 	setWords(s.q[:], key.Primes[1])
@@ -136,6 +135,7 @@ func prepare(key *rsa.PrivateKey) *Signer {
 	setNat(&s.qInv, new(big.Int).Mod(new(big.Int).Mul(key.Precomputed.Qinv, r), p))
 	if useADX {
 		s.checker = prepareADX(key)
+		setWords(s.n[:], key.N)
 	}
 	return s
 }
@@ -233,8 +233,10 @@ func mulAdd(x, y, z *words) [2 * primeLen]uint64 {
 // where the signature came from the AVX-512 vector unit), constants derived
 // again from the key, and the encoding made again from the digest. It checks
 // sig^e ≡ c modulo each of its primes, which is the check modulo n once the
-// primes are shown to multiply to n; and it refuses a zero in Montgomery form,
-// which a lost constant (R² mod m of zero) would make of both sides.
+// primes are shown to multiply to n (a 16-by-16-word product, on every
+// call, since a fault in the checker's constants can come at any time);
+// and it refuses a zero in Montgomery form, which a lost constant (R² mod
+// m of zero) would make of both sides.
 func (s *Signer) check(sig *[2 * primeLen]uint64, out, digest []byte) bool {
 	a := s.checker
 	if a == nil {

@@ -268,14 +268,15 @@ func TestCheckerStandsApart(t *testing.T) {
 		sig := new(big.Int).SetBytes(good)
 		// forged ≡ sig (mod p), forged^e ≡ c (mod r): what a checker for p
 		// and r would take for a good signature.
-		c := new(big.Int).SetBytes(pkcs1(digest[:]))
+		cw := encode(digest[:])
+		c := wordsBig(cw[:])
 		atR := new(big.Int).Exp(c, dr, r)
 		forged := crt(sig, p, atR, r)
 		if forged.Cmp(n) >= 0 || new(big.Int).Mod(forged, q).Cmp(new(big.Int).Mod(sig, q)) == 0 {
 			continue
 		}
 		s.checker = prepareADX(other)
-		if !s.checker.check(wordsOf(forged), wordsOf(c), key.E) {
+		if !s.checker.check(wordsOf(forged), &cw, key.E) {
 			t.Fatal("test set-up: the forged signature does not pass modulo p and r")
 		}
 		if checkBig(s, forged, digest[:]) {
@@ -320,18 +321,6 @@ func wordsOf(x *big.Int) *[2 * primeLen]uint64 {
 	var w [2 * primeLen]uint64
 	setWords(w[:], x)
 	return &w
-}
-
-// pkcs1 is the PKCS #1 v1.5 encoding of a SHA-256 digest, for the tests.
-func pkcs1(digest []byte) []byte {
-	em := make([]byte, 256)
-	em[1] = 1
-	for i := 2; i < 256-len(digestInfo)-len(digest)-1; i++ {
-		em[i] = 0xff
-	}
-	copy(em[256-len(digestInfo)-len(digest):], digestInfo)
-	copy(em[256-len(digest):], digest)
-	return em
 }
 
 // crt returns the x below a·b with x ≡ xa (mod a) and x ≡ xb (mod b).
