@@ -38,4 +38,5 @@ for pkg in $(grep -rl --include='*_test.go' '^func Fuzz' internal cmd | xargs -n
   run . "./$pkg"
 done
 run sdk/go ./gatehouse
+run sdk/go ./gatehouse/internal/rs256
 echo "fuzzed $n targets for $FUZZTIME each"

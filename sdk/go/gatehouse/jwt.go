@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/sdk/go/gatehouse/internal/rs256"
 )
 
 // The JWS algorithms access tokens may use (RFC 7518 §3.3, §3.4).
@@ -137,7 +139,10 @@ func (t *jwt) checkClaims(now time.Time, issuer string) error {
 type verifyKey struct {
 	alg string
 	rsa *rsa.PublicKey
-	ec  *ecdsa.PublicKey
+	// rs256 is rsa with its Montgomery constants set up once (nil where
+	// internal/rs256 does not apply: then crypto/rsa verifies).
+	rs256 *rs256.Key
+	ec    *ecdsa.PublicKey
 	// verified remembers signatures this key has verified (nil: none).
 	verified *verifiedSigs
 }
@@ -156,7 +161,11 @@ func (k *verifyKey) verify(input string, sig []byte) bool {
 	ok := false
 	switch k.alg {
 	case algRS256:
-		ok = rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) == nil
+		if k.rs256 != nil {
+			ok = k.rs256.Verify(&digest, sig)
+		} else {
+			ok = rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) == nil
+		}
 	case algES256:
 		if len(sig) == 64 {
 			r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
@@ -278,7 +287,7 @@ func parseJWKS(data []byte) (map[string]*verifyKey, error) {
 			if pub.N.BitLen() < 2048 || pub.E < 3 || pub.E%2 == 0 {
 				continue
 			}
-			k = &verifyKey{alg: algRS256, rsa: pub, verified: &verifiedSigs{}}
+			k = &verifyKey{alg: algRS256, rsa: pub, rs256: rs256.New(pub), verified: &verifiedSigs{}}
 		case j.Kty == "EC" && j.Crv == "P-256" && (j.Alg == "" || j.Alg == algES256):
 			x, err1 := b64u.DecodeString(j.X)
 			y, err2 := b64u.DecodeString(j.Y)

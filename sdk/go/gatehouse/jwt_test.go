@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/sdk/go/gatehouse/internal/rs256"
 )
 
 func TestVerifyJWT(t *testing.T) {
@@ -268,6 +270,7 @@ func TestVerifiedSignaturesRemembered(t *testing.T) {
 			switch k.alg {
 			case algRS256:
 				vk.rsa = &rsa.PublicKey{N: new(big.Int).Add(vk.rsa.N, big.NewInt(2)), E: vk.rsa.E}
+				vk.rs256 = rs256.New(vk.rsa)
 			case algES256:
 				other, _ := parseJWKS(jwksJSON(newECKey(t, "ec1")))
 				vk.ec = other["ec1"].ec
@@ -318,4 +321,43 @@ func mustParse(t *testing.T, token string) *jwt {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// RS256 tokens verify the same on both paths: internal/rs256, which a
+// 2048-bit key with exponent 65537 gets where the CPU has ADX and BMI2,
+// and crypto/rsa, which every other key and CPU gets.
+func TestRS256BothPaths(t *testing.T) {
+	k := newRSAKey(t, "rs1")
+	keys, err := parseJWKS(jwksJSON(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk := keys[k.kid]
+	pub := &k.priv.(*rsa.PrivateKey).PublicKey
+	if (rs256.New(pub) != nil) != (vk.rs256 != nil) {
+		t.Fatalf("parseJWKS set the key's rs256 to %v where rs256.New gives %v", vk.rs256, rs256.New(pub))
+	}
+	now := time.Now()
+	paths := map[string]*rs256.Key{"crypto/rsa": nil}
+	if vk.rs256 != nil {
+		paths["internal/rs256"] = vk.rs256
+	} else {
+		t.Log("this CPU has no internal/rs256 path; only crypto/rsa is tested")
+	}
+	for name, fast := range paths {
+		for i := range 3 {
+			// A key of its own for each token, so none is remembered.
+			vk := &verifyKey{alg: algRS256, rsa: pub, rs256: fast, verified: &verifiedSigs{}}
+			tok := mustParse(t, k.sign(t, map[string]any{"sub": "user_1", "jti": strconv.Itoa(i), "exp": now.Add(time.Hour).Unix()}))
+			forged := *tok
+			forged.sig = slices.Clone(tok.sig)
+			forged.sig[i*50] ^= 4
+			if err := verifyJWT(&forged, vk, now, ""); !errors.Is(err, errBadSignature) {
+				t.Errorf("%s: a signature with a flipped bit: %v, want errBadSignature", name, err)
+			}
+			if err := verifyJWT(tok, vk, now, ""); err != nil {
+				t.Errorf("%s: a good token: %v", name, err)
+			}
+		}
+	}
 }
