@@ -64,6 +64,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("GATEHOUSE_HASH_CGROUP: %w (docs/performance.md shows how to create one)", err)
 		}
 		logger.Info("password hashing threads join a cgroup", "cgroup", cfg.HashCgroup)
+		if password.IdleCgroup(cfg.HashCgroup) {
+			logger.Warn("the hashing cgroup has cpu.idle=1: while other processes keep every CPU busy, a hashing thread there waits, and a garbage collection waits for it, stopping every request on this node (up to 1.6 s measured); a low CPU weight instead (cpu.shares=256 or cpu.weight=25) keeps pauses short (docs/performance.md)", "cgroup", cfg.HashCgroup)
+		}
 	}
 	procs, added, restore := addHashProcessors(hasher.Slots(), getenv, logger)
 	defer restore()

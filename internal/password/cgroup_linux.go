@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,18 @@ func UseCgroup(dir string) error {
 	}
 	hashCgroup.Store(&file)
 	return nil
+}
+
+// IdleCgroup reports whether the cgroup at dir has cpu.idle set to 1. A
+// hashing thread there gets a CPU only when nothing else wants one, and
+// the Go runtime's stop-the-world pauses wait for every thread that holds
+// a processor, that one included: while other processes keep every CPU
+// busy, a garbage collection can stop the whole node for as long as the
+// thread waits (median 0.43–0.48 s, up to 1.57 s, in the twenty-fifth
+// session's test; docs/performance.md).
+func IdleCgroup(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.idle"))
+	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 
 // cgroupThreadsFile is the file of dir that takes a thread ID.

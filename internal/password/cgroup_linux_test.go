@@ -207,3 +207,25 @@ func TestUseCgroupRefusesWhatIsNotACgroup(t *testing.T) {
 		t.Error("a refused cgroup was kept")
 	}
 }
+
+// IdleCgroup reads the cgroup's cpu.idle: true for 1, false for 0 and
+// where there is no such file (a directory that is not a cgroup).
+func TestIdleCgroup(t *testing.T) {
+	if IdleCgroup(t.TempDir()) {
+		t.Error("IdleCgroup is true for a directory without cpu.idle")
+	}
+	g := testCgroupV1(t)
+	idle := filepath.Join(g.dir, "cpu.idle")
+	if err := os.WriteFile(idle, []byte("1"), 0); err != nil {
+		t.Skipf("this kernel's cgroup v1 cpu controller takes no cpu.idle: %v", err)
+	}
+	if !IdleCgroup(g.dir) {
+		t.Error("IdleCgroup is false for a cgroup with cpu.idle=1")
+	}
+	if err := os.WriteFile(idle, []byte("0"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if IdleCgroup(g.dir) {
+		t.Error("IdleCgroup is true for a cgroup with cpu.idle=0")
+	}
+}
