@@ -2,9 +2,8 @@
 // SHA-256) made with a 2048-bit key whose public exponent is 65537, the
 // keys Gatehouse and WorkOS publish.
 //
-// crypto/rsa sets its modulus up again on every verification: on the
-// machines the SDK was measured on, that is about two fifths of the
-// time. A Key does it once, when the JWKS is read, and then raises the
+// crypto/rsa sets its modulus up again on every verification: about two
+// fifths of the time in a profile on an AMD EPYC Zen 3 (docs/benchmarks.md). A Key does it once, when the JWKS is read, and then raises the
 // signature to the 65537th power with 18 Montgomery products on the
 // CPU's ADX and BMI2 instructions. Only public values are involved, so
 // nothing here needs to run in constant time.
