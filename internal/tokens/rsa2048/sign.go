@@ -224,7 +224,7 @@ func mulAdd(x, y, z *words) [2 * primeLen]uint64 {
 // check reports whether sig (out in bytes) is a valid signature of digest
 // under the public key: the check that keeps a faulty signature, from which
 // the key could be computed, from leaving. crypto/rsa checks where there is
-// no checker; that took 24–34 µs on the machines measured, an eighth to a
+// no checker; that took 24–39 µs on the machines measured, an eighth to a
 // tenth of a signature, much of it setting up the modulus again each time
 // (docs/benchmarks.md).
 //

@@ -12,6 +12,7 @@ package rs256
 import (
 	"bytes"
 	"crypto/rsa"
+	"encoding/binary"
 	"math/big"
 	"math/bits"
 )
@@ -72,9 +73,7 @@ func (k *Key) Verify(digest *[32]byte, sig []byte) bool {
 	montMul(&a, &a, &s, &k.n, k.k0)
 	var em [size]byte
 	for i, w := range a {
-		for b := range 8 {
-			em[size-1-8*i-b] = byte(w >> (8 * b))
-		}
+		binary.BigEndian.PutUint64(em[size-8*(i+1):], w)
 	}
 	return bytes.Equal(em[:size-len(digest)], encodedPrefix[:]) && bytes.Equal(em[size-len(digest):], digest[:])
 }
@@ -96,11 +95,7 @@ var encodedPrefix = func() (p [size - 32]byte) {
 // toWords reads the big-endian b, size bytes, into little-endian words.
 func toWords(z *[words]uint64, b []byte) {
 	for i := range words {
-		var w uint64
-		for _, c := range b[size-8*(i+1) : size-8*i] {
-			w = w<<8 | uint64(c)
-		}
-		z[i] = w
+		z[i] = binary.BigEndian.Uint64(b[size-8*(i+1):])
 	}
 }
 

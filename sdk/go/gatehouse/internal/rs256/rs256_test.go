@@ -7,10 +7,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/pem"
 	"math/big"
 	mrand "math/rand/v2"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -39,9 +41,7 @@ func needSupport(t testing.TB) {
 func fromWords(x *[words]uint64) *big.Int {
 	var b [size]byte
 	for i, w := range x {
-		for j := range 8 {
-			b[size-1-8*i-j] = byte(w >> (8 * j))
-		}
+		binary.BigEndian.PutUint64(b[size-8*(i+1):], w)
 	}
 	return new(big.Int).SetBytes(b[:])
 }
@@ -136,11 +136,12 @@ func TestVerifyMatchesCryptoRSA(t *testing.T) {
 	wrongDigest[31] ^= 1
 	n := key.N.FillBytes(make([]byte, size))
 	good := append(append([]byte{}, encodedPrefix[:]...), digest[:]...)
-	cases := map[string]struct {
+	type verifyCase struct {
 		sig    []byte
 		digest [32]byte
 		want   bool
-	}{
+	}
+	cases := map[string]verifyCase{
 		"the signature":            {sig, digest, true},
 		"another digest":           {sig, wrongDigest, false},
 		"another key's signature":  {must(rsa.SignPKCS1v15(nil, other, crypto.SHA256, digest[:])), digest, false},
@@ -168,25 +169,17 @@ func TestVerifyMatchesCryptoRSA(t *testing.T) {
 		if i == 64 {
 			t.Fatal("no signature plus n fits in 2048 bits")
 		}
-		d := sha256.Sum256([]byte(itoa(i)))
+		d := sha256.Sum256([]byte(strconv.Itoa(i)))
 		s := new(big.Int).SetBytes(must(rsa.SignPKCS1v15(nil, key, crypto.SHA256, d[:])))
 		if s.Add(s, key.N).BitLen() <= 2048 {
-			cases["a signature plus n"] = struct {
-				sig    []byte
-				digest [32]byte
-				want   bool
-			}{s.FillBytes(make([]byte, size)), d, false}
+			cases["a signature plus n"] = verifyCase{s.FillBytes(make([]byte, size)), d, false}
 			break
 		}
 	}
 	for i := 0; i < 8*size; i += 61 {
 		flipped := append([]byte{}, sig...)
 		flipped[i/8] ^= 1 << (i % 8)
-		cases["bit "+itoa(i)+" flipped"] = struct {
-			sig    []byte
-			digest [32]byte
-			want   bool
-		}{flipped, digest, false}
+		cases["bit "+strconv.Itoa(i)+" flipped"] = verifyCase{flipped, digest, false}
 	}
 	for name, c := range cases {
 		got := k.Verify(&c.digest, c.sig)
@@ -210,8 +203,6 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
-
-func itoa(i int) string { return big.NewInt(int64(i)).String() }
 
 // Random keys and digests: every signature verifies, and no other digest.
 func TestVerifyRandomKeys(t *testing.T) {
