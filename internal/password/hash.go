@@ -114,10 +114,7 @@ type Hasher struct {
 	sem    *semaphore
 	slots  int64
 	dummy  string
-	// mems keeps the argon2 block memory of finished computations, one per
-	// slot, for the next ones: no 19 MiB allocation, zeroing and page
-	// faults per hash, and no garbage.
-	mems chan *argon2.Memory
+	mems   memPool
 	// ownProcessors: see SetOwnProcessors.
 	ownProcessors atomic.Bool
 	// computed and cpuNanos count the computations and the CPU time their
@@ -158,7 +155,7 @@ func NewHasher(p Params, limit int) *Hasher {
 		limits: lim,
 		sem:    newSemaphore(int64(limit)),
 		slots:  int64(limit),
-		mems:   make(chan *argon2.Memory, limit),
+		mems:   memPool{max: limit, maxKiB: p.Memory},
 	}
 	// The dummy hash has the current parameters and a random key, so no
 	// password matches it and verifying against it costs what a real
@@ -264,25 +261,29 @@ func (h *Hasher) OwnProcessors() bool { return h.ownProcessors.Load() }
 // run calls f with a block memory while holding weight slots of h's
 // semaphore.
 func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memory)) error {
+	// Whoever leaves the semaphore idle clears the memories that hold
+	// blocks left for a computation that did not come (see memPool).
+	defer func() {
+		if h.sem.idle() {
+			h.mems.wipeHeld()
+		}
+	}()
 	if err := h.sem.acquire(ctx, weight); err != nil {
 		return err
 	}
 	defer h.sem.release(weight)
-	var mem *argon2.Memory
-	select {
-	case mem = <-h.mems:
-	default:
-		mem = new(argon2.Memory)
-	}
+	mem := h.mems.get()
 	mem.KeepProcessor = h.ownProcessors.Load()
-	h.compute(func() { f(mem) })
-	if mem.Size() <= h.params.Memory {
-		// Memory grown by a dearer imported hash is let go.
-		select {
-		case h.mems <- mem:
-		default:
+	h.compute(func() {
+		f(mem)
+		// With a computation waiting for a slot, the blocks are left for
+		// it to overwrite, unless a dearer hash grew the memory, which put
+		// lets go.
+		if !h.sem.waiting() || mem.Size() > h.params.Memory {
+			mem.Wipe()
 		}
-	}
+	})
+	h.mems.put(mem)
 	return nil
 }
 

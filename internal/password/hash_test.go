@@ -662,6 +662,29 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyQueued verifies with four callers for one slot, as in a
+// sign-in storm: each computation ends with another waiting, so it leaves
+// its blocks for that one to overwrite instead of clearing them (see
+// memPool). Compare with BenchmarkVerify, one caller, where every
+// computation clears its memory.
+func BenchmarkVerifyQueued(b *testing.B) {
+	h := NewHasher(DefaultParams, 1)
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "correct horse battery staple")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, _, err := h.Verify(ctx, enc, "correct horse battery staple"); !ok || err != nil {
+				b.Error(ok, err)
+				return
+			}
+		}
+	})
+}
+
 // A panic during the computation reaches the caller, where net/http's
 // recovery (or the caller's own) can handle it, and the slot is freed.
 func TestComputePanicReachesCaller(t *testing.T) {

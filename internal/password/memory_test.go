@@ -1,20 +1,29 @@
 package password
 
 import (
+	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/password/argon2"
 )
 
+// kept takes every memory h keeps, for a look, and puts them back.
+func kept(h *Hasher) []*argon2.Memory {
+	h.mems.mu.Lock()
+	defer h.mems.mu.Unlock()
+	return append([]*argon2.Memory(nil), h.mems.free...)
+}
+
 // TestMemoryReused checks that the Hasher keeps one argon2 block memory per
-// slot for later computations, and lets go of memory that a hash dearer
-// than its parameters made it grow.
+// slot for later computations, cleared once it has nothing to do, and lets
+// go of memory that a hash dearer than its parameters made it grow.
 func TestMemoryReused(t *testing.T) {
 	if !argon2.Native() {
 		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
 	}
-	h := NewHasher(testParams, 2)
+	h := NewHasher(defaultTimeParams(), 2)
 	pw := "reuse me"
 	enc := mustHash(t, h, pw)
 	var wg sync.WaitGroup
@@ -26,32 +35,175 @@ func TestMemoryReused(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(h.mems); n < 1 || n > 2 {
+	mems := kept(h)
+	if n := len(mems); n < 1 || n > 2 {
 		t.Fatalf("%d memories kept for 2 slots", n)
 	}
-	kept := map[*argon2.Memory]bool{}
-	for range len(h.mems) {
-		m := <-h.mems
-		kept[m] = true
-		h.mems <- m
+	for _, m := range mems {
+		if m.Held() {
+			t.Error("a kept memory holds a computation's blocks after the last one ended")
+		}
 	}
 
 	// A dearer hash (four times the memory) grows the memory it gets; that
 	// one is not kept.
-	p := testParams
+	p := defaultTimeParams()
 	p.Memory *= 4
 	dear := mustHash(t, NewHasher(p, 1), pw)
-	before := len(h.mems)
 	if ok, _, err := h.Verify(t.Context(), dear, pw); !ok || err != nil {
 		t.Fatalf("Verify dearer = %v, %v", ok, err)
 	}
-	if len(h.mems) != before-1 {
-		t.Errorf("memories kept: %d after a dearer hash, %d before", len(h.mems), before)
+	after := kept(h)
+	if len(after) != len(mems)-1 {
+		t.Errorf("memories kept: %d after a dearer hash, %d before", len(after), len(mems))
 	}
-	for range len(h.mems) {
-		m := <-h.mems
-		if !kept[m] || m.Size() > testParams.Memory {
+	for _, m := range after {
+		if m.Size() > h.params.Memory || (m != mems[0] && m != mems[len(mems)-1]) {
 			t.Errorf("kept a memory of %d KiB, new or grown", m.Size())
+		}
+	}
+}
+
+// defaultTimeParams are testParams with two passes, the default, which
+// leave their blocks for the next computation (argon2's DeferWipe).
+func defaultTimeParams() Params {
+	p := testParams
+	p.Time = 2
+	return p
+}
+
+// TestMemoryLeftForNext: a computation that ends while another waits for
+// its slot leaves its memory, blocks and all, to that one, which gets it
+// and computes correctly over it; the last computation clears its memory.
+func TestMemoryLeftForNext(t *testing.T) {
+	if !argon2.Native() {
+		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
+	}
+	h := NewHasher(defaultTimeParams(), 1)
+	pw := "hand it over"
+	enc := mustHash(t, h, pw)
+
+	var atExit []bool // the memory's Held as each computation ended
+	var mu sync.Mutex
+	var current *argon2.Memory
+	h.testExit = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		atExit = append(atExit, current.Held())
+	}
+	first := make(chan *argon2.Memory, 1)
+	release := make(chan struct{})
+	go func() {
+		h.run(t.Context(), 1, func(mem *argon2.Memory) {
+			mu.Lock()
+			current = mem
+			mu.Unlock()
+			<-release
+			mustVerify(h, mem, enc, pw)
+			first <- mem
+		})
+	}()
+	await(t, "the first computation to start", func() bool { return !h.sem.idle() })
+	var second *argon2.Memory
+	var heldBefore bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.run(t.Context(), 1, func(mem *argon2.Memory) {
+			second, heldBefore = mem, mem.Held()
+			mu.Lock()
+			current = mem
+			mu.Unlock()
+			if !mustVerify(h, mem, enc, pw) {
+				t.Error("Verify over the blocks left by the first computation failed")
+			}
+		})
+	}()
+	await(t, "the second computation to queue", h.sem.waiting)
+	close(release)
+	<-done
+	if m := <-first; m != second || !heldBefore {
+		t.Errorf("the second computation got the first's memory: %v, holding its blocks: %v", m == second, heldBefore)
+	}
+	// The last one cleared its blocks itself, on its hashing thread.
+	if len(atExit) != 2 || !atExit[0] || atExit[1] {
+		t.Errorf("the memory held blocks as the computations ended: %v, want [true false]", atExit)
+	}
+}
+
+// TestMemPoolHeldFirst: the pool hands out a memory holding blocks before
+// a cleared one, so that the blocks are overwritten.
+func TestMemPoolHeldFirst(t *testing.T) {
+	if !argon2.Native() {
+		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
+	}
+	p := memPool{max: 3, maxKiB: 64}
+	held := &argon2.Memory{DeferWipe: true}
+	argon2.Key(held, argon2.ModeID, []byte("pw"), []byte("saltsalt"), 2, 64, 1, 32)
+	clean := new(argon2.Memory)
+	p.put(clean)
+	p.put(held)
+	p.put(new(argon2.Memory))
+	if got := p.get(); got != held {
+		t.Errorf("get returned a memory holding blocks: %v, want one", got.Held())
+	}
+}
+
+// TestMemoryLeftForNoOne: blocks left for a waiting computation whose
+// caller then gives up are cleared when the Hasher has nothing to do.
+func TestMemoryLeftForNoOne(t *testing.T) {
+	if !argon2.Native() {
+		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
+	}
+	h := NewHasher(defaultTimeParams(), 1)
+	pw := "never mind"
+	enc := mustHash(t, h, pw)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	gaveUp := make(chan error, 1)
+	h.testExit = func() { // after the first computation looked for waiters
+		cancel()
+		for h.sem.waiting() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	ran := make(chan struct{})
+	go func() {
+		<-ran
+		gaveUp <- h.run(ctx, 1, func(*argon2.Memory) { t.Error("the cancelled computation ran") })
+	}()
+	var mem *argon2.Memory
+	h.run(t.Context(), 1, func(m *argon2.Memory) {
+		mem = m
+		close(ran)
+		for !h.sem.waiting() {
+			time.Sleep(time.Millisecond)
+		}
+		mustVerify(h, m, enc, pw)
+	})
+	if err := <-gaveUp; err == nil {
+		t.Fatal("the cancelled computation did not give up")
+	}
+	if mem.Held() {
+		t.Error("the blocks left for a computation that gave up were not cleared")
+	}
+}
+
+// mustVerify checks pw against enc in mem, as h.Verify's computation does.
+func mustVerify(h *Hasher, mem *argon2.Memory, enc, pw string) bool {
+	ph, err := parseHash(enc, &h.limits)
+	if err != nil {
+		panic(err)
+	}
+	ok, err := ph.verify(mem, []byte(pw))
+	return ok && err == nil
+}
+
+func await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }

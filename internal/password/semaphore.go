@@ -89,3 +89,17 @@ func (s *semaphore) grant() {
 		close(w.ready)
 	}
 }
+
+// waiting reports whether anyone waits for slots.
+func (s *semaphore) waiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiters.Len() > 0
+}
+
+// idle reports whether no slot is taken and no one waits for one.
+func (s *semaphore) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.used == 0 && s.waiters.Len() == 0
+}

@@ -113,9 +113,35 @@ type Memory struct {
 	// thread wake-ups).
 	KeepProcessor bool
 
+	// DeferWipe leaves the blocks of a computation of two or more passes
+	// in place when Key returns, for the caller to Wipe or for the next
+	// computation in this Memory to overwrite, which it does in its first
+	// pass. Clearing 19 MiB costs about 8 % of a hash (docs/perf-hashing.md,
+	// round 9), which a caller with another computation queued need not
+	// pay. What such a computation leaves is its last pass: every block
+	// of it depends on the whole of the first pass, so checking a password
+	// guess against it costs at least a pass of the memory-hard work, where
+	// the first pass's blocks (which the running computation holds anyway,
+	// and which are cleared before Key returns if it panics) cost a
+	// guess far less. A computation of one pass is always cleared.
+	DeferWipe bool
+
 	blocks []block
-	z      block // scratch for the compression function
+	// held is how many blocks, from the first, may hold a computation's
+	// state: cleared by Wipe, overwritten by the next computation.
+	held uint32
+	z    block // scratch for the compression function
 }
+
+// Wipe clears the blocks a computation left in m (see DeferWipe).
+func (m *Memory) Wipe() {
+	clear(m.blocks[:m.held])
+	m.held = 0
+}
+
+// Held reports whether m holds blocks of a computation that Wipe has not
+// cleared (see DeferWipe).
+func (m *Memory) Held() bool { return m.held > 0 }
 
 // Native reports whether Key computes here, with AVX2, rather than in
 // x/crypto (which ignores the Memory).
@@ -129,7 +155,8 @@ func (m *Memory) Size() uint32 { return uint32(len(m.blocks)) }
 // argon2.IDKey (ModeID) and argon2.Key (ModeI). mem may be nil, when it
 // uses a Memory of its own. Lanes are computed one after another, so
 // threads > 1 costs the same CPU time as in x/crypto but takes longer.
-// The block memory is cleared before Key returns.
+// The block memory is cleared before Key returns, unless mem.DeferWipe
+// says otherwise.
 func Key(mem *Memory, mode Mode, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 	if !useAVX2 {
 		if mode == ModeI {
@@ -158,14 +185,22 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 	// least 8p blocks.
 	m := max(memory, 2*syncPoints*lanes) / (syncPoints * lanes) * (syncPoints * lanes)
 	if uint32(len(mem.blocks)) < m {
-		mem.blocks = nil // let the old memory go before taking the new
+		mem.Wipe()       // the old memory goes to the collector cleared
+		mem.blocks = nil // and before the new is taken
 		mem.blocks = make([]block, m)
 		adviseHugePages(mem.blocks)
 	}
+	// Blocks past m that an earlier computation left are not overwritten
+	// by this one.
+	clear(mem.blocks[m:max(m, mem.held)])
+	mem.held = m
 	B := mem.blocks[:m]
+	finished := false
 	defer func() {
-		clear(B)
 		clear(mem.z[:])
+		if !finished || !mem.DeferWipe || time < 2 {
+			mem.Wipe()
+		}
 	}()
 	laneLen := m / lanes
 	segLen := laneLen / syncPoints
@@ -251,6 +286,7 @@ func (mem *Memory) key(mode Mode, password, salt, secret, data []byte, time, mem
 	out := make([]byte, keyLen)
 	hashPrime(out, buf[:])
 	clear(buf[:])
+	finished = true
 	return out
 }
 

@@ -42,7 +42,8 @@ func TestRFC9106Vectors(t *testing.T) {
 // TestMatchesXCrypto compares Key with x/crypto over random parameters:
 // lanes 1–4, memory that is and is not a multiple of 4p (up to several
 // address blocks per segment), 1–3 passes, tags of 4–300 bytes (one or
-// several blake2b hashes), and one Memory reused across sizes.
+// several blake2b hashes), and one Memory reused across sizes, mostly
+// with the blocks of the computation before left in it (DeferWipe).
 func TestMatchesXCrypto(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 9))
 	var mem Memory
@@ -51,6 +52,7 @@ func TestMatchesXCrypto(t *testing.T) {
 		n = 30
 	}
 	for i := range n {
+		mem.DeferWipe = i%3 != 0
 		password := randomBytes(r, r.IntN(48))
 		salt := randomBytes(r, 8+r.IntN(24))
 		threads := uint8(1 + r.IntN(4))
@@ -92,6 +94,60 @@ func TestMemory(t *testing.T) {
 		if b != (block{}) {
 			t.Fatalf("block %d not cleared after Key", i)
 		}
+	}
+}
+
+// TestDeferWipe: with DeferWipe, a computation of two or more passes leaves
+// its blocks, a smaller one after it clears the blocks it does not use, a
+// one-pass computation and a growing memory clear everything, and Wipe
+// clears what is left.
+func TestDeferWipe(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2: Key uses x/crypto, which does not use the memory")
+	}
+	mem := Memory{DeferWipe: true}
+	pw, salt := []byte("pw"), []byte("saltsalt")
+	nonZero := func(from, to int) int {
+		n := 0
+		for _, b := range mem.blocks[from:to] {
+			if b != (block{}) {
+				n++
+			}
+		}
+		return n
+	}
+
+	Key(&mem, ModeID, pw, salt, 2, 256, 1, 32)
+	if !mem.Held() || nonZero(0, 256) != 256 {
+		t.Fatalf("after t=2 m=256: Held %v, %d blocks of 256 not zero, want all", mem.Held(), nonZero(0, 256))
+	}
+	got := Key(&mem, ModeID, pw, salt, 2, 64, 1, 32)
+	if want := xargon2.IDKey(pw, salt, 2, 64, 1, 32); !bytes.Equal(got, want) {
+		t.Fatalf("t=2 m=64 over the blocks of m=256: %x, want %x", got, want)
+	}
+	if n := nonZero(64, 256); n != 0 || nonZero(0, 64) != 64 {
+		t.Fatalf("after t=2 m=64: %d blocks past 64 not zero, %d of the first 64", n, nonZero(0, 64))
+	}
+	if !mem.Held() {
+		t.Fatal("after t=2 m=64: not Held")
+	}
+
+	Key(&mem, ModeID, pw, salt, 1, 64, 1, 32)
+	if mem.Held() || nonZero(0, 256) != 0 {
+		t.Fatalf("after t=1: Held %v, %d blocks not zero", mem.Held(), nonZero(0, 256))
+	}
+
+	Key(&mem, ModeI, pw, salt, 3, 128, 2, 32)
+	old := mem.blocks
+	Key(&mem, ModeID, pw, salt, 2, 512, 1, 32)
+	for i, b := range old {
+		if b != (block{}) {
+			t.Fatalf("block %d of the memory let go for a bigger one not cleared", i)
+		}
+	}
+	mem.Wipe()
+	if mem.Held() || nonZero(0, len(mem.blocks)) != 0 {
+		t.Fatalf("after Wipe: Held %v, %d blocks not zero", mem.Held(), nonZero(0, len(mem.blocks)))
 	}
 }
 
