@@ -20,12 +20,8 @@ func kept(h *Hasher) []*argon2.Memory {
 // slot for later computations, cleared once it has nothing to do, and lets
 // go of memory that a hash dearer than its parameters made it grow.
 func TestMemoryReused(t *testing.T) {
-	if !argon2.Native() {
-		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
-	}
-	h := NewHasher(defaultTimeParams(), 2)
 	pw := "reuse me"
-	enc := mustHash(t, h, pw)
+	h, enc := memoryHasher(t, 2, pw)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -72,16 +68,28 @@ func defaultTimeParams() Params {
 	return p
 }
 
+func skipUnlessNative(t *testing.T) {
+	t.Helper()
+	if !argon2.Native() {
+		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
+	}
+}
+
+// memoryHasher returns a Hasher with defaultTimeParams and slots slots,
+// and pw hashed by it.
+func memoryHasher(t *testing.T, slots int, pw string) (*Hasher, string) {
+	t.Helper()
+	skipUnlessNative(t)
+	h := NewHasher(defaultTimeParams(), slots)
+	return h, mustHash(t, h, pw)
+}
+
 // TestMemoryLeftForNext: a computation that ends while another waits for
 // its slot leaves its memory, blocks and all, to that one, which gets it
 // and computes correctly over it; the last computation clears its memory.
 func TestMemoryLeftForNext(t *testing.T) {
-	if !argon2.Native() {
-		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
-	}
-	h := NewHasher(defaultTimeParams(), 1)
 	pw := "hand it over"
-	enc := mustHash(t, h, pw)
+	h, enc := memoryHasher(t, 1, pw)
 
 	var atExit []bool // the memory's Held as each computation ended
 	var mu sync.Mutex
@@ -134,9 +142,7 @@ func TestMemoryLeftForNext(t *testing.T) {
 // TestMemPoolHeldFirst: the pool hands out a memory holding blocks before
 // a cleared one, so that the blocks are overwritten.
 func TestMemPoolHeldFirst(t *testing.T) {
-	if !argon2.Native() {
-		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
-	}
+	skipUnlessNative(t)
 	p := memPool{max: 3, maxKiB: 64}
 	held := &argon2.Memory{DeferWipe: true}
 	argon2.Key(held, argon2.ModeID, []byte("pw"), []byte("saltsalt"), 2, 64, 1, 32)
@@ -152,12 +158,8 @@ func TestMemPoolHeldFirst(t *testing.T) {
 // TestMemoryLeftForNoOne: blocks left for a waiting computation whose
 // caller then gives up are cleared when the Hasher has nothing to do.
 func TestMemoryLeftForNoOne(t *testing.T) {
-	if !argon2.Native() {
-		t.Skip("argon2 computes in x/crypto here, which does not use the memory")
-	}
-	h := NewHasher(defaultTimeParams(), 1)
 	pw := "never mind"
-	enc := mustHash(t, h, pw)
+	h, enc := memoryHasher(t, 1, pw)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	gaveUp := make(chan error, 1)
