@@ -165,8 +165,11 @@ func TestMemoryLeftForNoOne(t *testing.T) {
 	gaveUp := make(chan error, 1)
 	h.testExit = func() { // after the first computation looked for waiters
 		cancel()
-		for h.sem.waiting() {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); h.sem.waiting(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the cancelled computation is still queued after 10 s")
+				return
+			}
 		}
 	}
 	ran := make(chan struct{})
@@ -178,8 +181,11 @@ func TestMemoryLeftForNoOne(t *testing.T) {
 	h.run(t.Context(), 1, func(m *argon2.Memory) {
 		mem = m
 		close(ran)
-		for !h.sem.waiting() {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); !h.sem.waiting(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the second computation did not queue in 10 s")
+				break
+			}
 		}
 		mustVerify(h, m, enc, pw)
 	})

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // semaphore is a weighted counting semaphore whose waiters are served in
@@ -14,6 +15,10 @@ type semaphore struct {
 	size    int64
 	used    int64
 	waiters list.List // of *semWaiter
+	// queued is waiters.Len(), for waiting, which the hashing threads
+	// call: a thread at a low priority that held mu could keep every
+	// acquire and release waiting while it waits for a CPU.
+	queued atomic.Int64
 }
 
 type semWaiter struct {
@@ -43,6 +48,7 @@ func (s *semaphore) acquire(ctx context.Context, n int64) error {
 	}
 	w := &semWaiter{n: n, ready: make(chan struct{})}
 	elem := s.waiters.PushBack(w)
+	s.queued.Add(1)
 	s.mu.Unlock()
 
 	select {
@@ -56,6 +62,7 @@ func (s *semaphore) acquire(ctx context.Context, n int64) error {
 			s.used -= n
 		default:
 			s.waiters.Remove(elem)
+			s.queued.Add(-1)
 		}
 		// Whoever queued behind us may fit now.
 		s.grant()
@@ -86,16 +93,13 @@ func (s *semaphore) grant() {
 		}
 		s.used += w.n
 		s.waiters.Remove(e)
+		s.queued.Add(-1)
 		close(w.ready)
 	}
 }
 
-// waiting reports whether anyone waits for slots.
-func (s *semaphore) waiting() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.waiters.Len() > 0
-}
+// waiting reports whether anyone waits for slots, without taking s.mu.
+func (s *semaphore) waiting() bool { return s.queued.Load() > 0 }
 
 // idle reports whether no slot is taken and no one waits for one.
 func (s *semaphore) idle() bool {

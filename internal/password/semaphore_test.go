@@ -105,3 +105,40 @@ func TestSemaphoreCancel(t *testing.T) {
 		t.Errorf("used = %d after failed acquire, want 0", s.used)
 	}
 }
+
+// TestSemaphoreWaitingAndIdle: waiting counts queued callers, whether they
+// are then granted slots or give up; idle is no slot taken and no one
+// queued.
+func TestSemaphoreWaitingAndIdle(t *testing.T) {
+	s := newSemaphore(1)
+	if !s.idle() || s.waiting() {
+		t.Fatalf("new: idle %v, waiting %v", s.idle(), s.waiting())
+	}
+	if err := s.acquire(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	gaveUp := acquireAsync(ctx, s, 1)
+	granted := acquireAsync(t.Context(), s, 1)
+	if !pending(gaveUp) || !pending(granted) || !s.waiting() || s.idle() {
+		t.Fatalf("two queued: waiting %v, idle %v", s.waiting(), s.idle())
+	}
+	cancel()
+	if err := waitFor(t, gaveUp); err == nil {
+		t.Fatal("the cancelled acquire got the slot")
+	}
+	if !s.waiting() {
+		t.Fatal("one still queued: waiting false")
+	}
+	s.release(1)
+	if err := waitFor(t, granted); err != nil {
+		t.Fatal(err)
+	}
+	if s.waiting() || s.idle() {
+		t.Fatalf("granted: waiting %v, idle %v", s.waiting(), s.idle())
+	}
+	s.release(1)
+	if !s.idle() {
+		t.Fatal("released: not idle")
+	}
+}
