@@ -140,7 +140,8 @@ func TestMemoryLeftForNext(t *testing.T) {
 }
 
 // TestMemPoolHeldFirst: the pool hands out a memory holding blocks before
-// a cleared one, so that the blocks are overwritten.
+// a cleared one, so that the blocks are overwritten, and clears one it has
+// no room for.
 func TestMemPoolHeldFirst(t *testing.T) {
 	skipUnlessNative(t)
 	p := memPool{max: 3, maxKiB: 64}
@@ -152,6 +153,15 @@ func TestMemPoolHeldFirst(t *testing.T) {
 	p.put(new(argon2.Memory))
 	if got := p.get(); got != held {
 		t.Errorf("get returned a memory holding blocks: %v, want one", got.Held())
+	}
+
+	// A memory the pool has no room for is cleared as it is let go.
+	p.put(held)
+	extra := &argon2.Memory{DeferWipe: true}
+	argon2.Key(extra, argon2.ModeID, []byte("pw"), []byte("saltsalt"), 2, 64, 1, 32)
+	p.put(extra)
+	if extra.Held() {
+		t.Error("a memory let go by a full pool still holds its blocks")
 	}
 }
 

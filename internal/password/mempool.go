@@ -37,14 +37,17 @@ func (p *memPool) get() *argon2.Memory {
 // past maxKiB; a memory let go is cleared first.
 func (p *memPool) put(m *argon2.Memory) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	keep := len(p.free) < p.max && m.Size() <= p.maxKiB
 	switch {
-	case len(p.free) >= p.max || m.Size() > p.maxKiB:
-		m.Wipe()
+	case !keep:
 	case m.Held():
 		p.free = append(p.free, m)
 	default:
 		p.free = slices.Insert(p.free, 0, m)
+	}
+	p.mu.Unlock()
+	if !keep {
+		m.Wipe()
 	}
 }
 
@@ -74,11 +77,4 @@ func (p *memPool) wipeHeld() {
 	for _, m := range held {
 		p.put(m)
 	}
-}
-
-// len is how many memories are kept.
-func (p *memPool) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free)
 }
