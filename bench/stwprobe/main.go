@@ -21,7 +21,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -63,15 +63,15 @@ func main() {
 		ds = append(ds, time.Since(t))
 		time.Sleep(50 * time.Millisecond)
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	s := []metrics.Sample{{Name: "/sched/pauses/stopping/gc:seconds"}, {Name: "/sched/pauses/total/gc:seconds"}}
+	slices.Sort(ds)
+	s := []metrics.Sample{{Name: "/sched/pauses/stopping/gc:seconds"}}
 	metrics.Read(s)
 	h := s[0].Value.Float64Histogram()
-	max := 0.0
+	longest := 0.0
 	for i, c := range h.Counts {
 		if c > 0 {
-			max = h.Buckets[i+1]
+			longest = h.Buckets[i+1]
 		}
 	}
-	fmt.Printf("runtime.GC: median %v, p90 %v, max %v; longest stopping-the-world bucket ≤ %.1f ms\n", ds[len(ds)/2], ds[len(ds)*9/10], ds[len(ds)-1], max*1000)
+	fmt.Printf("runtime.GC: median %v, p90 %v, max %v; longest stopping-the-world bucket ≤ %.1f ms\n", ds[len(ds)/2], ds[len(ds)*9/10], ds[len(ds)-1], longest*1000)
 }

@@ -3,9 +3,10 @@
 // keys Gatehouse and WorkOS publish.
 //
 // crypto/rsa sets its modulus up again on every verification: about two
-// fifths of the time in a profile on an AMD EPYC Zen 3 (docs/benchmarks.md). A Key does it once, when the JWKS is read, and then raises the
-// signature to the 65537th power with 18 Montgomery products on the
-// CPU's ADX and BMI2 instructions. Only public values are involved, so
+// fifths of the time in a profile on an AMD EPYC Zen 3
+// (docs/benchmarks.md). A Key does it once, when the JWKS is read, and
+// then raises the signature to the 65537th power with 18 Montgomery
+// products on the CPU's ADX and BMI2 instructions. Only public values are involved, so
 // nothing here needs to run in constant time.
 package rs256
 
@@ -72,9 +73,7 @@ func (k *Key) Verify(digest *[32]byte, sig []byte) bool {
 	}
 	montMul(&a, &a, &s, &k.n, k.k0)
 	var em [size]byte
-	for i, w := range a {
-		binary.BigEndian.PutUint64(em[size-8*(i+1):], w)
-	}
+	toBytes(&em, &a)
 	return bytes.Equal(em[:size-len(digest)], encodedPrefix[:]) && bytes.Equal(em[size-len(digest):], digest[:])
 }
 
@@ -96,6 +95,13 @@ var encodedPrefix = func() (p [size - 32]byte) {
 func toWords(z *[words]uint64, b []byte) {
 	for i := range words {
 		z[i] = binary.BigEndian.Uint64(b[size-8*(i+1):])
+	}
+}
+
+// toBytes writes x as size big-endian bytes into b.
+func toBytes(b *[size]byte, x *[words]uint64) {
+	for i, w := range x {
+		binary.BigEndian.PutUint64(b[size-8*(i+1):], w)
 	}
 }
 

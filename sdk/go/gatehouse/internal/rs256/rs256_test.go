@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/pem"
 	"math/big"
 	mrand "math/rand/v2"
@@ -40,9 +39,7 @@ func needSupport(t testing.TB) {
 
 func fromWords(x *[words]uint64) *big.Int {
 	var b [size]byte
-	for i, w := range x {
-		binary.BigEndian.PutUint64(b[size-8*(i+1):], w)
-	}
+	toBytes(&b, x)
 	return new(big.Int).SetBytes(b[:])
 }
 
