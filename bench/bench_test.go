@@ -146,6 +146,17 @@ func TestSmokeInProcess(t *testing.T) {
 	if res.Ceiling == nil || res.Ceiling.PerSecond <= 0 {
 		t.Errorf("ceiling = %+v", res.Ceiling)
 	}
+	// The server's own latency, from its access log, for the routes the
+	// mix sent.
+	routes := map[string]RouteLatency{}
+	for _, l := range res.Run.ServerLatency {
+		routes[l.Route] = l
+	}
+	for _, want := range []string{"POST /user_management/authenticate", "GET /user_management/authorize", "GET /sso/jwks/{client_id}"} {
+		if l := routes[want]; l.Count == 0 || l.P99Ms <= 0 || l.MaxMs < l.P99Ms {
+			t.Errorf("server latency of %s = %+v; all: %+v", want, l, res.Run.ServerLatency)
+		}
+	}
 }
 
 // An exchange run mints codes for its own length at the rate minting

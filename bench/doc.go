@@ -76,7 +76,11 @@
 // An operation that starts more than 5 ms after its scheduled time (every
 // VU busy, or the bench short of CPU) is counted as a late start; when 1 %
 // or more start late the p99 verdicts say BENCH-LIMITED, since such a p99
-// may be the bench's own queue. Slow operations hold VUs, so fixed-rate
+// may be the bench's own queue. The report also gives the server's own
+// latency by route, read from the nodes' access logs (at the default
+// --log-level info): a stalled server holds every VU too, so a marked run
+// whose server-side p99 is as long as the bench's was slow in the server,
+// not only in the bench. Slow operations hold VUs, so fixed-rate
 // runs of mixes with sign-ins want more VUs than closed-loop ones
 // (bench/matrix.sh uses 128).
 // --ceiling measures a bare net/http JSON handler in

@@ -167,6 +167,15 @@ func report(w io.Writer, cfg *config, t *target, res *Results) {
 		fmt.Fprintf(w, "operations that started over %v after their scheduled time: %d (%.1f%%), the longest %.1f ms late; their latency includes the bench's own queue (every VU busy: raise --vus; or the load generator short of CPU)\n",
 			lateStartLimit, r.LateStarts, 100*r.lateStartShare(), r.LateStartMaxMs)
 	}
+	if len(r.ServerLatency) > 0 {
+		fmt.Fprintln(w, "the server's own latency by route (its access log: handler start to end, requests begun and ended in the window):")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "route\tcount\tp50 ms\tp99 ms\tmax ms\t")
+		for _, l := range r.ServerLatency {
+			fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.1f\t\n", l.Route, l.Count, l.P50Ms, l.P99Ms, l.MaxMs)
+		}
+		tw.Flush()
+	}
 	for _, o := range r.Ops {
 		if o.Errors == 0 {
 			continue

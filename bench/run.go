@@ -448,6 +448,10 @@ type PhaseResult struct {
 	Server         *ServerStats  `json:"server,omitempty"`
 	Interrupted    bool          `json:"interrupted,omitempty"`
 	elapsed        time.Duration `json:"-"`
+
+	// ServerLatency is the servers' own latency per route, from their
+	// access logs (see RouteLatency).
+	ServerLatency []RouteLatency `json:"server_latency,omitempty"`
 }
 
 // lateStartShare is the share of the window's operations that started
@@ -581,6 +585,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 	var before snapshot
 	var sampler *rssSampler
 	var reset []bool
+	var marks logMarks
 	measured := false
 	if wait(o.warmup) {
 		for _, pid := range l.t.pids {
@@ -588,6 +593,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 		}
 		before = l.snap(ctx, pg)
 		sampler = startRSSSampler(l.t.pids, 200*time.Millisecond)
+		marks = markLogs(l.t.logs)
 		w.start.Store(before.at.UnixNano())
 		measured = true
 		if o.onStart != nil {
@@ -632,6 +638,7 @@ func (l *load) phase(ctx context.Context, vus []*vu, m *mix, o phaseOpts) *Phase
 	res.RequestsPerS = float64(w.measuredRq.Load()) / res.ElapsedS
 	res.Missed = missed.Load()
 	res.Server = l.serverStats(before, after, peaks, reset, res)
+	res.ServerLatency = serverLatency(l.t.logs, marks, before.at, end)
 	return res
 }
 
