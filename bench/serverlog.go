@@ -80,23 +80,29 @@ func serverLatency(paths []string, marks logMarks, start, end time.Time) []Route
 }
 
 // readAccessLines adds the durations of r's request lines that lie within
-// [start, end] to byRoute. Other lines, and lines cut short, are skipped.
+// [start, end] to byRoute. Other lines, lines cut short and lines longer
+// than the reader's buffer (a request line is a few hundred bytes) are
+// skipped.
 func readAccessLines(r io.Reader, start, end time.Time, byRoute map[string][]time.Duration) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	want := []byte(`"msg":"request"`)
-	for sc.Scan() {
-		b := sc.Bytes()
-		if !bytes.Contains(b, want) {
-			continue
+	for {
+		b, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
+			b = nil
 		}
-		var l accessLine
-		if json.Unmarshal(b, &l) != nil || l.Msg != "request" || l.Route == "" {
-			continue
+		if bytes.Contains(b, want) {
+			var l accessLine
+			if json.Unmarshal(b, &l) == nil && l.Msg == "request" && l.Route != "" &&
+				!l.Time.After(end) && !l.Time.Add(-l.Duration).Before(start) {
+				byRoute[l.Route] = append(byRoute[l.Route], l.Duration)
+			}
 		}
-		if l.Time.After(end) || l.Time.Add(-l.Duration).Before(start) {
-			continue
+		if err != nil {
+			return
 		}
-		byRoute[l.Route] = append(byRoute[l.Route], l.Duration)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,8 @@ func TestServerLatency(t *testing.T) {
 	for i := 1; i <= 100; i++ { // 1..100 ms, ending across the window
 		body += line(start.Add(time.Duration(i)*50*time.Millisecond+time.Duration(i)*time.Millisecond), auth, time.Duration(i)*time.Millisecond)
 	}
+	// A line longer than the reader's buffer, then a request line.
+	body += `{"time":"2026-11-29T10:00:03Z","msg":"other","detail":"` + strings.Repeat("x", 200<<10) + "\"}\n"
 	body += line(start.Add(2*time.Second), jwks, 3*time.Millisecond)
 	body += line(start.Add(10*time.Millisecond), jwks, 20*time.Millisecond) // began before the window
 	body += line(end.Add(time.Millisecond), jwks, time.Millisecond)         // ended after it
