@@ -80,7 +80,9 @@
 // latency by route, read from the nodes' access logs (at the default
 // --log-level info): a stalled server holds every VU too, so a marked run
 // whose server-side p99 is as long as the bench's was slow in the server,
-// not only in the bench. Slow operations hold VUs, so fixed-rate
+// not only in the bench; when every request went to one route (the
+// refresh and exchange mixes), the p99 verdicts name that route's p99
+// too. Slow operations hold VUs, so fixed-rate
 // runs of mixes with sign-ins want more VUs than closed-loop ones
 // (bench/matrix.sh uses 128).
 // --ceiling measures a bare net/http JSON handler in

@@ -96,6 +96,12 @@ func evaluate(cfg *config, m *mix, t *target, res *Results) []Target {
 		if share := r.lateStartShare(); share >= 0.01 {
 			note += fmt.Sprintf("; BENCH-LIMITED: %.1f%% of operations started late, up to %.0f ms", 100*share, r.LateStartMaxMs)
 		}
+		// When every request went to one route, its latency in the
+		// server's access log is the operation's, without the bench's queue.
+		if len(r.ServerLatency) == 1 {
+			l := r.ServerLatency[0]
+			note += fmt.Sprintf("; the server's own p99 (access log, %s): %.1f ms", l.Route, l.P99Ms)
+		}
 		for _, o := range r.Ops {
 			op, _ := opByName(o.Op)
 			if o.Password || op == opEmail || o.Count == 0 {

@@ -117,3 +117,36 @@ func TestScrapeHashStats(t *testing.T) {
 		}
 	}
 }
+
+// A fixed-rate run whose requests all went to one route names that route's
+// p99 from the server's access log in its p99 verdicts; a run over several
+// routes does not, since a route's p99 is then not one operation's.
+func TestServerP99InVerdict(t *testing.T) {
+	m, err := parseMix("refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := RouteLatency{Route: "POST /user_management/authenticate", Count: 1000, P50Ms: 1.5, P99Ms: 61.2, MaxMs: 86}
+	jwks := RouteLatency{Route: "GET /sso/jwks/{client_id}", Count: 10, P50Ms: 1, P99Ms: 2, MaxMs: 2}
+	for _, tc := range []struct {
+		routes []RouteLatency
+		want   string
+	}{
+		{[]RouteLatency{auth}, "the server's own p99 (access log, POST /user_management/authenticate): 61.2 ms"},
+		{[]RouteLatency{auth, jwks}, ""},
+		{nil, ""},
+	} {
+		res := &Results{Run: &PhaseResult{Rate: 1000, elapsed: time.Second, ElapsedS: 1,
+			Ops: []OpResult{{Op: "refresh", Count: 1000, P99Ms: 133.6}}, ServerLatency: tc.routes}}
+		var note string
+		for _, tg := range evaluate(&config{}, m, &target{backend: "sqlite"}, res) {
+			if tg.Name == "p99 refresh" {
+				note = tg.Note
+			}
+		}
+		has := strings.Contains(note, "server's own p99")
+		if tc.want == "" && has || tc.want != "" && !strings.Contains(note, tc.want) {
+			t.Errorf("%d routes: note %q, want %q", len(tc.routes), note, tc.want)
+		}
+	}
+}
