@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -75,7 +77,9 @@ func serverLatency(paths []string, marks logMarks, start, end time.Time) []Route
 		out = append(out, RouteLatency{Route: route, Count: len(ds),
 			P50Ms: ms(quantile(ds, 0.50)), P99Ms: ms(quantile(ds, 0.99)), MaxMs: ms(ds[len(ds)-1])})
 	}
-	slices.SortFunc(out, func(a, b RouteLatency) int { return b.Count - a.Count })
+	slices.SortFunc(out, func(a, b RouteLatency) int {
+		return cmp.Or(b.Count-a.Count, strings.Compare(a.Route, b.Route))
+	})
 	return out
 }
 

@@ -38,6 +38,7 @@ func TestServerLatency(t *testing.T) {
 	// A line longer than the reader's buffer, then a request line.
 	body += `{"time":"2026-11-29T10:00:03Z","msg":"other","detail":"` + strings.Repeat("x", 200<<10) + "\"}\n"
 	body += line(start.Add(2*time.Second), jwks, 3*time.Millisecond)
+	body += line(start.Add(3*time.Second), "GET /zzz", 4*time.Millisecond) // as many as jwks: by name
 	body += line(start.Add(10*time.Millisecond), jwks, 20*time.Millisecond) // began before the window
 	body += line(end.Add(time.Millisecond), jwks, time.Millisecond)         // ended after it
 	body += `{"time":"2026-11-29T10:00:03Z","level":"WARN","msg":"something else","route":"x","duration":5}` + "\n"
@@ -50,10 +51,13 @@ func TestServerLatency(t *testing.T) {
 	f.Close()
 
 	got := serverLatency([]string{path, filepath.Join(dir, "missing.log")}, append(marks, 0), start, end)
-	if len(got) != 2 {
-		t.Fatalf("routes = %+v, want 2", got)
+	if len(got) != 3 {
+		t.Fatalf("routes = %+v, want 3", got)
 	}
 	a, j := got[0], got[1]
+	if got[2].Route != "GET /zzz" {
+		t.Errorf("routes with one request each not in name order: %+v", got)
+	}
 	if a.Route != auth || a.Count != 100 || a.P50Ms != 50 || a.P99Ms != 99 || a.MaxMs != 100 {
 		t.Errorf("authenticate = %+v, want 100 requests, p50 50, p99 99, max 100 ms", a)
 	}
