@@ -38,7 +38,7 @@ func TestServerLatency(t *testing.T) {
 	// A line longer than the reader's buffer, then a request line.
 	body += `{"time":"2026-11-29T10:00:03Z","msg":"other","detail":"` + strings.Repeat("x", 200<<10) + "\"}\n"
 	body += line(start.Add(2*time.Second), jwks, 3*time.Millisecond)
-	body += line(start.Add(3*time.Second), "GET /zzz", 4*time.Millisecond) // as many as jwks: by name
+	body += line(start.Add(3*time.Second), "GET /zzz", 4*time.Millisecond)  // as many as jwks: by name
 	body += line(start.Add(10*time.Millisecond), jwks, 20*time.Millisecond) // began before the window
 	body += line(end.Add(time.Millisecond), jwks, time.Millisecond)         // ended after it
 	body += `{"time":"2026-11-29T10:00:03Z","level":"WARN","msg":"something else","route":"x","duration":5}` + "\n"
