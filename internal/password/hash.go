@@ -279,7 +279,7 @@ func (h *Hasher) run(ctx context.Context, weight int64, f func(mem *argon2.Memor
 		// With a computation waiting for a slot, the blocks are left for
 		// it to overwrite, unless a dearer hash grew the memory, which put
 		// lets go.
-		if !h.sem.waiting() || mem.Size() > h.params.Memory {
+		if !h.sem.waiting() || !h.mems.fits(mem) {
 			mem.Wipe()
 		}
 	})

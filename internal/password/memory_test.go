@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/password/argon2"
 )
 
-// kept takes every memory h keeps, for a look, and puts them back.
+// kept returns the memories h keeps, in the pool's order.
 func kept(h *Hasher) []*argon2.Memory {
 	h.mems.mu.Lock()
 	defer h.mems.mu.Unlock()
@@ -175,11 +175,8 @@ func TestMemoryLeftForNoOne(t *testing.T) {
 	gaveUp := make(chan error, 1)
 	h.testExit = func() { // after the first computation looked for waiters
 		cancel()
-		for deadline := time.Now().Add(10 * time.Second); h.sem.waiting(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Error("the cancelled computation is still queued after 10 s")
-				return
-			}
+		if !waitUntil(func() bool { return !h.sem.waiting() }) {
+			t.Error("the cancelled computation is still queued after 10 s")
 		}
 	}
 	ran := make(chan struct{})
@@ -191,11 +188,8 @@ func TestMemoryLeftForNoOne(t *testing.T) {
 	h.run(t.Context(), 1, func(m *argon2.Memory) {
 		mem = m
 		close(ran)
-		for deadline := time.Now().Add(10 * time.Second); !h.sem.waiting(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Error("the second computation did not queue in 10 s")
-				break
-			}
+		if !waitUntil(h.sem.waiting) {
+			t.Error("the second computation did not queue in 10 s")
 		}
 		mustVerify(h, m, enc, pw)
 	})
@@ -217,11 +211,20 @@ func mustVerify(h *Hasher, mem *argon2.Memory, enc, pw string) bool {
 	return ok && err == nil
 }
 
-func await(t *testing.T, what string, cond func() bool) {
-	t.Helper()
+// waitUntil polls cond every millisecond for up to 10 s and reports
+// whether it came true; unlike await it may run off the test's goroutine.
+func waitUntil(cond func() bool) bool {
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			return false
 		}
+	}
+	return true
+}
+
+func await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if !waitUntil(cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }

@@ -37,7 +37,7 @@ func (p *memPool) get() *argon2.Memory {
 // past maxKiB; a memory let go is cleared first.
 func (p *memPool) put(m *argon2.Memory) {
 	p.mu.Lock()
-	keep := len(p.free) < p.max && m.Size() <= p.maxKiB
+	keep := len(p.free) < p.max && p.fits(m)
 	switch {
 	case !keep:
 	case m.Held():
@@ -50,6 +50,9 @@ func (p *memPool) put(m *argon2.Memory) {
 		m.Wipe()
 	}
 }
+
+// fits reports whether m is no bigger than the memories p keeps.
+func (p *memPool) fits(m *argon2.Memory) bool { return m.Size() <= p.maxKiB }
 
 // wipeHeld clears, on a hashing thread, the kept memories that hold a
 // computation's blocks. The Hasher calls it when it has nothing to do:

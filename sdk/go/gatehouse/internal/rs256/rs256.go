@@ -6,8 +6,8 @@
 // fifths of the time in a profile on an AMD EPYC Zen 3
 // (docs/benchmarks.md). A Key does it once, when the JWKS is read, and
 // then raises the signature to the 65537th power with 18 Montgomery
-// products on the CPU's ADX and BMI2 instructions. Only public values are involved, so
-// nothing here needs to run in constant time.
+// products on the CPU's ADX and BMI2 instructions. Only public values are
+// involved, so nothing here needs to run in constant time.
 package rs256
 
 import (
