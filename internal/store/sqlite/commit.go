@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -20,6 +21,20 @@ import (
 // maxBatch bounds the writes committed together, and so the wait of the
 // first of them.
 const maxBatch = 32
+
+// A commit delay, as PostgreSQL's commit_delay. At a steady rate below
+// the peak, writes come one or two at a time, and each small batch pays a
+// commit of its own (and a WAL frame for every page it touched): a
+// refresh cost about a fifth more CPU at 70 % of the peak than at the
+// peak. So when a write arrives less than commitDelay after the last
+// commit ended (writes are coming close together), the loop waits up to
+// commitDelay for the batch to reach fillTo before committing. A write
+// that comes to an idle loop is committed at once: a lone sign-in or a
+// quiet server pays no delay.
+const (
+	commitDelay = 200 * time.Microsecond
+	fillTo      = 8
+)
 
 // commitStats count transactions committed and the writes they held.
 type commitStats struct {
@@ -56,6 +71,9 @@ func (db *DB) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) e
 // commitLoop runs write transactions until Close.
 func (db *DB) commitLoop() {
 	defer close(db.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var lastEnd time.Time // when the last commit ended
 	for {
 		var first *write
 		select {
@@ -63,6 +81,7 @@ func (db *DB) commitLoop() {
 		case <-db.stop:
 			return
 		}
+		busy := db.commitDelay > 0 && time.Since(lastEnd) < db.commitDelay
 		batch := []*write{first}
 	gather:
 		for len(batch) < maxBatch {
@@ -73,9 +92,31 @@ func (db *DB) commitLoop() {
 				break gather
 			}
 		}
+		if busy && len(batch) < fillTo {
+			batch = db.fill(batch, timer)
+		}
 		db.commit(batch)
+		lastEnd = time.Now()
 		db.writeStmts.preparePending(context.Background())
 	}
+}
+
+// fill adds the writes that arrive within commitDelay to batch, until it
+// holds fillTo or Close is called, and leaves timer stopped.
+func (db *DB) fill(batch []*write, timer *time.Timer) []*write {
+	timer.Reset(db.commitDelay)
+	defer timer.Stop() // Go 1.23 on: no stale tick is left to drain
+	for len(batch) < fillTo {
+		select {
+		case w := <-db.writes:
+			batch = append(batch, w)
+		case <-timer.C:
+			return batch
+		case <-db.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit runs batch in one transaction and tells each caller its outcome.

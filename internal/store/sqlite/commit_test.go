@@ -115,3 +115,116 @@ func TestGroupCommitCancelAndClose(t *testing.T) {
 		t.Errorf("write after Close: %v", err)
 	}
 }
+
+// openDelayed opens a database whose commit delay is delay, with a table
+// t to write to.
+func openDelayed(t *testing.T, delay time.Duration) *DB {
+	t.Helper()
+	db, err := open(t.Context(), filepath.Join(t.TempDir(), "d.db"), Options{}, delay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.writer.ExecContext(t.Context(), `CREATE TABLE t (k INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func insert(db *DB, ctx context.Context, k int) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?)`, k)
+		return err
+	})
+}
+
+// Writes that follow a commit closely wait for each other, up to the
+// delay, and are committed together as soon as fillTo of them are there.
+func TestCommitDelayGathersCloseWrites(t *testing.T) {
+	const delay = time.Second
+	db := openDelayed(t, delay)
+	ctx := t.Context()
+	if err := insert(db, ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := db.commits.Load()
+	start := time.Now()
+	errs := make(chan error, fillTo)
+	for k := 1; k <= fillTo; k++ {
+		go func() { errs <- insert(db, ctx, k) }()
+		time.Sleep(5 * time.Millisecond) // each one alone would find the loop idle
+	}
+	for range fillTo {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.commits.Load() - before; n != 1 {
+		t.Errorf("%d writes that followed a commit were committed in %d transactions, want 1", fillTo, n)
+	}
+	if took := time.Since(start); took > delay/2 {
+		t.Errorf("a full batch waited %v: it should be committed once it holds fillTo writes, not at the delay (%v)", took, delay)
+	}
+}
+
+// A write that finds the loop idle is committed at once.
+func TestCommitDelayNotWhenIdle(t *testing.T) {
+	const delay = time.Second
+	db := openDelayed(t, delay)
+	ctx := t.Context()
+	if err := insert(db, ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay + 100*time.Millisecond)
+	start := time.Now()
+	if err := insert(db, ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > delay/2 {
+		t.Errorf("a write to an idle database took %v, as if it waited for the commit delay (%v)", took, delay)
+	}
+}
+
+// Close during the delay commits the writes that were waiting: they are
+// acknowledged and found after reopening, and Close does not wait out
+// the delay.
+func TestCommitDelayClose(t *testing.T) {
+	const delay = time.Minute
+	path := filepath.Join(t.TempDir(), "c.db")
+	db, err := open(t.Context(), path, Options{}, delay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(db, ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- insert(db, ctx, 1) }()
+	time.Sleep(200 * time.Millisecond) // the write is waiting for more
+	start := time.Now()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the write waiting when Close was called: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("found %d rows after reopening, want 2", n)
+	}
+}

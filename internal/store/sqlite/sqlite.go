@@ -40,6 +40,7 @@ type DB struct {
 	stopped      chan struct{} // closed when the committer has returned
 	checkpointed chan struct{} // closed when the checkpoint goroutine has returned
 	closeOnce    sync.Once
+	commitDelay  time.Duration // commit.go; set before commitLoop starts
 	commitStats
 }
 
@@ -62,6 +63,11 @@ func Open(ctx context.Context, path string, opts ...Options) (*DB, error) {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	return open(ctx, path, o, commitDelay)
+}
+
+// open is Open with the commit delay (commit.go) given, for tests.
+func open(ctx context.Context, path string, o Options, delay time.Duration) (*DB, error) {
 	sync := "NORMAL"
 	switch strings.ToLower(o.Synchronous) {
 	case "", "normal":
@@ -109,7 +115,8 @@ func Open(ctx context.Context, path string, opts ...Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	db := &DB{path: path, writer: writer, reader: reader, checkpointer: checkpointer, readStmts: newStmtCache(reader), writeStmts: newStmtCache(writer),
-		writes: make(chan *write), stop: make(chan struct{}), stopped: make(chan struct{}), checkpointed: make(chan struct{})}
+		writes: make(chan *write), stop: make(chan struct{}), stopped: make(chan struct{}), checkpointed: make(chan struct{}),
+		commitDelay: delay}
 	go db.commitLoop()
 	go db.checkpointLoop()
 	// Touch the writer first so the file and WAL exist before readers open.
