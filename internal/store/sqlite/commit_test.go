@@ -117,7 +117,7 @@ func TestGroupCommitCancelAndClose(t *testing.T) {
 }
 
 // openDelayed opens a database whose commit delay is delay, with a table
-// t to write to.
+// t to write to and a first row (k = 0) just committed.
 func openDelayed(t *testing.T, delay time.Duration) *DB {
 	t.Helper()
 	db, err := open(t.Context(), filepath.Join(t.TempDir(), "d.db"), Options{}, delay)
@@ -126,6 +126,9 @@ func openDelayed(t *testing.T, delay time.Duration) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	if _, err := db.writer.ExecContext(t.Context(), `CREATE TABLE t (k INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(db, t.Context(), 0); err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -144,15 +147,12 @@ func TestCommitDelayGathersCloseWrites(t *testing.T) {
 	const delay = time.Second
 	db := openDelayed(t, delay)
 	ctx := t.Context()
-	if err := insert(db, ctx, 0); err != nil {
-		t.Fatal(err)
-	}
 	before := db.commits.Load()
 	start := time.Now()
 	errs := make(chan error, fillTo)
 	for k := 1; k <= fillTo; k++ {
 		go func() { errs <- insert(db, ctx, k) }()
-		time.Sleep(5 * time.Millisecond) // each one alone would find the loop idle
+		time.Sleep(5 * time.Millisecond) // without the delay, each would be committed alone
 	}
 	for range fillTo {
 		if err := <-errs; err != nil {
@@ -172,9 +172,6 @@ func TestCommitDelayNotWhenIdle(t *testing.T) {
 	const delay = time.Second
 	db := openDelayed(t, delay)
 	ctx := t.Context()
-	if err := insert(db, ctx, 0); err != nil {
-		t.Fatal(err)
-	}
 	time.Sleep(delay + 100*time.Millisecond)
 	start := time.Now()
 	if err := insert(db, ctx, 1); err != nil {
