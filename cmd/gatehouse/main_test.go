@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -318,6 +319,27 @@ func TestHashProcessorsFollowDefault(t *testing.T) {
 	}
 	if want := fmt.Sprintf(`"gomaxprocs":%d`, def+2); !strings.Contains(logs.String(), "follows the CPU limit") || !strings.Contains(logs.String(), want) {
 		t.Errorf("no log of the change with %s:\n%s", want, logs.String())
+	}
+}
+
+// serve on SQLite exports the group commit's counters; on PostgreSQL
+// there is no such loop (internal/server's tests check they are left out).
+func TestServeExportsCommitMetrics(t *testing.T) {
+	addr, _, cancel, done := startServe(t, t.TempDir(), nil)
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, m := range []string{"gatehouse_sqlite_commits_total ", "gatehouse_sqlite_commit_writes_total "} {
+		if !strings.Contains(string(b), "\n"+m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
 	}
 }
 

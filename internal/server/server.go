@@ -51,6 +51,10 @@ type Deps struct {
 	// TrustedProxies are the load balancers or reverse proxies whose
 	// X-Forwarded-For names the client (web.ClientIP); none by default.
 	TrustedProxies []netip.Prefix
+	// CommitStats reads SQLite's group-commit counters (sqlite.DB's): the
+	// transactions its commit loop committed and the writes they held. nil
+	// for PostgreSQL, and then the metrics are left out.
+	CommitStats func() (transactions, writes int64)
 }
 
 // Server is the root handler and the services behind it.
@@ -115,6 +119,15 @@ func New(d Deps) *Server {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_password_hash_cpu_seconds_total",
 		Help: "CPU time the hashing threads spent on password hash computations (Linux; 0 elsewhere). Against process_cpu_seconds_total it tells how much of the CPU went to hashing."},
 		func() float64 { _, cpu := d.Hasher.Stats(); return cpu.Seconds() }))
+
+	if cs := d.CommitStats; cs != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_sqlite_commits_total",
+			Help: "Transactions committed by SQLite's group commit, which runs the writes of more than one statement, several to a transaction when they come together (single statements commit on their own)."},
+			func() float64 { n, _ := cs(); return float64(n) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_sqlite_commit_writes_total",
+			Help: "Writes committed by SQLite's group commit. Divided by gatehouse_sqlite_commits_total: the writes a transaction."},
+			func() float64 { _, n := cs(); return float64(n) }))
+	}
 
 	mux := http.NewServeMux()
 	a := &api.Handler{Environments: s.Environments, Users: s.Users, Flow: s.Flow, Keys: s.Keys, Logger: d.Logger,

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -427,6 +428,9 @@ func TestOperations(t *testing.T) {
 				t.Errorf("metrics lack %s", m)
 			}
 		}
+		if bytes.Contains(b, []byte("gatehouse_sqlite_commits_total")) {
+			t.Error("SQLite's commit metrics are there without Deps.CommitStats")
+		}
 		// Password hashing is counted, with the CPU time it took.
 		hashes := metricValue(t, b, "gatehouse_password_hashes_total")
 		ts.do(t, "POST", "/user_management/users", `{"email":"metrics@example.com","password":"walnut-Harbor-71-lantern"}`).want(t, 201, "")
@@ -469,6 +473,34 @@ func TestReadyzWhenDatabaseClosed(t *testing.T) {
 		t.Fatalf("with the database closed: %d %s", r.Status, r.Raw)
 	}
 	ts.do(t, "GET", "/healthz", "").want(t, 200, "")
+}
+
+// With Deps.CommitStats, the metrics count SQLite's transactions and the
+// writes they held.
+func TestSQLiteCommitMetrics(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ts := startDeps(t, db, func(d *server.Deps) { d.CommitStats = db.CommitStats })
+	b := getMetrics(t, ts.URL)
+	tx0, w0 := metricValue(t, b, "gatehouse_sqlite_commits_total"), metricValue(t, b, "gatehouse_sqlite_commit_writes_total")
+	ts.do(t, "POST", "/user_management/users", `{"email":"commits@example.com","password":"walnut-Harbor-71-lantern","email_verified":true}`).want(t, 201, "")
+	// A sign-in's session, refresh token and event are one transaction.
+	ts.do(t, "POST", "/user_management/authenticate", fmt.Sprintf(`{"grant_type":"password","client_id":%q,"client_secret":%q,"email":"commits@example.com","password":"walnut-Harbor-71-lantern"}`,
+		ts.Env.ClientID, ts.Key)).want(t, 200, "")
+	b = getMetrics(t, ts.URL)
+	tx1, w1 := metricValue(t, b, "gatehouse_sqlite_commits_total"), metricValue(t, b, "gatehouse_sqlite_commit_writes_total")
+	if tx1 <= tx0 || w1 <= w0 {
+		t.Errorf("over a sign-up and a sign-in, transactions went from %v to %v and writes from %v to %v; want both to grow", tx0, tx1, w0, w1)
+	}
+	if tx, w := db.CommitStats(); float64(tx) < tx1 || float64(w) < w1 || w < tx {
+		t.Errorf("CommitStats = %d transactions, %d writes; the metrics said %v and %v", tx, w, tx1, w1)
+	}
 }
 
 func getMetrics(t *testing.T, url string) []byte {

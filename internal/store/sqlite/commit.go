@@ -41,6 +41,12 @@ type commitStats struct {
 	commits, batched atomic.Int64
 }
 
+// CommitStats returns the transactions committed so far and the writes
+// they held, for the server's metrics.
+func (db *DB) CommitStats() (transactions, writes int64) {
+	return db.commits.Load(), db.batched.Load()
+}
+
 type write struct {
 	ctx  context.Context
 	fn   func(context.Context, *sql.Tx) error
