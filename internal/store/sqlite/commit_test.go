@@ -128,13 +128,13 @@ func openDelayed(t *testing.T, delay time.Duration) *DB {
 	if _, err := db.writer.ExecContext(t.Context(), `CREATE TABLE t (k INTEGER PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := insert(db, t.Context(), 0); err != nil {
+	if err := insert(t.Context(), db, 0); err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-func insert(db *DB, ctx context.Context, k int) error {
+func insert(ctx context.Context, db *DB, k int) error {
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?)`, k)
 		return err
@@ -151,7 +151,7 @@ func TestCommitDelayGathersCloseWrites(t *testing.T) {
 	start := time.Now()
 	errs := make(chan error, fillTo)
 	for k := 1; k <= fillTo; k++ {
-		go func() { errs <- insert(db, ctx, k) }()
+		go func() { errs <- insert(ctx, db, k) }()
 		time.Sleep(5 * time.Millisecond) // without the delay, each would be committed alone
 	}
 	for range fillTo {
@@ -174,7 +174,7 @@ func TestCommitDelayNotWhenIdle(t *testing.T) {
 	ctx := t.Context()
 	time.Sleep(delay + 100*time.Millisecond)
 	start := time.Now()
-	if err := insert(db, ctx, 1); err != nil {
+	if err := insert(ctx, db, 1); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > delay/2 {
@@ -196,11 +196,11 @@ func TestCommitDelayClose(t *testing.T) {
 	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := insert(db, ctx, 0); err != nil {
+	if err := insert(ctx, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- insert(db, ctx, 1) }()
+	go func() { done <- insert(ctx, db, 1) }()
 	time.Sleep(200 * time.Millisecond) // the write is waiting for more
 	start := time.Now()
 	if err := db.Close(); err != nil {
