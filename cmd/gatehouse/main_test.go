@@ -322,8 +322,8 @@ func TestHashProcessorsFollowDefault(t *testing.T) {
 	}
 }
 
-// serve on SQLite exports the group commit's counters; on PostgreSQL
-// there is no such loop (internal/server's tests check they are left out).
+// serve on SQLite exports the group commit's counters through its store
+// cache; on PostgreSQL there is no such loop (internal/server's tests).
 func TestServeExportsCommitMetrics(t *testing.T) {
 	addr, _, cancel, done := startServe(t, t.TempDir(), nil)
 	res, err := http.Get("http://" + addr + "/metrics")

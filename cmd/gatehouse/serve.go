@@ -77,12 +77,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if len(proxies) > 0 {
 		logger.Info("client addresses are read from X-Forwarded-For on requests from these proxies", "trusted_proxies", cfg.TrustedProxies)
 	}
-	deps := server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL,
-		MailSender: sender, MailFrom: cfg.MailFrom, TrustedProxies: proxies}
-	if db, ok := st.(interface{ CommitStats() (int64, int64) }); ok {
-		deps.CommitStats = db.CommitStats
-	}
-	srv := server.New(deps)
+	srv := server.New(server.Deps{Hasher: hasher, Store: storecache.New(st, cfg.CacheTTL), Box: box, Logger: logger, BaseURL: cfg.PublicURL,
+		MailSender: sender, MailFrom: cfg.MailFrom, TrustedProxies: proxies})
 	return serveWithJanitor(ctx, ln, srv, st, logger, cfg.ShutdownTimeout, retentionOf(cfg))
 }
 

@@ -51,10 +51,22 @@ type Deps struct {
 	// TrustedProxies are the load balancers or reverse proxies whose
 	// X-Forwarded-For names the client (web.ClientIP); none by default.
 	TrustedProxies []netip.Prefix
-	// CommitStats reads SQLite's group-commit counters (sqlite.DB's): the
-	// transactions its commit loop committed and the writes they held. nil
-	// for PostgreSQL, and then the metrics are left out.
-	CommitStats func() (transactions, writes int64)
+}
+
+// commitStats returns the group-commit counters of st (SQLite's: the
+// transactions its commit loop committed and the writes they held),
+// looking through wrappers such as storecache; nil when st has none.
+func commitStats(st store.Store) func() (transactions, writes int64) {
+	for {
+		if cs, ok := st.(interface{ CommitStats() (int64, int64) }); ok {
+			return cs.CommitStats
+		}
+		w, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			return nil
+		}
+		st = w.Unwrap()
+	}
 }
 
 // Server is the root handler and the services behind it.
@@ -120,7 +132,7 @@ func New(d Deps) *Server {
 		Help: "CPU time the hashing threads spent on password hash computations (Linux; 0 elsewhere). Against process_cpu_seconds_total it tells how much of the CPU went to hashing."},
 		func() float64 { _, cpu := d.Hasher.Stats(); return cpu.Seconds() }))
 
-	if cs := d.CommitStats; cs != nil {
+	if cs := commitStats(d.Store); cs != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_sqlite_commits_total",
 			Help: "Transactions committed by SQLite's group commit, which runs the writes of more than one statement, several to a transaction when they come together (single statements commit on their own)."},
 			func() float64 { n, _ := cs(); return float64(n) }))

@@ -51,6 +51,10 @@ func newStore(st store.Store, ttl time.Duration, now func() time.Time) *Store {
 	}
 }
 
+// Unwrap returns the store s caches, for what only it offers (SQLite's
+// commit counters, say).
+func (s *Store) Unwrap() store.Store { return s.Store }
+
 // lookup returns a live entry of m, or the generation to pass to put
 // after loading the value.
 func lookup[T any](s *Store, m map[string]entry[T], k string) (v T, gen uint64, ok bool) {
