@@ -322,8 +322,8 @@ func TestHashProcessorsFollowDefault(t *testing.T) {
 	}
 }
 
-// serve on SQLite exports the group commit's counters through its store
-// cache; on PostgreSQL there is no such loop (internal/server's tests).
+// serve on SQLite exports the group commit's counters and the log's length
+// through its store cache; on PostgreSQL there is no such loop (internal/server's tests).
 func TestServeExportsCommitMetrics(t *testing.T) {
 	addr, _, cancel, done := startServe(t, t.TempDir(), nil)
 	res, err := http.Get("http://" + addr + "/metrics")
@@ -332,7 +332,7 @@ func TestServeExportsCommitMetrics(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, m := range []string{"gatehouse_sqlite_commits_total ", "gatehouse_sqlite_commit_writes_total "} {
+	for _, m := range []string{"gatehouse_sqlite_commits_total ", "gatehouse_sqlite_commit_writes_total ", "gatehouse_sqlite_wal_frames "} {
 		if !strings.Contains(string(b), "\n"+m) {
 			t.Errorf("metrics lack %s", m)
 		}

@@ -53,13 +53,19 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 }
 
-// commitStats returns the group-commit counters of st (SQLite's: the
-// transactions its commit loop committed and the writes they held),
-// looking through wrappers such as storecache; nil when st has none.
-func commitStats(st store.Store) func() (transactions, writes int64) {
+// sqliteStats are what SQLite's store counts for the metrics (see
+// sqlite.DB's CommitStats and LogFrames).
+type sqliteStats interface {
+	CommitStats() (transactions, writes int64)
+	LogFrames() int64
+}
+
+// findSQLiteStats returns st's sqliteStats, looking through wrappers such
+// as storecache; nil when st has none.
+func findSQLiteStats(st store.Store) sqliteStats {
 	for {
-		if cs, ok := st.(interface{ CommitStats() (int64, int64) }); ok {
-			return cs.CommitStats
+		if ss, ok := st.(sqliteStats); ok {
+			return ss
 		}
 		w, ok := st.(interface{ Unwrap() store.Store })
 		if !ok {
@@ -132,13 +138,16 @@ func New(d Deps) *Server {
 		Help: "CPU time the hashing threads spent on password hash computations (Linux; 0 elsewhere). Against process_cpu_seconds_total it tells how much of the CPU went to hashing."},
 		func() float64 { _, cpu := d.Hasher.Stats(); return cpu.Seconds() }))
 
-	if cs := commitStats(d.Store); cs != nil {
+	if ss := findSQLiteStats(d.Store); ss != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_sqlite_commits_total",
 			Help: "Transactions committed by SQLite's group commit, which runs the writes of more than one statement, several to a transaction when they come together (single statements commit on their own)."},
-			func() float64 { n, _ := cs(); return float64(n) }))
+			func() float64 { n, _ := ss.CommitStats(); return float64(n) }))
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_sqlite_commit_writes_total",
 			Help: "Writes committed by SQLite's group commit. Divided by gatehouse_sqlite_commits_total: the writes a transaction."},
-			func() float64 { _, n := cs(); return float64(n) }))
+			func() float64 { _, n := ss.CommitStats(); return float64(n) }))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_sqlite_wal_frames",
+			Help: "Pages in SQLite's write-ahead log at the last background checkpoint. Under steady writes it climbs to about 10,000 and falls back when the log starts over; one that keeps climbing past that is a log the checkpoints cannot copy back (a read holding an old snapshot)."},
+			func() float64 { return float64(ss.LogFrames()) }))
 	}
 
 	mux := http.NewServeMux()

@@ -429,9 +429,11 @@ func TestOperations(t *testing.T) {
 				t.Errorf("metrics lack %s", m)
 			}
 		}
-		// SQLite's group commit is counted; PostgreSQL has none.
-		if has, want := bytes.Contains(b, []byte("\ngatehouse_sqlite_commits_total ")), ts.Store.Backend() == "sqlite"; has != want {
-			t.Errorf("%s: gatehouse_sqlite_commits_total exported = %v, want %v", ts.Store.Backend(), has, want)
+		// SQLite's group commit and log are measured; PostgreSQL has neither.
+		for _, m := range []string{"gatehouse_sqlite_commits_total", "gatehouse_sqlite_wal_frames"} {
+			if has, want := bytes.Contains(b, []byte("\n"+m+" ")), ts.Store.Backend() == "sqlite"; has != want {
+				t.Errorf("%s: %s exported = %v, want %v", ts.Store.Backend(), m, has, want)
+			}
 		}
 		// Password hashing is counted, with the CPU time it took.
 		hashes := metricValue(t, b, "gatehouse_password_hashes_total")
@@ -478,7 +480,8 @@ func TestReadyzWhenDatabaseClosed(t *testing.T) {
 }
 
 // On SQLite, behind the store cache as serve and dev run it, the metrics
-// count the group commit's transactions and the writes they held.
+// count the group commit's transactions and the writes they held, and
+// give the write-ahead log's length.
 func TestSQLiteCommitMetrics(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
 	if err != nil {
@@ -502,6 +505,14 @@ func TestSQLiteCommitMetrics(t *testing.T) {
 	}
 	if tx, w := db.CommitStats(); float64(tx) < tx1 || float64(w) < w1 || w < tx {
 		t.Errorf("CommitStats = %d transactions, %d writes; the metrics said %v and %v", tx, w, tx1, w1)
+	}
+	// The log's length shows once a checkpoint round has run after them.
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(t, getMetrics(t, ts.URL), "gatehouse_sqlite_wal_frames") <= 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("gatehouse_sqlite_wal_frames still 0 five seconds after the writes")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

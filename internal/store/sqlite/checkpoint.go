@@ -22,6 +22,13 @@ const (
 	walLimitPages   = 10000 // 40 MB of 4 KiB pages
 )
 
+// Under a steady stream of writes a round never finds the whole log
+// copied when it ends (the committer appended more meanwhile), and SQLite
+// starts the log over only from a write that finds it all copied: so the
+// log grows to walLimitPages, where the writer's own checkpoint catches
+// up, and the next write starts it over (docs/performance-history.md,
+// twenty-ninth session). LogFrames tells where in that cycle the log is.
+
 // checkpointLoop checkpoints the log until Close, in the rounds after
 // which something was committed (an idle server does no checkpoints). A
 // checkpoint that fails (while the writer runs one of its own, say) is
@@ -42,8 +49,13 @@ func (db *DB) checkpointLoop() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if _, err := db.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+		// The result is (busy, frames in the log, frames copied back); busy
+		// (1, -1, -1) while another connection checkpoints.
+		var busy, frames, copied int64
+		err := db.checkpointer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		if err == nil && busy == 0 {
 			seen = commits
+			db.logFrames.Store(frames)
 		}
 		cancel()
 	}
@@ -59,3 +71,9 @@ func openCheckpointer(dsn string) (*sql.DB, error) {
 	c.SetConnMaxIdleTime(0)
 	return c, nil
 }
+
+// LogFrames returns how many frames (pages) the write-ahead log held at
+// the last checkpoint round, for the server's metrics: 0 before the first.
+// A log that keeps growing past walLimitPages is one the checkpoints
+// cannot copy back (a read holding an old snapshot, say).
+func (db *DB) LogFrames() int64 { return db.logFrames.Load() }

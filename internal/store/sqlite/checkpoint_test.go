@@ -62,3 +62,49 @@ func TestCheckpointInBackground(t *testing.T) {
 		time.Sleep(checkpointEvery / 4)
 	}
 }
+
+// LogFrames reports the log's length at the last checkpoint round: at
+// least the pages just written, and no more than the file holds.
+func TestLogFrames(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "f.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := db.LogFrames(); n != 0 {
+		t.Fatalf("LogFrames = %d before any checkpoint; want 0", n)
+	}
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 300 // a page each
+	value := strings.Repeat("x", 3500)
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i := range rows {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, i, value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * checkpointEvery)
+	for db.LogFrames() < rows {
+		if time.Now().After(deadline) {
+			t.Fatalf("LogFrames = %d %s after writing %d pages; want at least %d", db.LogFrames(), 20*checkpointEvery, rows, rows)
+		}
+		time.Sleep(checkpointEvery / 4)
+	}
+	wal, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A 32-byte header, then frames of a 24-byte header and a page.
+	if n, most := db.LogFrames(), (wal.Size()-32)/(24+4096); n > most {
+		t.Errorf("LogFrames = %d, but the log file holds at most %d frames", n, most)
+	}
+}

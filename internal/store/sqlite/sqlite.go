@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -42,6 +43,7 @@ type DB struct {
 	closeOnce    sync.Once
 	commitDelay  time.Duration // commit.go; set before commitLoop starts
 	commitStats
+	logFrames atomic.Int64 // checkpoint.go
 }
 
 var _ store.Store = (*DB)(nil)
