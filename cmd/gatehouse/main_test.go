@@ -322,9 +322,10 @@ func TestHashProcessorsFollowDefault(t *testing.T) {
 	}
 }
 
-// serve on SQLite exports the group commit's counters and the log's length
-// through its store cache; on PostgreSQL there is no such loop (internal/server's tests).
-func TestServeExportsCommitMetrics(t *testing.T) {
+// serve on SQLite exports the group commit's counters and the log's
+// length through its store cache; PostgreSQL has neither (internal/server's
+// tests).
+func TestServeExportsSQLiteMetrics(t *testing.T) {
 	addr, _, cancel, done := startServe(t, t.TempDir(), nil)
 	res, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
