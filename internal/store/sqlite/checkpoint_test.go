@@ -1,11 +1,8 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -16,31 +13,15 @@ import (
 func TestCheckpointInBackground(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "c.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTable(t, path, commitDelay)
 	var limit int
 	if err := db.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&limit); err != nil || limit != walLimitPages {
 		t.Fatalf("writer's checkpoint threshold = %d, %v; want %d", limit, err, walLimitPages)
 	}
-	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
 	// ~2,000 pages of 4 KiB, a fifth of walLimitPages, in 20 commits.
 	const rows, size = 2000, 3500
-	value := strings.Repeat("x", size)
 	for batch := range 20 {
-		err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			for i := range rows / 20 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, batch*rows+i, value); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := writePages(ctx, db, batch*rows/20, rows/20); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,28 +49,12 @@ func TestCheckpointInBackground(t *testing.T) {
 func TestLogFrames(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "f.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTable(t, path, commitDelay)
 	if n := db.LogFrames(); n != 0 {
 		t.Fatalf("LogFrames = %d before any checkpoint; want 0", n)
 	}
-	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
 	const rows = 300 // a page each
-	value := strings.Repeat("x", 3500)
-	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for i := range rows {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, i, value); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := writePages(ctx, db, 0, rows); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * checkpointEvery)

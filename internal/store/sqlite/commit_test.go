@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,18 +117,26 @@ func TestGroupCommitCancelAndClose(t *testing.T) {
 	}
 }
 
-// openDelayed opens a database whose commit delay is delay, with a table
-// t to write to and a first row (k = 0) just committed.
-func openDelayed(t *testing.T, delay time.Duration) *DB {
+// openTable opens a database at path whose commit delay is delay, closed
+// when the test ends (if not before), with a table t to write to.
+func openTable(t *testing.T, path string, delay time.Duration) *DB {
 	t.Helper()
-	db, err := open(t.Context(), filepath.Join(t.TempDir(), "d.db"), Options{}, delay)
+	db, err := open(t.Context(), path, Options{}, delay)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.writer.ExecContext(t.Context(), `CREATE TABLE t (k INTEGER PRIMARY KEY)`); err != nil {
+	if _, err := db.writer.ExecContext(t.Context(), `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// openDelayed is openTable in a new directory, with a first row (k = 0)
+// just committed.
+func openDelayed(t *testing.T, delay time.Duration) *DB {
+	t.Helper()
+	db := openTable(t, filepath.Join(t.TempDir(), "d.db"), delay)
 	if err := insert(t.Context(), db, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +145,22 @@ func openDelayed(t *testing.T, delay time.Duration) *DB {
 
 func insert(ctx context.Context, db *DB, k int) error {
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?)`, k)
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (k) VALUES (?)`, k)
 		return err
+	})
+}
+
+// writePages writes n rows of a page each to t, keys from first on, in
+// one transaction.
+func writePages(ctx context.Context, db *DB, first, n int) error {
+	value := strings.Repeat("x", 3500)
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i := range n {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, first+i, value); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -188,14 +211,8 @@ func TestCommitDelayNotWhenIdle(t *testing.T) {
 func TestCommitDelayClose(t *testing.T) {
 	const delay = time.Minute
 	path := filepath.Join(t.TempDir(), "c.db")
-	db, err := open(t.Context(), path, Options{}, delay)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTable(t, path, delay)
 	ctx := t.Context()
-	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
 	if err := insert(ctx, db, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +229,7 @@ func TestCommitDelayClose(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("Close took %v", took)
 	}
-	db, err = Open(ctx, path)
+	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
